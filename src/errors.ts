@@ -1,0 +1,77 @@
+/**
+ * Error classes thrown by tiny-event-sourcing. Each carries a stable `code`,
+ * so callers can branch on `error.code` instead of parsing messages.
+ */
+
+/** Base class of every error this library throws on purpose. */
+export class TinyEventSourcingError extends Error {
+  /** Stable, machine-readable identifier of the failure. */
+  readonly code: string
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = new.target.name
+    this.code = code
+  }
+}
+
+/** An event that JSON cannot carry faithfully (not a plain object, a Date, a BigInt, a cycle…). Nothing was written. */
+export class InvalidEventError extends TypeError {
+  readonly code = 'INVALID_EVENT'
+
+  constructor(message: string) {
+    super(message)
+    this.name = 'InvalidEventError'
+  }
+}
+
+/** The log was closed: appends are refused and iterators have ended. */
+export class LogClosedError extends TinyEventSourcingError {
+  constructor(name: string) {
+    super('LOG_CLOSED', `tiny-event-sourcing: the log ${name} is closed; open it again with initLog() to append`)
+  }
+}
+
+/** Another writer holds the log. Open it with `readOnly: true` to follow it instead. */
+export class LogLockedError extends TinyEventSourcingError {
+  /** The lock file that is held. */
+  readonly lockFile: string
+
+  constructor(lockFile: string, message: string) {
+    super('LOG_LOCKED', message)
+    this.lockFile = lockFile
+  }
+}
+
+/** A stored log that cannot be read as it is. The file was not modified. */
+export class CorruptLogError extends TinyEventSourcingError {
+  /** The log file (or storage name) at fault. */
+  readonly filename: string
+  /** 1-based line number at fault, when known. */
+  readonly line: number | undefined
+
+  constructor(filename: string, line: number | undefined, problem: string, remedy: string) {
+    const where = line === undefined ? filename : `${filename}:${line}`
+    super('LOG_CORRUPT', `tiny-event-sourcing: ${where}: ${problem}. ${remedy}`)
+    this.filename = filename
+    this.line = line
+  }
+}
+
+/** `append(event, { expectedLastIndex })` found that the log had moved on. Nothing was written. */
+export class AppendConflictError extends TinyEventSourcingError {
+  /** The last index the caller expected. */
+  readonly expectedLastIndex: number
+  /** The log's actual last index (-1 for an empty log). */
+  readonly actualLastIndex: number
+
+  constructor(name: string, expectedLastIndex: number, actualLastIndex: number) {
+    super(
+      'APPEND_CONFLICT',
+      `tiny-event-sourcing: append to ${name} expected the last index to be ${expectedLastIndex}, ` +
+        `but it is ${actualLastIndex}; read the new events and decide again`,
+    )
+    this.expectedLastIndex = expectedLastIndex
+    this.actualLastIndex = actualLastIndex
+  }
+}

@@ -1,0 +1,295 @@
+import { LogClosedError } from './errors.js'
+import { serializeEvent } from './serialize.js'
+import { defaultStorage } from './storage/default.js'
+import type { Indexed, LogStorage } from './storage/types.js'
+
+export type { Indexed, LogStorage, StorageAppendOptions } from './storage/types.js'
+
+/** A function that receives the log's events one at a time, as `catchupSubscribe` calls it. */
+export type EventListener<E> = (event: Indexed<E>) => unknown
+
+/** Options of `initLog`. Give a `filename`, or a `storage` of your own. */
+export interface InitLogOptions {
+  /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
+  filename?: string
+  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. */
+  storage?: LogStorage
+  /** Resolve each append only once it is flushed to disk (one `fdatasync` per batch). Default `false`. */
+  fsync?: boolean
+  /** Follow a log another process writes: no lock is taken, appends are refused. Default `false`. */
+  readOnly?: boolean
+  /**
+   * Turns a stored event of an older shape into the current one as it is read,
+   * so events can be reshaped without rewriting the log. Receives the stored
+   * object (with `index`) and returns the event to deliver; the `index` is kept.
+   */
+  upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
+}
+
+/** Options of `log.append`. */
+export interface AppendOptions {
+  /**
+   * Optimistic concurrency: append only if the log's last index is still this
+   * (`-1` for an empty log); otherwise reject with `AppendConflictError`.
+   */
+  expectedLastIndex?: number
+}
+
+/** Options of `log.events`. */
+export interface EventsOptions {
+  /** Start after this index: the first event delivered is `after + 1`. Default `-1` (from the start). */
+  after?: number
+  /** Ends the iteration when aborted (the loop finishes normally). */
+  signal?: AbortSignal
+}
+
+/** An append-only log of events of type `E`. */
+export interface Log<E> {
+  /** Where the log lives (its file name, or its storage's name). */
+  readonly name: string
+  /** How many events the log holds; the next append gets this index. */
+  readonly length: number
+  /**
+   * Appends an event and resolves with it as stored, `index` included, once it
+   * is written (and flushed, with `fsync: true`). Appends land in call order
+   * with contiguous indices, awaited or not. Rejects with `InvalidEventError`
+   * (nothing written, no index used) for a value JSON cannot carry faithfully.
+   */
+  append(event: E, options?: AppendOptions): Promise<Indexed<E>>
+  /**
+   * An independent async iterator over the log: replays stored events in
+   * order, then delivers new ones as they are appended, until the log is
+   * closed, `signal` aborts or the loop breaks.
+   */
+  events(options?: EventsOptions): AsyncIterableIterator<Indexed<E>>
+  /** Writes what is pending, ends every iterator and releases the storage. Later appends reject; calling it twice is harmless. */
+  close(): Promise<void>
+}
+
+interface PendingAppend {
+  record: string
+  event: object
+  expectedLastIndex: number | undefined
+  resolve: (stored: Indexed<object>) => void
+  reject: (error: unknown) => void
+}
+
+/** Upper bound of one write, so a huge burst is written in steady pieces. */
+const maxBatchBytes = 8 * 1024 * 1024
+/** How many just-written records are kept so caught-up iterators need not read them back. */
+const recentCapacity = 4096
+
+/**
+ * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
+ * one event a line, each carrying its `index`.
+ */
+export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
+  const storage = options.storage ?? storageFor(options)
+  const length = await storage.open()
+  return new EventLog<E>(storage, length, options)
+}
+
+function storageFor(options: InitLogOptions): LogStorage {
+  if (typeof options?.filename !== 'string' || options.filename === '') {
+    throw new TypeError('tiny-event-sourcing: initLog() needs { filename: "path/to/log.ndjson" } or { storage }')
+  }
+  return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
+}
+
+class EventLog<E extends object> implements Log<E> {
+  readonly name: string
+  #storage: LogStorage
+  #length: number
+  #readOnly: boolean
+  #upcast: InitLogOptions['upcast']
+  #closed = false
+  #closing: Promise<void> | undefined
+  #appendQueue: PendingAppend[] = []
+  #writing: Promise<void> | undefined
+  // Records this log wrote last, starting at index #recentFirst: iterators
+  // that keep up are served from here instead of reading the storage again.
+  #recent: string[] = []
+  #recentFirst = 0
+  // Resolved (and replaced) whenever the log grows or closes: one promise
+  // wakes every waiting iterator.
+  #wakeUp!: () => void
+  #changed!: Promise<void>
+  #stopWatching: (() => void) | undefined
+
+  constructor(storage: LogStorage, length: number, options: InitLogOptions) {
+    this.name = storage.name
+    this.#storage = storage
+    this.#length = length
+    this.#recentFirst = length
+    this.#readOnly = options.readOnly ?? false
+    this.#upcast = options.upcast
+    this.#renewWakeUp()
+    this.#stopWatching = storage.watch?.((newLength) => {
+      if (newLength > this.#length) {
+        this.#length = newLength
+        this.#wake()
+      }
+    })
+  }
+
+  get length(): number {
+    return this.#length
+  }
+
+  append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
+    if (this.#closing) return Promise.reject(new LogClosedError(this.name))
+    if (this.#readOnly) {
+      return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through the process that writes it`))
+    }
+    let record: string
+    try {
+      record = serializeEvent(event)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return new Promise<Indexed<E>>((resolve, reject) => {
+      this.#appendQueue.push({
+        record,
+        event,
+        expectedLastIndex: options?.expectedLastIndex,
+        resolve: resolve as PendingAppend['resolve'],
+        reject,
+      })
+      // Deferred to a microtask so that appends made in one synchronous run
+      // share a single write (group commit).
+      this.#writing ??= Promise.resolve().then(() => this.#writeQueued())
+    })
+  }
+
+  async #writeQueued(): Promise<void> {
+    while (this.#appendQueue.length > 0) {
+      const batch = this.#takeBatch()
+      const records = batch.map((pending) => pending.record)
+      const expectedLastIndex = batch[0]!.expectedLastIndex
+      try {
+        const first = await this.#storage.append(records, expectedLastIndex === undefined ? undefined : { expectedLastIndex })
+        this.#remember(first, records)
+        if (first + records.length > this.#length) this.#length = first + records.length
+        this.#wake()
+        for (let i = 0; i < batch.length; i++) {
+          const pending = batch[i]!
+          pending.resolve({ ...pending.event, index: first + i })
+        }
+      } catch (error) {
+        for (const pending of batch) pending.reject(error)
+      }
+    }
+    this.#writing = undefined
+  }
+
+  /** Takes the next batch off the queue; an append with `expectedLastIndex` travels alone so a conflict fails only itself. */
+  #takeBatch(): PendingAppend[] {
+    const queue = this.#appendQueue
+    let count = 0
+    let bytes = 0
+    while (count < queue.length) {
+      const pending = queue[count]!
+      if (pending.expectedLastIndex !== undefined) {
+        if (count === 0) count = 1
+        break
+      }
+      bytes += pending.record.length
+      count++
+      if (bytes >= maxBatchBytes) break
+    }
+    return queue.splice(0, count)
+  }
+
+  #remember(first: number, records: string[]): void {
+    if (first !== this.#recentFirst + this.#recent.length) {
+      // Someone else wrote in between (another process or machine): start over.
+      this.#recent = []
+      this.#recentFirst = first
+    }
+    for (const record of records) this.#recent.push(record)
+    const excess = this.#recent.length - recentCapacity
+    if (excess > recentCapacity) {
+      this.#recent = this.#recent.slice(excess)
+      this.#recentFirst += excess
+    }
+  }
+
+  #renewWakeUp(): void {
+    this.#changed = new Promise<void>((resolve) => {
+      this.#wakeUp = resolve
+    })
+  }
+
+  #wake(): void {
+    const wakeUp = this.#wakeUp
+    this.#renewWakeUp()
+    wakeUp()
+  }
+
+  events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
+    const after = options.after ?? -1
+    if (!Number.isInteger(after) || after < -1) {
+      throw new TypeError(`tiny-event-sourcing: events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
+    }
+    return this.#iterate(after + 1, options.signal)
+  }
+
+  async *#iterate(from: number, signal: AbortSignal | undefined): AsyncGenerator<Indexed<E>> {
+    let position = from
+    const stopped = () => this.#closed || signal?.aborted === true
+    let aborted: Promise<void> | undefined
+    if (signal) {
+      aborted = new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
+    }
+    while (!stopped()) {
+      if (position >= this.#length) {
+        const changed = this.#changed
+        await (aborted ? Promise.race([changed, aborted]) : changed)
+        continue
+      }
+      const offsetInRecent = position - this.#recentFirst
+      if (offsetInRecent >= 0 && offsetInRecent < this.#recent.length) {
+        const stored = JSON.parse(this.#recent[offsetInRecent]!) as Record<string, unknown>
+        stored.index = position
+        position++
+        yield this.#deliver(stored as Indexed<Record<string, unknown>>)
+        continue
+      }
+      const before = position
+      for await (const batch of this.#storage.read(position)) {
+        for (const stored of batch) {
+          position = stored.index + 1
+          yield this.#deliver(stored)
+          if (stopped()) return
+        }
+        if (this.#closed) return
+        // Caught up with what this log wrote itself: memory is faster.
+        if (position >= this.#recentFirst && this.#recent.length > 0) break
+      }
+      // The storage has not caught up with a length it announced: wait rather than spin.
+      if (position === before && !stopped()) await (aborted ? Promise.race([this.#changed, aborted]) : this.#changed)
+    }
+  }
+
+  #deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
+    if (this.#upcast === undefined) return stored as unknown as Indexed<E>
+    const index = stored.index
+    const upcasted = this.#upcast(stored)
+    return { ...upcasted, index } as unknown as Indexed<E>
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close()
+    return this.#closing
+  }
+
+  async #close(): Promise<void> {
+    // Appends already made are written; only later ones are refused.
+    while (this.#writing) await this.#writing
+    this.#closed = true
+    this.#stopWatching?.()
+    this.#wake()
+    this.#recent = []
+    await this.#storage.close()
+  }
+}

@@ -1,0 +1,80 @@
+import { InvalidEventError } from './errors.js'
+
+const objectPrototype = Object.prototype
+
+function isPlainObject(value: object): boolean {
+  const prototype = Object.getPrototypeOf(value)
+  return prototype === objectPrototype || prototype === null
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null'
+  if (Array.isArray(value)) return 'an array'
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'non-plain object'}`
+  if (typeof value === 'number') return String(value)
+  return `a ${typeof value}`
+}
+
+/**
+ * Refuses what JSON would silently change: after a round trip through the log
+ * an event must read back exactly as it was appended. `undefined` object
+ * properties are allowed (JSON drops them, and a missing property reads back
+ * as `undefined`).
+ */
+function assertJsonSafe(value: unknown, path: string, ancestors: object[]): void {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return
+    case 'number':
+      if (Number.isFinite(value)) return
+      throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${value}, which JSON stores as null; use a finite number or null`)
+    case 'object': {
+      if (value === null) return
+      if (ancestors.includes(value)) {
+        throw new InvalidEventError(`tiny-event-sourcing: ${path} refers back to an enclosing object; events must not be circular`)
+      }
+      ancestors.push(value)
+      if (Array.isArray(value)) {
+        for (let i = 0; i < value.length; i++) {
+          if (value[i] === undefined) {
+            throw new InvalidEventError(`tiny-event-sourcing: ${path}[${i}] is undefined, which JSON stores as null; use null`)
+          }
+          assertJsonSafe(value[i], `${path}[${i}]`, ancestors)
+        }
+      } else if (isPlainObject(value)) {
+        for (const key of Object.keys(value)) {
+          const child = (value as Record<string, unknown>)[key]
+          if (child !== undefined) assertJsonSafe(child, `${path}.${key}`, ancestors)
+        }
+      } else {
+        const hint = value instanceof Date ? ' (store date.toISOString() instead)' : ''
+        throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${describe(value)}, which JSON cannot store faithfully${hint}; use plain objects, arrays, strings, numbers, booleans and null`)
+      }
+      ancestors.pop()
+      return
+    }
+    default:
+      throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${describe(value)}, which JSON cannot store; use plain objects, arrays, strings, numbers, booleans and null`)
+  }
+}
+
+/**
+ * Turns an event into the record a storage keeps: the JSON text of a plain
+ * object without `index` (the storage assigns it). Throws `InvalidEventError`
+ * before anything is queued, so a bad event uses up no index.
+ */
+export function serializeEvent(event: unknown): string {
+  if (typeof event !== 'object' || event === null || Array.isArray(event) || !isPlainObject(event)) {
+    throw new InvalidEventError(`tiny-event-sourcing: an event must be a plain object such as { type: 'bookmark' }, got ${describe(event)}`)
+  }
+  assertJsonSafe(event, 'event', [])
+  if (!Object.hasOwn(event, 'index')) return JSON.stringify(event)
+  const { index: _ignored, ...withoutIndex } = event as Record<string, unknown>
+  return JSON.stringify(withoutIndex)
+}
+
+/** Adds `"index": n` as the last field of a record, giving the same text as `JSON.stringify({ ...event, index })`. */
+export function withIndex(record: string, index: number): string {
+  return record.length === 2 ? `{"index":${index}}` : `${record.slice(0, -1)},"index":${index}}`
+}

@@ -1,0 +1,91 @@
+import { unlinkSync } from 'node:fs'
+import { link, readFile, unlink, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { LogLockedError } from '../errors.js'
+
+/** What a lock file says about the process holding it. */
+interface LockOwner {
+  pid: number
+  hostname: string
+  since: string
+}
+
+/** Lock files this process holds; removed on exit even without `close()`, so a clean exit leaves none behind. */
+const heldLocks = new Set<string>()
+let exitHookInstalled = false
+
+function removeHeldLocksOnExit(): void {
+  for (const lockFile of heldLocks) {
+    try {
+      unlinkSync(lockFile)
+    } catch {
+      // Already gone: nothing to release.
+    }
+  }
+}
+
+async function readOwner(lockFile: string): Promise<LockOwner | undefined> {
+  try {
+    const owner = JSON.parse(await readFile(lockFile, 'utf8')) as Partial<LockOwner>
+    if (typeof owner.pid === 'number' && typeof owner.hostname === 'string') return owner as LockOwner
+  } catch {
+    // Vanished or unreadable: treated as no owner.
+  }
+  return undefined
+}
+
+/** A lock's owner counts as alive unless it is on this host and its process is gone (killed, crashed). */
+function isAlive(owner: LockOwner): boolean {
+  if (owner.hostname !== hostname()) return true
+  try {
+    process.kill(owner.pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
+  const who =
+    owner.pid === process.pid && owner.hostname === hostname()
+      ? `this process (pid ${owner.pid}) already has it open; close() that log first or share it`
+      : `process ${owner.pid} on ${owner.hostname} has held it since ${owner.since}; stop that process, ` +
+        `open this one with { readOnly: true } to follow it, or delete ${lockFile} if you are sure that process is gone`
+  return new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: ${who}`)
+}
+
+/**
+ * Takes the writer's lock on a log file: `<log>.lock`, holding the owner's pid
+ * and host. A lock whose process no longer exists (killed with SIGKILL, say)
+ * is taken over. Resolves with a function that releases the lock.
+ */
+export async function acquireFileLock(lockFile: string, logFile: string): Promise<() => Promise<void>> {
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
+  // Written aside and hard-linked into place, so nobody can read a half-written lock.
+  const draft = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}`
+  await writeFile(draft, `${JSON.stringify(owner)}\n`)
+  try {
+    for (;;) {
+      try {
+        await link(draft, lockFile)
+        break
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+      const holder = await readOwner(lockFile)
+      if (holder && isAlive(holder)) throw lockedError(lockFile, logFile, holder)
+      await unlink(lockFile).catch(() => {})
+    }
+  } finally {
+    await unlink(draft).catch(() => {})
+  }
+  heldLocks.add(lockFile)
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', removeHeldLocksOnExit)
+  }
+  return async () => {
+    if (!heldLocks.delete(lockFile)) return
+    await unlink(lockFile).catch(() => {})
+  }
+}
