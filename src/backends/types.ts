@@ -1,0 +1,27 @@
+/**
+ * The one interface every state-store backend implements: a file, memory,
+ * IndexedDB, PostgreSQL. The state store knows nothing else about where
+ * snapshots live.
+ */
+
+/** A read model's state together with the index of the last event it reflects (`-1`: none yet). */
+export interface StateSnapshot<S> {
+  version: number
+  state: S
+}
+
+/**
+ * Where a state store keeps its snapshot. Implement these to keep read models
+ * anywhere; the built-in backends use nothing more. On disk a snapshot is the
+ * envelope `{ "_version": N, "state": … }`.
+ */
+export interface StateStoreBackend<S> {
+  /** Human-readable name used in error messages (a filename, a key…). */
+  readonly name: string
+  /** The state a new store starts with when nothing is stored yet, if the backend was given one. */
+  readonly initialState?: S
+  /** Resolves with the stored snapshot, or `null` when nothing is stored yet. Rejects (never resolves `null`) when what is stored is unreadable. */
+  read(): Promise<StateSnapshot<S> | null>
+  /** Replaces the stored snapshot, all or nothing: a crash leaves either the old or the new one. */
+  write(snapshot: StateSnapshot<S>): Promise<void>
+}
