@@ -1,11 +1,40 @@
+import { resolve } from 'node:path'
+import type { Plugin } from 'esbuild'
 import { defineConfig } from 'tsup'
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  clean: true,
-  target: 'node20',
-  platform: 'node',
-  sourcemap: false,
-})
+/** Puts `src/storage/default.browser.ts` in place of `src/storage/default.ts`, so `initLog({ filename })` means IndexedDB. */
+const browserDefaultStorage: Plugin = {
+  name: 'browser-default-storage',
+  setup(build) {
+    const nodeDefault = resolve('src/storage/default')
+    build.onResolve({ filter: /\/default\.js$/ }, (args) => {
+      if (resolve(args.resolveDir, args.path.replace(/\.js$/, '')) !== nodeDefault) return undefined
+      return { path: resolve('src/storage/default.browser.ts') }
+    })
+  },
+}
+
+export default defineConfig([
+  {
+    entry: { index: 'src/index.ts' },
+    format: ['esm', 'cjs'],
+    // Both builds' declarations come from here: two dts builds would delete each other's output.
+    dts: { entry: { index: 'src/index.ts', browser: 'src/browser.ts' } },
+    // The only clean: everything but the browser bundle, which the other build overwrites.
+    clean: ['!browser.js'],
+    target: 'node20',
+    platform: 'node',
+    sourcemap: false,
+  },
+  {
+    entry: { browser: 'src/browser.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    target: 'es2022',
+    platform: 'browser',
+    splitting: false,
+    sourcemap: false,
+    esbuildPlugins: [browserDefaultStorage],
+  },
+])
