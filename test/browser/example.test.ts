@@ -1,0 +1,156 @@
+/**
+ * examples/browser/index.html, the README's bookmark flow as a page, in real
+ * headless Chromium: the page imports the built browser file by URL with a
+ * default import (the import map the server rewrites points at it), keeps
+ * everything in IndexedDB, survives reloads and browser restarts, and
+ * behaves in two tabs as the README says.
+ */
+import type { Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { launchChromium, startServer, type Chromium, type StaticServer } from './harness.js'
+
+interface Bookmark {
+  url: string
+  title: string
+  faviconUrl: string
+}
+
+declare global {
+  interface Window {
+    app: {
+      log: { length: number; events(): AsyncIterableIterator<Record<string, unknown> & { index: number }> }
+      bookmarksReadModel: { getState(): { byUrl: Record<string, Bookmark> }; getVersion(): number; flush(): Promise<void> }
+      writing: boolean
+    }
+  }
+}
+
+let server: StaticServer
+let chromium: Chromium
+
+beforeAll(async () => {
+  server = await startServer()
+  chromium = await launchChromium()
+}, 120_000)
+
+afterAll(async () => {
+  await chromium?.dispose()
+  await server?.close()
+}, 60_000)
+
+async function openExample(): Promise<Page> {
+  const page = await chromium.context.newPage()
+  const errors: string[] = []
+  page.on('pageerror', (error) => errors.push(error.message))
+  await page.goto(`${server.url}/example/`)
+  await page.waitForFunction(() => window.app !== undefined, undefined, { timeout: 30_000 }).catch((error: unknown) => {
+    throw new Error(`the example page did not start: ${errors.join('; ') || String(error)}`)
+  })
+  return page
+}
+
+async function addBookmark(page: Page, url: string): Promise<void> {
+  await page.fill('input[name=url]', url)
+  await page.click('button')
+}
+
+/** The titles the page lists, once it lists `count` of them. */
+async function listedTitles(page: Page, count: number): Promise<string[]> {
+  await page.waitForFunction((count) => document.querySelectorAll('#bookmarks li').length >= count, count, { timeout: 30_000 })
+  return page.$$eval('#bookmarks li a', (links) => links.map((link) => link.textContent ?? ''))
+}
+
+/** Every event in the page's log, read with a fresh iterator up to its current length. */
+async function storedEvents(page: Page): Promise<Array<Record<string, unknown>>> {
+  return page.evaluate(async () => {
+    const events: Array<Record<string, unknown>> = []
+    const length = window.app.log.length
+    if (length === 0) return events
+    for await (const event of window.app.log.events()) {
+      events.push(event)
+      if (event.index === length - 1) break
+    }
+    return events
+  })
+}
+
+describe('the browser example (the README bookmark flow)', () => {
+  it('runs the flow, and a reload finds the log and the read models where it left them', async () => {
+    const page = await openExample()
+    expect(await page.evaluate(() => window.app.writing)).toBe(true)
+    await addBookmark(page, 'https://example.com/')
+    await addBookmark(page, 'https://example.org/docs')
+    expect(await listedTitles(page, 2)).toEqual(['example.com', 'example.org/docs'])
+    // Four events: each bookmark, and the info the fetcher appended for it.
+    await page.waitForFunction(() => window.app.log.length === 4)
+    expect(await storedEvents(page)).toEqual([
+      { type: 'bookmark', url: 'https://example.com/', index: 0 },
+      { type: 'bookmark', url: 'https://example.org/docs', index: 1 },
+      { type: 'info', url: 'https://example.com/', title: 'example.com', faviconUrl: 'https://example.com/favicon.ico', index: 2 },
+      { type: 'info', url: 'https://example.org/docs', title: 'example.org/docs', faviconUrl: 'https://example.org/favicon.ico', index: 3 },
+    ])
+    await page.waitForFunction(() => window.app.bookmarksReadModel.getVersion() === 3)
+    await page.evaluate(() => window.app.bookmarksReadModel.flush())
+
+    await page.reload()
+    await page.waitForFunction(() => window.app !== undefined)
+    expect(await page.evaluate(() => window.app.writing)).toBe(true)
+    // The read model comes back from IndexedDB at the version it reached, before any replay.
+    expect(await page.evaluate(() => window.app.bookmarksReadModel.getVersion())).toBe(3)
+    expect(await listedTitles(page, 2)).toEqual(['example.com', 'example.org/docs'])
+    // Nothing was processed twice: still four events.
+    expect(await page.evaluate(() => window.app.log.length)).toBe(4)
+
+    await addBookmark(page, 'https://example.net/')
+    expect(await listedTitles(page, 3)).toEqual(['example.com', 'example.org/docs', 'example.net'])
+    await page.waitForFunction(() => window.app.log.length === 6)
+    await page.close()
+  })
+
+  it('lets a second tab follow the writing tab live, and take over when it closes', async () => {
+    const writer = await openExample()
+    const follower = await openExample()
+    expect(await writer.evaluate(() => window.app.writing)).toBe(true)
+    expect(await follower.evaluate(() => window.app.writing)).toBe(false)
+    expect(await follower.textContent('#status')).toContain('Another tab is writing')
+    expect(await follower.isDisabled('input[name=url]')).toBe(true)
+    const before = await follower.evaluate(() => Object.keys(window.app.bookmarksReadModel.getState().byUrl).length)
+
+    await addBookmark(writer, 'https://example.com/two-tabs')
+    const titles = await listedTitles(follower, before + 1)
+    expect(titles).toContain('example.com/two-tabs')
+
+    // The follower reloads itself once the writing tab's lock is released.
+    await writer.close()
+    await follower.waitForFunction(() => window.app?.writing === true, undefined, { timeout: 30_000 })
+    expect(await follower.isDisabled('input[name=url]')).toBe(false)
+    expect(await listedTitles(follower, before + 1)).toContain('example.com/two-tabs')
+    await follower.close()
+  })
+})
+
+describe('persistence across a browser restart', () => {
+  it('finds the log and read model after Chromium is closed and launched again on the same profile', async () => {
+    const first = await launchChromium()
+    let second: Chromium | undefined
+    try {
+      const page = await first.context.newPage()
+      await page.goto(`${server.url}/example/`)
+      await page.waitForFunction(() => window.app !== undefined)
+      await addBookmark(page, 'https://example.com/restart')
+      await listedTitles(page, 1)
+      await page.waitForFunction(() => window.app.log.length === 2)
+      await page.close() // a closed tab flushes nothing on purpose: the read model must come back from the log if need be
+      await first.close()
+
+      second = await launchChromium(first.userDataDir)
+      const again = await second.context.newPage()
+      await again.goto(`${server.url}/example/`)
+      await again.waitForFunction(() => window.app !== undefined)
+      expect(await listedTitles(again, 1)).toEqual(['example.com/restart'])
+      expect(await again.evaluate(() => window.app.log.length)).toBe(2)
+    } finally {
+      await (second ?? first).dispose()
+    }
+  })
+})
