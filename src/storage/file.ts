@@ -437,6 +437,7 @@ class FileStorage implements LogStorage {
   async #readInto(buffer: Buffer, length: number, position: number): Promise<Buffer> {
     this.#activeReads++
     try {
+      if (this.#closed) throw new LogClosedError(this.name) // the handle may be closing
       let filled = 0
       while (filled < length) {
         const { bytesRead } = await this.#handle().read(buffer, filled, length - filled, position + filled)
