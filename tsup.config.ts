@@ -36,5 +36,7 @@ export default defineConfig([
     splitting: false,
     sourcemap: false,
     esbuildPlugins: [browserDefaultStorage],
+    // Pages have no `process`: code guarded by `typeof process` (Node's exit hooks) is dropped.
+    define: { process: 'undefined' },
   },
 ])

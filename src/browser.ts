@@ -4,9 +4,12 @@
  * IndexedDB instead of files. No Node modules, no dependencies.
  */
 import { indexedDbStoreBackend } from './backends/indexeddb.js'
+import { memoryStoreBackend } from './backends/memory.js'
 import { initLog } from './log.js'
+import { initStateStore } from './state-store.js'
 import { indexedDbStorage } from './storage/indexeddb.js'
 import { memoryStorage } from './storage/memory.js'
+import { catchupSubscribe, project } from './subscribe.js'
 
 export { initLog } from './log.js'
 export type { AppendOptions, EventListener, EventsOptions, InitLogOptions, Log } from './log.js'
@@ -15,8 +18,14 @@ export type { IndexedDbStorageOptions } from './storage/indexeddb.js'
 export { memoryStorage } from './storage/memory.js'
 export type { MemoryStorageOptions } from './storage/memory.js'
 export type { Indexed, LogStorage, StorageAppendOptions } from './storage/types.js'
-export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from './backends/indexeddb.js'
+export { initStateStore } from './state-store.js'
+export type { InitStateStoreOptions, StateStore } from './state-store.js'
 export type { StateSnapshot, StateStoreBackend } from './backends/types.js'
+export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from './backends/indexeddb.js'
+export { memoryStoreBackend } from './backends/memory.js'
+export type { MemoryStoreBackendOptions } from './backends/memory.js'
+export { catchupSubscribe, project } from './subscribe.js'
+export type { CatchupSubscribeOptions, ProjectOptions } from './subscribe.js'
 export {
   AppendConflictError,
   CorruptLogError,
@@ -24,6 +33,10 @@ export {
   LogClosedError,
   LogLockedError,
   TinyEventSourcingError,
+  StaleVersionError,
+  CorruptStateError,
+  StateStoreClosedError,
+  StateAheadOfLogError,
 } from './errors.js'
 
 /** Every function of the library on one object, for `import tinyEventSourcing from 'tiny-event-sourcing'`. */
@@ -31,7 +44,10 @@ const tinyEventSourcing = {
   initLog,
   indexedDbStorage,
   memoryStorage,
+  initStateStore,
   fsStoreBackend: indexedDbStoreBackend,
-  indexedDbStoreBackend,
+  memoryStoreBackend,
+  catchupSubscribe,
+  project,
 }
 export default tinyEventSourcing

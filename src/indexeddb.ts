@@ -16,9 +16,7 @@ let connection: Promise<IDBDatabase> | undefined
 /** Opens (once per page) the shared database, creating its object stores the first time. */
 export function openDatabase(): Promise<IDBDatabase> {
   connection ??= new Promise<IDBDatabase>((resolve, reject) => {
-    if (typeof indexedDB === 'undefined') {
-      throw new Error('tiny-event-sourcing: IndexedDB is not available here; in Node use the default build, elsewhere pass { storage: memoryStorage() }')
-    }
+    if (typeof indexedDB === 'undefined') throw new Error('tiny-event-sourcing: IndexedDB is not available here; use memoryStorage()')
     const request = indexedDB.open(databaseName, 1)
     request.onupgradeneeded = () => {
       const db = request.result
@@ -37,22 +35,20 @@ export function openDatabase(): Promise<IDBDatabase> {
       }
       resolve(db)
     }
-    request.onerror = () => reject(request.error)
-    request.onblocked = () => reject(new Error(`tiny-event-sourcing: the IndexedDB database ${databaseName} is held open by an older version of this page in another tab; close that tab`))
+    request.onerror = () => {
+      connection = undefined // the next use tries again
+      reject(request.error)
+    }
   })
-  const opening = connection
-  opening.catch(() => {
-    if (connection === opening) connection = undefined
-  })
-  return opening
+  return connection
 }
 
-/** Resolves when the transaction commits; rejects with its error when it aborts. */
+/** Resolves when the transaction commits; rejects with its error (`null` when aborted on purpose) when it aborts. */
 export function committed(transaction: IDBTransaction): Promise<void> {
   return new Promise((resolve, reject) => {
     transaction.oncomplete = () => resolve()
-    transaction.onerror = () => reject(transaction.error)
-    transaction.onabort = () => reject(transaction.error ?? new Error('tiny-event-sourcing: the IndexedDB transaction was aborted'))
+    // A failed request aborts its transaction: this covers every failure.
+    transaction.onabort = () => reject(transaction.error)
   })
 }
 

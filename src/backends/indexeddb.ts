@@ -1,51 +1,36 @@
 import { committed, openDatabase, result, snapshotsStore } from '../indexeddb.js'
+import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
 
 /**
  * A state-store backend that keeps a read model's snapshot in the page's
- * IndexedDB under `name`, as the same envelope text a state file holds:
- * `{"_version":N,"state":…}`. Each write replaces it in one transaction, so a
- * closed tab leaves either the old or the new snapshot. The browser build
- * exports it as `fsStoreBackend`, so code written for files runs unchanged.
+ * IndexedDB under `name` (database `tiny-event-sourcing`, object store
+ * `snapshots`), as the same envelope text a state file holds:
+ * `{"_version":N,"state":…}`. Each write replaces it in one transaction, so
+ * a closed tab leaves either the old or the new snapshot; an unreadable one
+ * is reported with `CorruptStateError`, never overwritten by a read. The
+ * browser build exports it as `fsStoreBackend` too, so code written for
+ * files runs unchanged.
  */
 export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateStoreBackend<S> {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError(`tiny-event-sourcing: a state store backend needs a non-empty name, got ${String(name)}`)
+    throw new TypeError('tiny-event-sourcing: fsStoreBackend() needs a name, e.g. fsStoreBackend("read-model.json", initialState)')
   }
-  return {
+  const backend: StateStoreBackend<S> = {
     name,
-    ...(initialState === undefined ? {} : { initialState }),
-    async read() {
+    async read(): Promise<StateSnapshot<S> | null> {
       const db = await openDatabase()
-      const stored = await result(db.transaction(snapshotsStore).objectStore(snapshotsStore).get(name))
-      if (stored === undefined) return null
-      return parseEnvelope<S>(name, stored)
+      const stored: unknown = await result(db.transaction(snapshotsStore).objectStore(snapshotsStore).get(name))
+      // Anything but the envelope's text (written by hand in the developer tools) fails to parse and is reported.
+      return stored === undefined ? null : parseSnapshot<S>(String(stored), name)
     },
-    async write(snapshot: StateSnapshot<S>) {
-      const text = JSON.stringify({ _version: snapshot.version, state: snapshot.state })
+    async write(snapshot: StateSnapshot<S>): Promise<void> {
+      const text = serializeSnapshot(snapshot)
       const db = await openDatabase()
       const transaction = db.transaction(snapshotsStore, 'readwrite')
       transaction.objectStore(snapshotsStore).put(text, name)
       await committed(transaction)
     },
   }
-}
-
-function parseEnvelope<S>(name: string, stored: unknown): StateSnapshot<S> {
-  const where = `tiny-event-sourcing: the state snapshot ${name} in IndexedDB (database "tiny-event-sourcing", object store "snapshots")`
-  const remedy = 'delete that record to rebuild the read model from the log; nothing was changed'
-  let envelope: unknown
-  try {
-    envelope = typeof stored === 'string' ? JSON.parse(stored) : undefined
-  } catch {
-    // Reported below.
-  }
-  if (typeof envelope !== 'object' || envelope === null || !('state' in envelope)) {
-    throw new Error(`${where} is not a JSON envelope {"_version": N, "state": …}: ${String(stored).slice(0, 80)}; ${remedy}`)
-  }
-  const version = (envelope as { _version?: unknown })._version
-  if (!Number.isInteger(version) || (version as number) < -1) {
-    throw new Error(`${where} has "_version": ${JSON.stringify(version)}, which is not an event index (an integer of -1 or more); ${remedy}`)
-  }
-  return { version: version as number, state: (envelope as { state: S }).state }
+  return initialState === undefined ? backend : { ...backend, initialState }
 }

@@ -6,20 +6,20 @@
  * behaves in two tabs as the README says.
  */
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
 import { launchChromium, startServer, type Chromium, type StaticServer } from './harness.js'
 
 interface Bookmark {
   url: string
-  title: string
-  faviconUrl: string
+  title: string | null
+  faviconUrl: string | null
 }
 
 declare global {
   interface Window {
     app: {
       log: { length: number; events(): AsyncIterableIterator<Record<string, unknown> & { index: number }> }
-      bookmarksReadModel: { getState(): { byUrl: Record<string, Bookmark> }; getVersion(): number; flush(): Promise<void> }
+      bookmarks: { getState(): { byUrl: Record<string, Bookmark> }; getVersion(): number; flush(): Promise<void> }
       writing: boolean
     }
   }
@@ -77,26 +77,44 @@ async function storedEvents(page: Page): Promise<Array<Record<string, unknown>>>
 describe('the browser example (the README bookmark flow)', () => {
   it('runs the flow, and a reload finds the log and the read models where it left them', async () => {
     const page = await openExample()
+    onTestFinished(() => page.close())
     expect(await page.evaluate(() => window.app.writing)).toBe(true)
     await addBookmark(page, 'https://example.com/')
+    expect(await listedTitles(page, 1)).toEqual(['example.com'])
     await addBookmark(page, 'https://example.org/docs')
     expect(await listedTitles(page, 2)).toEqual(['example.com', 'example.org/docs'])
     // Four events: each bookmark, and the info the fetcher appended for it.
     await page.waitForFunction(() => window.app.log.length === 4)
     expect(await storedEvents(page)).toEqual([
       { type: 'bookmark', url: 'https://example.com/', index: 0 },
-      { type: 'bookmark', url: 'https://example.org/docs', index: 1 },
-      { type: 'info', url: 'https://example.com/', title: 'example.com', faviconUrl: 'https://example.com/favicon.ico', index: 2 },
+      { type: 'info', url: 'https://example.com/', title: 'example.com', faviconUrl: 'https://example.com/favicon.ico', index: 1 },
+      { type: 'bookmark', url: 'https://example.org/docs', index: 2 },
       { type: 'info', url: 'https://example.org/docs', title: 'example.org/docs', faviconUrl: 'https://example.org/favicon.ico', index: 3 },
     ])
-    await page.waitForFunction(() => window.app.bookmarksReadModel.getVersion() === 3)
-    await page.evaluate(() => window.app.bookmarksReadModel.flush())
+    await page.waitForFunction(() => window.app.bookmarks.getVersion() === 3)
+    await page.evaluate(() => window.app.bookmarks.flush())
+    // In IndexedDB the read model is the envelope a state file would hold.
+    const stored = await page.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('tiny-event-sourcing')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      const text = await new Promise<unknown>((resolve, reject) => {
+        const request = db.transaction('snapshots').objectStore('snapshots').get('bookmark-service/bookmarks.json')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
+      })
+      db.close()
+      return text
+    })
+    expect(JSON.parse(stored as string)).toMatchObject({ _version: 3, _projection: 1, state: { byUrl: { 'https://example.com/': { title: 'example.com' } } } })
 
     await page.reload()
     await page.waitForFunction(() => window.app !== undefined)
     expect(await page.evaluate(() => window.app.writing)).toBe(true)
     // The read model comes back from IndexedDB at the version it reached, before any replay.
-    expect(await page.evaluate(() => window.app.bookmarksReadModel.getVersion())).toBe(3)
+    expect(await page.evaluate(() => window.app.bookmarks.getVersion())).toBe(3)
     expect(await listedTitles(page, 2)).toEqual(['example.com', 'example.org/docs'])
     // Nothing was processed twice: still four events.
     expect(await page.evaluate(() => window.app.log.length)).toBe(4)
@@ -104,17 +122,20 @@ describe('the browser example (the README bookmark flow)', () => {
     await addBookmark(page, 'https://example.net/')
     expect(await listedTitles(page, 3)).toEqual(['example.com', 'example.org/docs', 'example.net'])
     await page.waitForFunction(() => window.app.log.length === 6)
-    await page.close()
   })
 
   it('lets a second tab follow the writing tab live, and take over when it closes', async () => {
     const writer = await openExample()
     const follower = await openExample()
+    onTestFinished(async () => {
+      await writer.close()
+      await follower.close()
+    })
     expect(await writer.evaluate(() => window.app.writing)).toBe(true)
     expect(await follower.evaluate(() => window.app.writing)).toBe(false)
     expect(await follower.textContent('#status')).toContain('Another tab is writing')
     expect(await follower.isDisabled('input[name=url]')).toBe(true)
-    const before = await follower.evaluate(() => Object.keys(window.app.bookmarksReadModel.getState().byUrl).length)
+    const before = await follower.evaluate(() => Object.keys(window.app.bookmarks.getState().byUrl).length)
 
     await addBookmark(writer, 'https://example.com/two-tabs')
     const titles = await listedTitles(follower, before + 1)
@@ -125,7 +146,6 @@ describe('the browser example (the README bookmark flow)', () => {
     await follower.waitForFunction(() => window.app?.writing === true, undefined, { timeout: 30_000 })
     expect(await follower.isDisabled('input[name=url]')).toBe(false)
     expect(await listedTitles(follower, before + 1)).toContain('example.com/two-tabs')
-    await follower.close()
   })
 })
 

@@ -1,6 +1,7 @@
 /**
- * The IndexedDB log storage and the browser build, in real headless Chromium:
- * the LogStorage properties checked in a page, then two tabs of one site.
+ * The IndexedDB log storage and the browser build in real headless Chromium,
+ * beyond the shared contract (contracts.test.ts): what is stored, damage,
+ * all-or-nothing batches, `initLog({ filename })`, and two tabs of one site.
  */
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -34,43 +35,11 @@ function uniqueName(): string {
   return `test-log-${process.pid}-${++counter}`
 }
 
-describe('indexedDbStorage (the LogStorage properties, in the page)', () => {
+describe('indexedDbStorage in the page, beyond the LogStorage contract (contracts.test.ts)', () => {
   let page: Page
   beforeAll(async () => {
     page = await openHarness()
   }, 60_000)
-
-  it('starts empty, gives consecutive indices and reads back from any index', async () => {
-    const seen = await page.evaluate(async (name) => {
-      const storage = window.exported.indexedDbStorage(name)
-      const initialLength = await storage.open()
-      const firstOfA = await storage.append(['{"type":"a"}', '{"type":"b","n":1}'])
-      const firstOfB = await storage.append(['{}'])
-      const readAll = async (from: number) => {
-        const events: unknown[] = []
-        for await (const batch of storage.read(from)) events.push(...batch)
-        return events
-      }
-      const result = { initialLength, firstOfA, firstOfB, all: await readAll(0), fromOne: await readAll(1), pastTheEnd: await readAll(3) }
-      await storage.close()
-      return result
-    }, uniqueName())
-    expect(seen).toEqual({
-      initialLength: 0,
-      firstOfA: 0,
-      firstOfB: 2,
-      all: [
-        { type: 'a', index: 0 },
-        { type: 'b', n: 1, index: 1 },
-        { index: 2 },
-      ],
-      fromOne: [
-        { type: 'b', n: 1, index: 1 },
-        { index: 2 },
-      ],
-      pastTheEnd: [],
-    })
-  })
 
   it('stores each event as the exact line a log file would hold', async () => {
     const stored = await page.evaluate(async (name) => {
@@ -95,112 +64,6 @@ describe('indexedDbStorage (the LogStorage properties, in the page)', () => {
       JSON.stringify({ type: 'bookmark', url: 'https://example.com/', index: 0 }),
       JSON.stringify({ b: [1, 2], index: 1 }),
     ])
-  })
-
-  it('keeps events after close: a new storage on the same name continues the log', async () => {
-    const seen = await page.evaluate(async (name) => {
-      const first = window.exported.indexedDbStorage(name)
-      await first.open()
-      await first.append(['{"n":0}', '{"n":1}'])
-      await first.close()
-      const second = window.exported.indexedDbStorage(name)
-      const reopenedLength = await second.open()
-      const next = await second.append(['{"n":2}'])
-      const events: unknown[] = []
-      for await (const batch of second.read(0)) events.push(...batch)
-      await second.close()
-      return { reopenedLength, next, events }
-    }, uniqueName())
-    expect(seen).toEqual({
-      reopenedLength: 2,
-      next: 2,
-      events: [
-        { n: 0, index: 0 },
-        { n: 1, index: 1 },
-        { n: 2, index: 2 },
-      ],
-    })
-  })
-
-  it('hands out fresh objects on every read', async () => {
-    const seen = await page.evaluate(async (name) => {
-      const storage = window.exported.indexedDbStorage(name)
-      await storage.open()
-      await storage.append(['{"list":[1]}'])
-      const read = async () => {
-        for await (const batch of storage.read(0)) return batch[0] as unknown as { list: number[] }
-        throw new Error('nothing read')
-      }
-      const first = await read()
-      first.list.push(2)
-      const second = await read()
-      await storage.close()
-      return { same: first === second, second }
-    }, uniqueName())
-    expect(seen).toEqual({ same: false, second: { list: [1], index: 0 } })
-  })
-
-  it('reads a long log in several batches, in order, from any index', async () => {
-    const seen = await page.evaluate(async (name) => {
-      const storage = window.exported.indexedDbStorage(name)
-      await storage.open()
-      await storage.append(Array.from({ length: 2500 }, (_, n) => JSON.stringify({ n })))
-      const summarize = async (from: number) => {
-        let batches = 0
-        const indices: number[] = []
-        let matching = true
-        for await (const batch of storage.read(from)) {
-          batches++
-          for (const event of batch) {
-            indices.push(event.index)
-            if (event.n !== event.index) matching = false
-          }
-        }
-        const inOrder = indices.every((index, i) => index === from + i)
-        return { batches, count: indices.length, inOrder, matching }
-      }
-      const result = { fromStart: await summarize(0), from2000: await summarize(2000) }
-      await storage.close()
-      return result
-    }, uniqueName())
-    expect(seen.fromStart.count).toBe(2500)
-    expect(seen.fromStart.batches).toBeGreaterThan(1)
-    expect(seen.fromStart.inOrder && seen.fromStart.matching).toBe(true)
-    expect(seen.from2000).toMatchObject({ count: 500, inOrder: true, matching: true })
-  })
-
-  it('refuses a batch whose expectedLastIndex is stale, writing nothing', async () => {
-    const seen = await page.evaluate(async (name) => {
-      const storage = window.exported.indexedDbStorage(name)
-      await storage.open()
-      await storage.append(['{"n":0}', '{"n":1}'])
-      let refused: Record<string, unknown> = {}
-      try {
-        await storage.append(['{"n":"stale"}'], { expectedLastIndex: 0 })
-      } catch (error) {
-        const conflict = error as InstanceType<typeof window.exported.AppendConflictError>
-        refused = { isConflict: error instanceof window.exported.AppendConflictError, code: conflict.code, expected: conflict.expectedLastIndex, actual: conflict.actualLastIndex }
-      }
-      const accepted = await storage.append(['{"n":2}'], { expectedLastIndex: 1 })
-      const onEmpty = window.exported.indexedDbStorage(`${name}-empty`)
-      await onEmpty.open()
-      const acceptedOnEmpty = await onEmpty.append(['{}'], { expectedLastIndex: -1 })
-      await onEmpty.close()
-      const events: unknown[] = []
-      for await (const batch of storage.read(0)) events.push(...batch)
-      await storage.close()
-      return { refused, accepted, acceptedOnEmpty, events }
-    }, uniqueName())
-    expect(seen).toEqual({
-      refused: { isConflict: true, code: 'APPEND_CONFLICT', expected: 0, actual: 1 },
-      accepted: 2,
-      acceptedOnEmpty: 0,
-      events: [
-        { n: 0, index: 0 },
-        { n: 1, index: 1 },
-        { n: 2, index: 2 },
-      ],
-    })
   })
 
   it('writes a batch all or nothing: a reader sees none of it or all of it', async () => {
@@ -276,9 +139,10 @@ describe('indexedDbStorage (the LogStorage properties, in the page)', () => {
       expect(report.message).toContain('test-log-')
       expect(report.message).toContain('event 1')
     }
-    expect(seen.notJson.message).toContain('not the JSON text of an object')
-    expect(seen.wrongIndex.message).toContain('says its index is 7')
-    expect(seen.missing.message).toContain('event 1 is missing')
+    for (const report of [seen.notJson, seen.wrongIndex, seen.missing]) expect(report.message).toContain('is missing, or its record is not the JSON text')
+    expect(seen.notJson.message).toContain('{"n":1,"ind')
+    expect(seen.wrongIndex.message).toContain('{"n":1,"index":7}')
+    expect(seen.missing.message).toContain('{"n":2,"index":2}')
   })
 
   it('refuses appends when read-only or closed', async () => {
@@ -302,28 +166,49 @@ describe('indexedDbStorage (the LogStorage properties, in the page)', () => {
     expect(seen.readOnly).toContain('read-only')
     expect(seen.closed).toBe('LOG_CLOSED')
   })
+})
 
-  it("tells a follower of another writer's appends (watch)", async () => {
-    const lengths = await page.evaluate(async (name) => {
-      const writer = window.exported.indexedDbStorage(name)
-      await writer.open()
-      await writer.append(['{"n":0}'])
-      const follower = window.exported.indexedDbStorage(name, { readOnly: true })
-      await follower.open()
-      const heard: number[] = []
-      let wake = () => {}
-      const stop = follower.watch!((length) => {
-        heard.push(length)
-        wake()
+describe('fsStoreBackend in the browser build, beyond the StateStoreBackend contract', () => {
+  it('reports a damaged snapshot with CorruptStateError and leaves it as it is; refuses a state JSON cannot store', async () => {
+    const page = await openHarness()
+    const seen = await page.evaluate(async (name) => {
+      const { fsStoreBackend, CorruptStateError } = window.exported
+      const backend = fsStoreBackend<unknown>(name)
+      await backend.write({ version: 0, state: 'kept' })
+      const cyclic: Record<string, unknown> = {}
+      cyclic.self = cyclic
+      const refused = await backend.write({ version: 1, state: cyclic }).then(
+        () => 'written',
+        (error: Error) => error.name,
+      )
+      const afterRefusal = await backend.read()
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const request = indexedDB.open('tiny-event-sourcing')
+        request.onsuccess = () => resolve(request.result)
+        request.onerror = () => reject(request.error)
       })
-      await writer.append(['{"n":1}', '{"n":2}'])
-      while (heard.length === 0) await new Promise<void>((resolve) => (wake = resolve))
-      stop()
-      await writer.close()
-      await follower.close()
-      return heard
-    }, uniqueName())
-    expect(lengths).toEqual([3])
+      const rawSnapshot = async (change?: (store: IDBObjectStore) => void) => {
+        const transaction = db.transaction('snapshots', 'readwrite')
+        change?.(transaction.objectStore('snapshots'))
+        const request = transaction.objectStore('snapshots').get(name)
+        await new Promise((resolve) => (transaction.oncomplete = resolve))
+        return request.result as unknown
+      }
+      const damaged = await rawSnapshot((store) => store.put('{"_version":3,"sta', name))
+      const report = await backend.read().then(
+        () => undefined,
+        (error: InstanceType<typeof CorruptStateError>) => ({ isCorrupt: error instanceof CorruptStateError, code: error.code, message: error.message }),
+      )
+      const leftAsItWas = (await rawSnapshot()) === damaged
+      db.close()
+      return { refused, afterRefusal, report, leftAsItWas }
+    }, `${uniqueName()}.json`)
+    expect(seen.refused).toBe('TypeError')
+    expect(seen.afterRefusal).toEqual({ version: 0, state: 'kept' })
+    expect(seen.report).toMatchObject({ isCorrupt: true, code: 'STATE_CORRUPT' })
+    expect(seen.report?.message).toContain('.json')
+    expect(seen.leftAsItWas).toBe(true)
+    await page.close()
   })
 })
 
