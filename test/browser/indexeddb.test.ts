@@ -314,6 +314,9 @@ describe('two tabs of one site', () => {
 
     expect(await openWriter(first)).toBe('writing')
     expect(await openWriter(second)).toBe('LOG_LOCKED')
+    // A second writer in the writing tab itself is refused too; the first one carries on.
+    expect(await openWriter(first)).toBe('LOG_LOCKED')
+    expect(await first.evaluate(() => window.kept.log.append({ from: 'first' }).then((event: { index: number }) => event.index))).toBe(0)
     await first.evaluate(() => window.kept.log.close())
     expect(await openWriter(second)).toBe('writing')
 
@@ -325,7 +328,7 @@ describe('two tabs of one site', () => {
       window.kept = {}
     })
     expect(await openWriter(second)).toBe('writing')
-    expect(await second.evaluate(() => window.kept.log.length)).toBe(1)
+    expect(await second.evaluate(() => window.kept.log.length)).toBe(2)
 
     // Closing the tab releases its lock without close(); the browser does so shortly after.
     await second.close()
@@ -342,7 +345,7 @@ describe('two tabs of one site', () => {
       return -1
     }, name)
     expect(takenOver).toBeGreaterThanOrEqual(0)
-    expect(await first.evaluate(() => window.kept.log.append({ from: 'first again' }).then((event: { index: number }) => event.index))).toBe(1)
+    expect(await first.evaluate(() => window.kept.log.append({ from: 'first again' }).then((event: { index: number }) => event.index))).toBe(2)
     await first.close()
   })
 })
