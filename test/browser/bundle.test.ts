@@ -7,7 +7,26 @@ import { readFileSync } from 'node:fs'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
 import { transform } from 'esbuild'
 import { describe, expect, it } from 'vitest'
+import * as browserBuild from '../../src/browser.js'
+import * as nodeBuild from '../../src/index.js'
 import { browserBundle } from './harness.js'
+
+/** What only the Node build has: it needs a file system. */
+const nodeOnly = ['fileStorage']
+/** What only the browser build has. */
+const browserOnly = ['indexedDbStorage', 'indexedDbStoreBackend']
+
+describe('the browser entry', () => {
+  it('exports the same names as the Node entry, but for the file-system ones', () => {
+    const expected = Object.keys(nodeBuild).filter((name) => !nodeOnly.includes(name))
+    expect(Object.keys(browserBuild).sort()).toEqual([...expected, ...browserOnly].sort())
+  })
+
+  it('puts the same functions on its default export', () => {
+    const expected = Object.keys(nodeBuild.default).filter((name) => !nodeOnly.includes(name))
+    expect(Object.keys(browserBuild.default).sort()).toEqual([...expected, 'indexedDbStorage'].sort())
+  })
+})
 
 /** What the browser build was asked to stay under, minified and gzipped (issue 4). */
 const targetBytes = 6 * 1024

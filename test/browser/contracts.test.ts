@@ -6,39 +6,22 @@
  * follower of the LogStorage contract lives in a second tab.
  */
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll } from 'vitest'
+import { beforeAll } from 'vitest'
 import { AppendConflictError, CorruptStateError, type LogStorage, type StateSnapshot, type StateStoreBackend } from '../../src/index.js'
 import { describeStateStoreBackendContract } from '../backends/contract.js'
 import { describeLogStorage } from '../storage/contract.js'
-import { launchChromium, startServer, type Chromium, type StaticServer } from './harness.js'
+import { useBrowser } from './harness.js'
 
-let server: StaticServer
-let chromium: Chromium
+const browser = useBrowser()
 let writerTab: Page
 let followerTab: Page
 /** Page-side watchers call back into Node through this: storage id → listener. */
 const watchers = new Map<string, (length: number) => void>()
 
 beforeAll(async () => {
-  server = await startServer()
-  chromium = await launchChromium()
-  await chromium.context.exposeFunction('storageAppended', (id: string, length: number) => watchers.get(id)?.(length))
-  const open = async () => {
-    const page = await chromium.context.newPage()
-    await page.goto(`${server.url}/pages/harness.html`)
-    await page.waitForFunction(() => window.harnessReady === true)
-    await page.evaluate(() => {
-      window.kept = {}
-    })
-    return page
-  }
-  writerTab = await open()
-  followerTab = await open()
-}, 120_000)
-
-afterAll(async () => {
-  await chromium?.dispose()
-  await server?.close()
+  await browser.chromium.context.exposeFunction('storageAppended', (id: string, length: number) => watchers.get(id)?.(length))
+  writerTab = await browser.openHarness()
+  followerTab = await browser.openHarness()
 }, 60_000)
 
 interface PageError {

@@ -6,8 +6,8 @@
  * behaves in two tabs as the README says.
  */
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest'
-import { launchChromium, startServer, type Chromium, type StaticServer } from './harness.js'
+import { describe, expect, it, onTestFinished } from 'vitest'
+import { launchChromium, useBrowser, type Chromium } from './harness.js'
 
 interface Bookmark {
   url: string
@@ -25,24 +25,13 @@ declare global {
   }
 }
 
-let server: StaticServer
-let chromium: Chromium
-
-beforeAll(async () => {
-  server = await startServer()
-  chromium = await launchChromium()
-}, 120_000)
-
-afterAll(async () => {
-  await chromium?.dispose()
-  await server?.close()
-}, 60_000)
+const browser = useBrowser()
 
 async function openExample(): Promise<Page> {
-  const page = await chromium.context.newPage()
+  const page = await browser.chromium.context.newPage()
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
-  await page.goto(`${server.url}/example/`)
+  await page.goto(`${browser.server.url}/example/`)
   await page.waitForFunction(() => window.app !== undefined, undefined, { timeout: 30_000 }).catch((error: unknown) => {
     throw new Error(`the example page did not start: ${errors.join('; ') || String(error)}`)
   })
@@ -155,7 +144,7 @@ describe('persistence across a browser restart', () => {
     let second: Chromium | undefined
     try {
       const page = await first.context.newPage()
-      await page.goto(`${server.url}/example/`)
+      await page.goto(`${browser.server.url}/example/`)
       await page.waitForFunction(() => window.app !== undefined)
       await addBookmark(page, 'https://example.com/restart')
       await listedTitles(page, 1)
@@ -165,7 +154,7 @@ describe('persistence across a browser restart', () => {
 
       second = await launchChromium(first.userDataDir)
       const again = await second.context.newPage()
-      await again.goto(`${server.url}/example/`)
+      await again.goto(`${browser.server.url}/example/`)
       await again.waitForFunction(() => window.app !== undefined)
       expect(await listedTitles(again, 1)).toEqual(['example.com/restart'])
       expect(await again.evaluate(() => window.app.log.length)).toBe(2)

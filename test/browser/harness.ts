@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve } from 'node:path'
-import { chromium, type BrowserContext } from 'playwright-core'
+import { chromium, type BrowserContext, type Page } from 'playwright-core'
+import { afterAll, beforeAll } from 'vitest'
 
 export const root = resolve(import.meta.dirname, '../..')
 export const browserBundle = join(root, 'dist/browser.js')
@@ -103,4 +104,49 @@ export async function launchChromium(userDataDir = mkdtempSync(join(tmpdir(), 't
       rmSync(userDataDir, { recursive: true, force: true })
     },
   }
+}
+
+export interface BrowserSession {
+  /** The static server (one port for the whole file: IndexedDB is kept per origin). */
+  readonly server: StaticServer
+  readonly chromium: Chromium
+  /** A new tab on the test harness page, with the browser build on `window` and an empty `window.kept`. */
+  openHarness(): Promise<Page>
+}
+
+/**
+ * Starts the server and Chromium before the calling test file's tests and
+ * stops both after them (the browser process ends, its profile is deleted).
+ */
+export function useBrowser(): BrowserSession {
+  let server: StaticServer | undefined
+  let chromium: Chromium | undefined
+  beforeAll(async () => {
+    server = await startServer()
+    chromium = await launchChromium()
+  }, 120_000)
+  afterAll(async () => {
+    await chromium?.dispose()
+    await server?.close()
+  }, 60_000)
+  const session: BrowserSession = {
+    get server() {
+      if (!server) throw new Error('the browser session starts in beforeAll')
+      return server
+    },
+    get chromium() {
+      if (!chromium) throw new Error('the browser session starts in beforeAll')
+      return chromium
+    },
+    async openHarness() {
+      const page = await session.chromium.context.newPage()
+      await page.goto(`${session.server.url}/pages/harness.html`)
+      await page.waitForFunction(() => window.harnessReady === true)
+      await page.evaluate(() => {
+        window.kept = {}
+      })
+      return page
+    },
+  }
+  return session
 }

@@ -4,31 +4,10 @@
  * all-or-nothing batches, `initLog({ filename })`, and two tabs of one site.
  */
 import type { Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { launchChromium, startServer, type Chromium, type StaticServer } from './harness.js'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { useBrowser } from './harness.js'
 
-let server: StaticServer
-let chromium: Chromium
-
-beforeAll(async () => {
-  server = await startServer()
-  chromium = await launchChromium()
-}, 120_000)
-
-afterAll(async () => {
-  await chromium?.dispose()
-  await server?.close()
-}, 60_000)
-
-async function openHarness(): Promise<Page> {
-  const page = await chromium.context.newPage()
-  await page.goto(`${server.url}/pages/harness.html`)
-  await page.waitForFunction(() => window.harnessReady === true)
-  await page.evaluate(() => {
-    window.kept = {}
-  })
-  return page
-}
+const { openHarness } = useBrowser()
 
 let counter = 0
 function uniqueName(): string {
