@@ -6,7 +6,8 @@ import ts from 'typescript'
 import { afterEach, describe, expect, it } from 'vitest'
 import * as library from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
-import { poll, startPageServer, startProgram, unreachableUrl, type RunningProgram } from './examples/helpers.js'
+import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './examples/helpers.js'
+import { poll } from './helpers/poll.js'
 
 const root = new URL('../', import.meta.url)
 const readme = await readFile(new URL('README.md', root), 'utf8')
@@ -81,6 +82,12 @@ describe('README.md reference', () => {
     const documented = (name: string) => readme.includes(`\`${name}\``) || readme.includes(`\`${name}(`)
     const missing = Object.keys(library).filter((name) => name !== 'default' && !documented(name))
     expect(missing).toEqual([])
+  })
+
+  it('has every function on the default export too', () => {
+    const functions = Object.entries(library).filter(([name, value]) => typeof value === 'function' && !/Error$/.test(name))
+    expect(functions.length).toBeGreaterThanOrEqual(8)
+    for (const [name, value] of functions) expect(library.default[name as keyof typeof library.default], name).toBe(value)
   })
 
   it('lists the code of every error', async () => {

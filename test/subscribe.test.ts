@@ -13,6 +13,7 @@ import {
   project,
   type Indexed,
 } from '../src/index.js'
+import { poll } from './helpers/poll.js'
 
 type Counted = { type: 'counted'; n: number } | { type: 'noise' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -23,10 +24,8 @@ async function logWith(count: number) {
   return log
 }
 
-/** Waits until `condition()` holds, checking often; fails the test only via the test timeout. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5)
-}
+/** Waits until `condition()` holds; the test timeout bounds it. */
+const until = (condition: () => boolean) => poll(async () => condition(), (holds) => holds)
 
 describe('catchupSubscribe', () => {
   it('delivers stored events, then new ones, in order, and resolves when the log closes', async () => {

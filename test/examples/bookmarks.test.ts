@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
-import { poll, startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
+import { poll } from '../helpers/poll.js'
+import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
 
 const serverScript = new URL('../../examples/bookmarks/server.mjs', import.meta.url).pathname
 
