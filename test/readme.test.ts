@@ -166,5 +166,5 @@ describe('the six steps, run as a program', () => {
     } finally {
       await pages.close()
     }
-  })
+  }, 90_000)
 })

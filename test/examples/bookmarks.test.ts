@@ -103,7 +103,7 @@ describe('examples/bookmarks (npm start)', () => {
     } finally {
       await pages.close()
     }
-  })
+  }, 90_000)
 
   it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
