@@ -60,6 +60,12 @@ describe('README.md code', () => {
     ).toEqual([])
   })
 
+  it('has JSON examples that parse, one value a line as the files hold them', () => {
+    const json = blocks.filter((block) => block.language === 'json')
+    expect(json.length).toBeGreaterThanOrEqual(2)
+    for (const block of json) for (const line of block.code.split('\n')) expect(() => JSON.parse(line), `README.md:${block.line}`).not.toThrow()
+  })
+
   const examples = [...new Set(blocks.flatMap((block) => (block.example ? [block.example] : [])))]
   it('has the six steps as examples/bookmarks/six-steps.ts', () => {
     expect(examples).toContain('examples/bookmarks/six-steps.ts')
