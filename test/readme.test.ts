@@ -16,8 +16,10 @@ interface CodeBlock {
   language: string
   code: string
   line: number
-  /** The file the block is a piece of, from the `<!-- example: path -->` region around it. */
+  /** The file the block comes from, from the region around it: `<!-- example: path -->` or `<!-- excerpt: path -->`. */
   example: string | undefined
+  /** `example`: the region's blocks together are the whole file. `excerpt`: each block appears in the file. */
+  kind: 'example' | 'excerpt' | undefined
 }
 
 /** The fenced code blocks of the README, each with the example region it sits in. */
@@ -25,17 +27,23 @@ function codeBlocks(markdown: string): CodeBlock[] {
   const blocks: CodeBlock[] = []
   const lines = markdown.split('\n')
   let example: string | undefined
+  let kind: CodeBlock['kind']
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!
-    const region = /^<!-- example: (\S+) -->$/.exec(line.trim())
-    if (region) example = region[1]
-    else if (line.trim() === '<!-- /example -->') example = undefined
+    const region = /^<!-- (example|excerpt): (\S+) -->$/.exec(line.trim())
+    if (region) {
+      kind = region[1] as CodeBlock['kind']
+      example = region[2]
+    } else if (/^<!-- \/(example|excerpt) -->$/.test(line.trim())) {
+      kind = undefined
+      example = undefined
+    }
     const fence = /^(`{3,})(\w*)/.exec(line)
     if (!fence) continue
     const start = i
     const code: string[] = []
     for (i++; i < lines.length && !lines[i]!.startsWith(fence[1]!); i++) code.push(lines[i]!)
-    blocks.push({ language: fence[2]!, code: code.join('\n'), line: start + 1, example })
+    blocks.push({ language: fence[2]!, code: code.join('\n'), line: start + 1, example, kind })
   }
   return blocks
 }
@@ -56,7 +64,8 @@ describe('README.md code', () => {
     const loose = blocks.filter((block) => programLanguages.has(block.language) && block.example === undefined)
     expect(
       loose.map((block) => `README.md:${block.line}`),
-      'wrap these code blocks in <!-- example: examples/…/file.ts --> … <!-- /example --> and keep them identical to that file',
+      'wrap these code blocks in <!-- example: examples/…/file.ts --> … <!-- /example --> (the blocks are the whole file) ' +
+        'or <!-- excerpt: examples/…/file.ts --> … <!-- /excerpt --> (each block is in the file), and keep them identical to it',
     ).toEqual([])
   })
 
@@ -66,7 +75,7 @@ describe('README.md code', () => {
     for (const block of json) for (const line of block.code.split('\n')) expect(() => JSON.parse(line), `README.md:${block.line}`).not.toThrow()
   })
 
-  const examples = [...new Set(blocks.flatMap((block) => (block.example ? [block.example] : [])))]
+  const examples = [...new Set(blocks.flatMap((block) => (block.kind === 'example' ? [block.example!] : [])))]
   it('has the six steps as examples/bookmarks/six-steps.ts', () => {
     expect(examples).toContain('examples/bookmarks/six-steps.ts')
   })
@@ -75,10 +84,17 @@ describe('README.md code', () => {
     it(`shows ${example} exactly, in order`, async () => {
       const file = await readFile(new URL(example, root), 'utf8')
       const shown = blocks
-        .filter((block) => block.example === example)
+        .filter((block) => block.kind === 'example' && block.example === example)
         .map((block) => block.code)
         .join('\n\n')
       expect(normalize(shown), `README.md's blocks for ${example} and the file differ: change both together`).toBe(normalize(file))
+    })
+  }
+
+  for (const block of blocks.filter((candidate) => candidate.kind === 'excerpt')) {
+    it(`has the code at README.md:${block.line} in ${block.example}`, async () => {
+      const file = await readFile(new URL(block.example!, root), 'utf8')
+      expect(normalize(file).includes(normalize(block.code)), `README.md:${block.line} is not in ${block.example}: change both together`).toBe(true)
     })
   }
 })
