@@ -38,6 +38,20 @@ async function openExample(): Promise<Page> {
   return page
 }
 
+/** Resolves once no tab holds the example's writer lock: a closed tab's lock is released shortly after it closes. */
+async function writerLockReleased(): Promise<void> {
+  const page = await browser.openHarness()
+  await page.waitForFunction(
+    async () => {
+      const { held } = await navigator.locks.query()
+      return !held?.some((lock) => lock.name === 'tiny-event-sourcing:bookmark-service/log.ndjson')
+    },
+    undefined,
+    { timeout: 30_000 },
+  )
+  await page.close()
+}
+
 async function addBookmark(page: Page, url: string): Promise<void> {
   await page.fill('input[name=url]', url)
   await page.click('button')
@@ -66,7 +80,10 @@ async function storedEvents(page: Page): Promise<Array<Record<string, unknown>>>
 describe('the browser example (the README bookmark flow)', () => {
   it('runs the flow, and a reload finds the log and the read models where it left them', async () => {
     const page = await openExample()
-    onTestFinished(() => page.close())
+    onTestFinished(async () => {
+      await page.close()
+      await writerLockReleased()
+    })
     expect(await page.evaluate(() => window.app.writing)).toBe(true)
     await addBookmark(page, 'https://example.com/')
     expect(await listedTitles(page, 1)).toEqual(['example.com'])
