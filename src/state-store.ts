@@ -48,7 +48,8 @@ const defaultWriteInterval = 1000
  * starts at version `-1` with the initial state. Rejects with
  * `CorruptStateError` (leaving the stored data as it is) when the snapshot is
  * unreadable. The latest state is written on `flush()`, `close()`, within
- * `writeInterval`, and when the process exits, even without `close()`.
+ * `writeInterval`, and when the process exits (in a browser: when the page is
+ * left), even without `close()`.
  */
 export async function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
   const backend = options?.storeBackend
@@ -78,11 +79,18 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
   return new BackgroundStateStore<S>(backend, initialText, snapshot, writeInterval)
 }
 
-/** Stores whose latest state may not be written yet: saved when the process exits. */
+/** Stores whose latest state may not be written yet: saved when the process exits or the page is left. */
 const openStores = new Set<BackgroundStateStore<unknown>>()
 let exitHooksInstalled = false
 
 function installExitHooks(): void {
+  if (!exitHooksInstalled && typeof process === 'undefined' && typeof addEventListener === 'function') {
+    exitHooksInstalled = true
+    // A page being left (closed, reloaded, navigated away): IndexedDB completes the writes started now.
+    addEventListener('pagehide', () => {
+      for (const store of openStores) store.flushBeforeExit()
+    })
+  }
   if (exitHooksInstalled || typeof process === 'undefined' || typeof process.on !== 'function') return
   exitHooksInstalled = true
   // The event loop ran dry without close(): there is still time for ordinary writes.

@@ -29,6 +29,8 @@ export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateS
       const db = await openDatabase()
       const transaction = db.transaction(snapshotsStore, 'readwrite')
       transaction.objectStore(snapshotsStore).put(text, name)
+      // Commit at once, not at the end of the task: a page being left (see initStateStore) may not get there.
+      transaction.commit()
       await committed(transaction)
     },
   }

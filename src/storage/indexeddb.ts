@@ -121,6 +121,8 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
         }
         first = last + 1
         for (let i = 0; i < records.length; i++) store.add(withIndex(records[i]!, first + i), [name, first + i])
+        // Commit at once, not at the end of the task: a page being left may not get there.
+        transaction.commit()
       }
       return done.then(
         () => {

@@ -191,6 +191,40 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
   })
 })
 
+describe('state stores in the browser build', () => {
+  it('save their pending state when the page is left, as Node saves it on exit: reload, or tab closed', async () => {
+    // A long writeInterval leaves the second update pending: only leaving the page can save it.
+    const leaveWithPendingUpdate = (page: Page, name: string) =>
+      page.evaluate(async (name) => {
+        const { initStateStore, fsStoreBackend } = window.tinyEventSourcing
+        const store = await initStateStore({ storeBackend: fsStoreBackend(name, { n: 0 }), writeInterval: 600_000 })
+        store.update({ n: 1 }, 0)
+        await store.flush()
+        store.update({ n: 2 }, 1)
+        window.kept.store = store
+      }, name)
+    const storedVersion = (page: Page, name: string) =>
+      page.evaluate(async (name) => (await window.tinyEventSourcing.fsStoreBackend(name).read())?.version, name)
+
+    const reloaded = await openHarness()
+    const reloadedName = `${uniqueName()}-reload.json`
+    await leaveWithPendingUpdate(reloaded, reloadedName)
+    expect(await storedVersion(reloaded, reloadedName)).toBe(0)
+    await reloaded.reload()
+    await reloaded.waitForFunction(() => window.harnessReady === true)
+    expect(await storedVersion(reloaded, reloadedName)).toBe(1)
+    await reloaded.close()
+
+    const closed = await openHarness()
+    const closedName = `${uniqueName()}-close.json`
+    await leaveWithPendingUpdate(closed, closedName)
+    await closed.close()
+    const later = await openHarness()
+    expect(await storedVersion(later, closedName)).toBe(1)
+    await later.close()
+  })
+})
+
 describe('initLog({ filename }) in the browser build', () => {
   it('keeps the log in IndexedDB: replay, then push; events({ after }); close and reopen', async () => {
     const page = await openHarness()
