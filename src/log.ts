@@ -147,6 +147,10 @@ class EventLog<E extends object> implements Log<E> {
     if (this.#readOnly) {
       return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through the process that writes it`))
     }
+    const expectedLastIndex = options?.expectedLastIndex
+    if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+      return Promise.reject(new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`))
+    }
     let record: string
     try {
       record = serializeEvent(event)
@@ -157,7 +161,7 @@ class EventLog<E extends object> implements Log<E> {
       this.#appendQueue.push({
         record,
         event,
-        expectedLastIndex: options?.expectedLastIndex,
+        expectedLastIndex,
         resolve: resolve as PendingAppend['resolve'],
         reject,
       })

@@ -152,6 +152,10 @@ describe('append', () => {
     expect(second).toMatchObject({ status: 'rejected', reason: { code: 'APPEND_CONFLICT', expectedLastIndex: 0, actualLastIndex: 1 } })
     // The conflict failed only itself: the next append got the next index.
     expect(third).toMatchObject({ status: 'fulfilled', value: { n: 3, index: 2 } })
+    for (const expectedLastIndex of [-2, 0.5, '1']) {
+      await expect(log.append({ type: 'counted', n: -1 }, { expectedLastIndex: expectedLastIndex as number })).rejects.toThrow(/takes an index of -1 or more/)
+    }
+    expect(log.length).toBe(3)
     await log.close()
   })
 })

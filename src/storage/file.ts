@@ -228,6 +228,15 @@ class FileStorage implements LogStorage {
     if (expected !== undefined && expected !== this.#length - 1) {
       throw new AppendConflictError(this.name, expected, this.#length - 1)
     }
+    // One fstat a batch: if anything else wrote to the file (an editor, a script,
+    // a writer that ignored the lock), our next index may already be taken.
+    const size = (await this.#handle().stat()).size
+    if (size !== this.#end) {
+      throw new Error(
+        `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
+          `(${size} bytes where this log wrote ${this.#end}); nothing was appended. Stop the other writer, check the file, and open the log again`,
+      )
+    }
     let text = ''
     for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, this.#length + i)}\n`
     const bytes = Buffer.from(text)

@@ -394,6 +394,21 @@ describe('a hand-edited log', () => {
     await log.close()
   })
 
+  it('changed by another program while a writer has it open makes the next append fail, writing nothing', async () => {
+    const filename = freshLogPath()
+    const log = await initLog<Counted>({ filename })
+    await log.append({ type: 'counted', n: 0 })
+    await appendFile(filename, '{"type":"counted","n":1,"index":1}\n') // say, `echo … >> log.ndjson`
+    const before = await readFile(filename)
+    await expect(log.append({ type: 'counted', n: 1 })).rejects.toThrow(/was changed by another program while this log had it open.*nothing was appended/)
+    expect(await readFile(filename)).toEqual(before)
+    await log.close()
+    // Reopened, the log continues after the line that was added.
+    const again = await initLog<Counted>({ filename })
+    expect((await again.append({ type: 'counted', n: 2 })).index).toBe(2)
+    await again.close()
+  })
+
   it('with blank lines (an editor) still replays', async () => {
     const filename = freshLogPath()
     const lines = countedLines(3)
