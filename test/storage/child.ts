@@ -4,6 +4,7 @@
  * talking to the test through lines on stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -12,12 +13,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'tsup'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-let bundle: Promise<{ url: string; dir: string }> | undefined
+let bundle: Promise<{ url: string }> | undefined
 
 /** The library built from `src/` as one ES module; its `file:` URL. */
 async function libraryUrl(): Promise<string> {
   bundle ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tes-library-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     await build({
       entry: { index: join(root, 'src', 'index.ts') },
       format: ['esm'],
@@ -29,7 +31,7 @@ async function libraryUrl(): Promise<string> {
       target: 'node20',
       clean: false,
     })
-    return { url: pathToFileURL(join(dir, 'index.js')).href, dir }
+    return { url: pathToFileURL(join(dir, 'index.js')).href }
   })()
   return (await bundle).url
 }
