@@ -474,6 +474,43 @@ describe('the writer lock', () => {
     expect(existsSync(`${filename}.lock`)).toBe(false)
   })
 
+  it('left by a killed process is taken over by exactly one of several processes starting at once', async () => {
+    const dead = await startChild('')
+    await dead.exited
+    const stale = { pid: dead.process.pid, hostname: hostname(), since: new Date().toISOString() }
+    for (let round = 0; round < 3; round++) {
+      const filename = freshLogPath()
+      await writeLog(filename, countedLines(1))
+      await writeFile(`${filename}.lock`, `${JSON.stringify(stale)}\n`)
+      const go = join(dirname(filename), 'go')
+      const racers = await Promise.all(
+        Array.from({ length: 4 }, () =>
+          startChild(
+            `
+            import { existsSync } from 'node:fs'
+            import { initLog } from 'tiny-event-sourcing'
+            console.log('ready')
+            while (!existsSync(process.argv[3])) await new Promise((resolve) => setTimeout(resolve, 1))
+            try {
+              await initLog({ filename: process.argv[2] })
+              console.log('won')
+              setInterval(() => {}, 1000)
+            } catch (error) {
+              console.log(error.code)
+            }
+            `,
+            [filename, go],
+          ),
+        ),
+      )
+      for (const racer of racers) expect(await racer.nextLine()).toBe('ready')
+      await writeFile(go, '')
+      const outcomes = await Promise.all(racers.map((racer) => racer.nextLine()))
+      expect(outcomes.sort()).toEqual(['LOG_LOCKED', 'LOG_LOCKED', 'LOG_LOCKED', 'won'])
+      await killChildren()
+    }
+  }, 60_000)
+
   it('is removed when a process exits normally without close()', async () => {
     const filename = freshLogPath()
     const child = await startChild(holdLogScript, [filename, 'exit'])
