@@ -123,7 +123,7 @@ describe('the file format', () => {
     expect(after.slice(original.length)).toBe('{"type":"bookmark","index":3}\n')
   })
 
-  it('opens an existing file without reading all of it, and events({ after }) reads only what it delivers', async () => {
+  it('opens an existing file without reading all of it; events({ after }) reads only what it delivers; a replay streams', async () => {
     const filename = freshLogPath()
     const writer = await initLog<Counted & { padding: string }>({ filename })
     const padding = 'p'.repeat(200)
@@ -154,8 +154,21 @@ describe('the file format', () => {
     }
     const middleRead = (await bytesRead()) - beforeMiddle
     expect(middle).toEqual([123_456, 123_457, 123_458])
+
+    // A full replay streams: the heap stays far below the file's size.
+    const heapBefore = process.memoryUsage().heapUsed
+    let heapPeak = heapBefore
+    let replayed = 0
+    for await (const event of log.events()) {
+      replayed++
+      if (replayed % 10_000 === 0) heapPeak = Math.max(heapPeak, process.memoryUsage().heapUsed)
+      if (event.index === 299_999) break
+    }
+    expect(replayed).toBe(300_000)
     await log.close()
 
+    console.log(`replay heap growth at most ${heapPeak - heapBefore} bytes`)
+    expect(heapPeak - heapBefore).toBeLessThan(size / 2)
     console.log(`file ${size} bytes; read ${openRead} to open, ${tailRead} for the last 10 events, ${middleRead} for 3 in the middle`)
     // Generous bounds against a file of over 64 MB (a binary search of a few KB a
     // step, then one read chunk of 1 MB): what matters is that they do not grow with the file.
