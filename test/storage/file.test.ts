@@ -599,9 +599,18 @@ describe('a read-only follower', () => {
     // Wait so the child is caught up and idle; it must not exit meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(child.process.exitCode).toBe(null)
-    for (let n = 1; n <= 50; n++) await writer.append({ type: 'counted', n })
+    // One at a time, timing how long each takes to reach the other process (measured, not asserted).
+    const latencies: number[] = []
+    for (let n = 1; n <= 10; n++) {
+      const appendedAt = performance.now()
+      await writer.append({ type: 'counted', n })
+      expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+      latencies.push(performance.now() - appendedAt)
+    }
+    console.log(`follower in another process, ms from append to delivery: ${latencies.map((ms) => ms.toFixed(1)).join(' ')}`)
+    for (let n = 11; n <= 50; n++) await writer.append({ type: 'counted', n })
     await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append({ type: 'counted', n: 51 + i })))
-    for (let n = 1; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+    for (let n = 11; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
     expect(await child.exited).toEqual({ code: 0, signal: null })
     await writer.close()
   })
