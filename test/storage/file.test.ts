@@ -177,6 +177,23 @@ describe('the file format', () => {
   }, 120_000)
 })
 
+it('finds where events({ after }) starts among lines much longer than its read windows', async () => {
+  const filename = freshLogPath()
+  const log = await initLog<{ n: number; padding: string }>({ filename })
+  // Sizes from 10 bytes to 300 KB, in an irregular order.
+  const sizes = Array.from({ length: 240 }, (_, n) => [10, 300_000, 5_000, 70_000, 200, 150_000][(n * 7) % 6]! + n)
+  await Promise.all(sizes.map((size, n) => log.append({ n, padding: 'x'.repeat(size) })))
+  await log.close()
+  for (let after = -1; after < 239; after++) {
+    // A fresh log each time, so no remembered offset helps.
+    const reader = await initLog<{ n: number; padding: string }>({ filename, readOnly: true })
+    const { value } = await reader.events({ after }).next()
+    expect(value).toMatchObject({ n: after + 1, index: after + 1 })
+    expect(value!.padding).toHaveLength(sizes[after + 1]!)
+    await reader.close()
+  }
+}, 60_000)
+
 describe('a torn last line', () => {
   it('is set aside byte for byte with one warning, and the log continues with the right index', async () => {
     const filename = freshLogPath()
