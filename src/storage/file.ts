@@ -63,6 +63,13 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+/** A line of JSON whitespace only (what editors leave behind); skipped. */
+const blankLine = /^[ \t\r]*$/
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 function isBlank(bytes: Uint8Array): boolean {
   for (const byte of bytes) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== newline) return false
   return true
@@ -294,24 +301,20 @@ class FileStorage implements LogStorage {
       if (!isUtf8(complete)) throw await this.#invalidUtf8In(complete, offset)
       const text = complete.toString('utf8')
       const batch: StoredEvent[] = []
-      let lineStart = 0
-      while (lineStart < text.length) {
-        const lineEnd = text.indexOf('\n', lineStart)
+      for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
-        let event: StoredEvent | undefined
+        if (blankLine.test(line)) continue
+        let event: unknown
         try {
-          event = JSON.parse(line) as StoredEvent
+          event = JSON.parse(line)
         } catch {
-          if (line.trim() !== '') throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
+          throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
-        if (event !== undefined && event.index !== expected) {
+        if (!isObject(event) || event.index !== expected) {
           throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy)
         }
-        if (event !== undefined) {
-          batch.push(event)
-          expected++
-        }
-        lineStart = lineEnd + 1
+        batch.push(event as StoredEvent)
+        expected++
       }
       offset += lastNewline + 1
       this.#rememberOffset(expected, offset)

@@ -439,6 +439,16 @@ describe('a hand-edited log', () => {
     await again.close()
   })
 
+  it.each(['null', '[1,2]', '42', '"text"'])('with a line of JSON that is not an object (%s) fails the replay at that line', async (line) => {
+    const filename = freshLogPath()
+    const lines = countedLines(4)
+    lines.splice(2, 0, line)
+    await writeLog(filename, lines)
+    const log = await initLog<Counted>({ filename })
+    await expect(collect(log)).rejects.toMatchObject({ name: 'CorruptLogError', line: 3, message: expect.stringMatching(/line 3 is not a JSON object/) })
+    await log.close()
+  })
+
   it('with blank lines (an editor) still replays', async () => {
     const filename = freshLogPath()
     const lines = countedLines(3)
