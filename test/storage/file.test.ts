@@ -284,7 +284,9 @@ describe('a torn last line', () => {
       const warnings = await tornTailWarnings(async () => {
         log = await initLog({ filename })
       })
-      if (fragment.length > 0) {
+      // (A kill just before a line's newline leaves a complete event, which is kept: that is another test.)
+      const torn = fragment.length > 0 && !fragment.toString('utf8').endsWith('}')
+      if (torn) {
         tornRounds++
         expect(warnings).toHaveLength(1)
         const [aside] = await tornFiles(filename)
