@@ -560,8 +560,12 @@ class FileStorage implements LogStorage {
     this.#stopFollowing()
     this.#followers.clear()
     if (this.#activeReads > 0) await new Promise<void>((resolve) => (this.#readsDone = resolve))
-    await this.#file?.close()
+    const file = this.#file
     this.#file = undefined
-    await this.#releaseLock?.()
+    try {
+      await file?.close()
+    } finally {
+      await this.#releaseLock?.()
+    }
   }
 }
