@@ -4,7 +4,6 @@
  * talking to the test through lines on stdout.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -13,13 +12,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'tsup'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
-let bundle: Promise<{ url: string }> | undefined
+let bundle: Promise<{ url: string; dir: string }> | undefined
 
 /** The library built from `src/` as one ES module; its `file:` URL. */
 async function libraryUrl(): Promise<string> {
   bundle ??= (async () => {
     const dir = await mkdtemp(join(tmpdir(), 'tes-library-'))
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     await build({
       entry: { index: join(root, 'src', 'index.ts') },
       format: ['esm'],
@@ -31,7 +29,7 @@ async function libraryUrl(): Promise<string> {
       target: 'node20',
       clean: false,
     })
-    return { url: pathToFileURL(join(dir, 'index.js')).href }
+    return { url: pathToFileURL(join(dir, 'index.js')).href, dir }
   })()
   return (await bundle).url
 }
@@ -116,4 +114,12 @@ export async function startChild(source: string, args: string[] = []): Promise<C
 /** Kills every child still running (for `afterEach`), so no test leaves processes behind. */
 export async function killChildren(): Promise<void> {
   await Promise.all([...running].map((child) => child.kill()))
+}
+
+/** Kills the children and removes the built library (for `afterAll`). */
+export async function cleanUpChildren(): Promise<void> {
+  await killChildren()
+  const built = bundle
+  bundle = undefined
+  if (built) await rm((await built).dir, { recursive: true, force: true })
 }

@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
-import { killChildren, startChild } from './child.js'
+import { cleanUpChildren, killChildren, startChild } from './child.js'
 import { describeLogStorage } from './contract.js'
 
 let base: string
@@ -13,6 +13,7 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'tes-file-'))
 })
 afterAll(async () => {
+  await cleanUpChildren()
   await rm(base, { recursive: true, force: true })
 })
 afterEach(killChildren)
