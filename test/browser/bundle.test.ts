@@ -19,12 +19,17 @@ const browserOnly = ['indexedDbStorage', 'indexedDbStoreBackend']
 describe('the browser entry', () => {
   it('exports the same names as the Node entry, but for the file-system ones', () => {
     const expected = Object.keys(nodeBuild).filter((name) => !nodeOnly.includes(name))
-    expect(Object.keys(browserBuild).sort()).toEqual([...expected, ...browserOnly].sort())
+    expect(
+      Object.keys(browserBuild).sort(),
+      'export it from src/browser.ts as well (or list it in nodeOnly here when it needs a file system)',
+    ).toEqual([...expected, ...browserOnly].sort())
   })
 
   it('puts the same functions on its default export', () => {
     const expected = Object.keys(nodeBuild.default).filter((name) => !nodeOnly.includes(name))
-    expect(Object.keys(browserBuild.default).sort()).toEqual([...expected, 'indexedDbStorage'].sort())
+    expect(Object.keys(browserBuild.default).sort(), 'add it to the default export object of src/browser.ts as well').toEqual(
+      [...expected, 'indexedDbStorage'].sort(),
+    )
   })
 })
 
