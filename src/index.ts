@@ -16,6 +16,7 @@ export {
   LogClosedError,
   LogLockedError,
   TinyEventSourcingError,
+  UpcastError,
 } from './errors.js'
 
 /** Every function of the library on one object, for `import tinyEventSourcing from 'tiny-event-sourcing'`. */
