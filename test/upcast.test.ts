@@ -162,7 +162,7 @@ describe('initLog({ upcast })', () => {
       (async () => {
         for await (const event of log.events()) delivered.push(event)
       })(),
-    ).rejects.toThrow(expect.objectContaining({ code: 'UPCAST_FAILED', index: 1, message: expect.stringMatching(/event 1 .*no upcast for type "mystery"/) })))
+    ).rejects.toThrow(expect.objectContaining({ code: 'UPCAST_FAILED', index: 1, message: expect.stringMatching(/event 1 .*no upcast for type "mystery"/) }))
     expect(delivered).toEqual([{ type: 'bookmark', url: 'https://a.example', index: 0 }])
     await log.close()
   })
