@@ -99,6 +99,7 @@ async function main(args: string[]): Promise<number> {
     return code
   } catch (error) {
     if (error instanceof OutputClosedError && out.closedByReader) return 0 // `| head` had enough
+    await out.flush().catch(() => {}) // what was printed before the failure is still worth seeing
     if (error instanceof UsageError) {
       process.stderr.write(`${program} ${command.name}: ${error.message}\nUsage: ${program} ${command.name} ${command.usage}\nSee \`${program} ${command.name} --help\`.\n`)
       return 2

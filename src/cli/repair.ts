@@ -28,7 +28,8 @@ function plan(health: LogHealth, dropped: string): string[] {
     steps.push(`renumber ${plural(health.renumberCount, 'event', 'events')} to run 0–${health.events - 1}${where}`)
   }
   if (health.invalid.length > 0) {
-    steps.push(`move ${plural(health.invalid.length, 'line', 'lines')} that are not events (${lineList(health.invalid.map((p) => p.line))}) to ${dropped}`)
+    const count = health.invalid.length
+    steps.push(`move ${count === 1 ? 'the line that is not an event' : `${formatCount(count)} lines that are not events`} (${lineList(health.invalid.map((p) => p.line))}) to ${dropped}`)
   }
   if (health.torn) steps.push(`set aside the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup`)
   if (health.blankLines > 0) steps.push(`remove ${plural(health.blankLines, 'blank line', 'blank lines')}`)
@@ -140,15 +141,17 @@ Example:
       const dropped = `${shown}.dropped-${stamp}`
       const steps = plan(health, dropped)
       if (steps.length === 0) {
-        await out.write(`${shown}: nothing to repair, ${plural(health.events, 'event', 'events')} numbered 0–${health.events - 1} and no damage found; the file was not changed\n`)
+        const numbered = health.events === 0 ? 'no events' : `${plural(health.events, 'event', 'events')} numbered 0–${health.events - 1}`
+        await out.write(`${shown}: nothing to repair, ${numbered} and no damage found; the file was not changed\n`)
         await out.flush()
         return 0
       }
       if (health.invalid.length > 0 && values['drop-invalid'] !== true) {
-        const lines = health.invalid.slice(0, listedLines).map(({ line, problem }) => `${shown}:${line}: line ${line} ${problem}\n`)
+        const count = health.invalid.length
+        const lines = health.invalid.slice(0, listedLines).map(({ line, problem }) => `  ${shown}:${line}: line ${line} ${problem}\n`)
         throw new Error(
-          `${lines.join('')}${shown} has ${plural(health.invalid.length, 'line', 'lines')} that ${health.invalid.length === 1 ? 'is' : 'are'} not an event; nothing was changed. ` +
-            'Fix or delete them by hand, or run repair again with --drop-invalid to move them to a side file.',
+          `${shown} has ${count === 1 ? 'a line that is not an event' : `${formatCount(count)} lines that are not events`}; nothing was changed:\n${lines.join('')}` +
+            `Fix or delete ${count === 1 ? 'it' : 'them'} by hand, or run repair again with --drop-invalid to move ${count === 1 ? 'it' : 'them'} to a side file.`,
         )
       }
       if (values['dry-run'] === true) {
