@@ -8,6 +8,8 @@ import { eventsStoredNow, openLogForReading, upcastHelp, upcastOption } from './
 const maxDepth = 4
 /** Example values longer than this are cut short. */
 const exampleChars = 48
+/** Logs with fewer events are read too quickly for a progress bar to help. */
+const progressFromEvents = 100_000
 /** What the catalogue calls events without a string `type`. */
 const noType = '(no type)'
 
@@ -79,7 +81,8 @@ appears (nested fields as payload.url), in how many of its events, with which
 JSON kinds and an example value. Fields no read model uses yet are dormant data
 you can start using by replaying the log.
 
-A progress bar is drawn on standard error when it is a terminal.
+For logs of 100,000 events or more, a progress bar is drawn on standard error
+when it is a terminal.
 
       --json             Print the same figures as one JSON object
 ${upcastHelp}
@@ -92,7 +95,7 @@ Example:
     const log = await openLogForReading(filename, stringOption(values, 'upcast'))
     const types = new Map<string, TypeSummary>()
     const total = log.length
-    const progress = new ProgressBar(process.stderr, total, 'events')
+    const progress = new ProgressBar(process.stderr, total, 'events', progressFromEvents)
     try {
       for await (const event of eventsStoredNow(log)) {
         const type = typeof event.type === 'string' ? event.type : noType
