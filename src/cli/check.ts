@@ -43,7 +43,8 @@ Example:
         text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${filename}\` move them to a side file.\n`
       }
       if (health.misnumbered.length > 0 || health.torn) {
-        text += `\`tiny-event-sourcing repair ${filename}\` ${health.misnumbered.length > 0 ? 'renumbers the events' : 'sets the incomplete line aside'}, keeping a backup of the file.\n`
+        const fixes = [health.misnumbered.length > 0 && 'renumbers the events', health.torn && 'sets the incomplete line aside'].filter(Boolean).join(' and ')
+        text += `\`tiny-event-sourcing repair ${filename}\` ${fixes}, keeping a backup of the file.\n`
       }
     }
     if (health.blankLines > 0) text += `note: ${formatCount(health.blankLines)} blank ${health.blankLines === 1 ? 'line' : 'lines'}, which the log skips\n`

@@ -172,6 +172,9 @@ Example:
       let text = `${shown}: repaired; the original is kept as ${backup}\n`
       text += steps.map((step) => `  ${pastTense(step)}\n`).join('')
       text += `The log now holds ${plural(health.events, 'event', 'events')}${health.events > 0 ? `, indices 0–${health.events - 1}` : ''}.\n`
+      if (health.renumberCount > 0) {
+        text += 'Indices changed: state files built from the old numbering are out of step; delete them so their read models are rebuilt.\n'
+      }
       await out.write(text)
       await out.flush()
       return 0
