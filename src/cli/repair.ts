@@ -19,31 +19,32 @@ function plural(count: number, one: string, many: string): string {
   return `${formatCount(count)} ${count === 1 ? one : many}`
 }
 
-/** What a repair changes, one line each, in the words of its report. */
-function plan(health: LogHealth, dropped: string): string[] {
-  const steps: string[] = []
+/** One change a repair makes, worded for `--dry-run` ("would renumber …") and for the report ("renumbered …"). */
+interface Step {
+  verb: string
+  done: string
+  what: string
+}
+
+/** What a repair changes, in the order it is reported. */
+function plan(health: LogHealth, dropped: string): Step[] {
+  const steps: Step[] = []
   if (health.renumberCount > 0) {
     const first = health.misnumbered[0]
     const where = first ? ` (numbering first broke on line ${first.line}, which ${first.problem})` : ''
-    steps.push(`renumber ${plural(health.renumberCount, 'event', 'events')} to run 0–${health.events - 1}${where}`)
+    steps.push({ verb: 'renumber', done: 'renumbered', what: `${plural(health.renumberCount, 'event', 'events')} to run 0–${health.events - 1}${where}` })
   }
   if (health.invalid.length > 0) {
     const count = health.invalid.length
-    steps.push(`move ${count === 1 ? 'the line that is not an event' : `${formatCount(count)} lines that are not events`} (${lineList(health.invalid.map((p) => p.line))}) to ${dropped}`)
+    const lines = count === 1 ? 'the line that is not an event' : `${formatCount(count)} lines that are not events`
+    steps.push({ verb: 'move', done: 'moved', what: `${lines} (${lineList(health.invalid.map((p) => p.line))}) to ${dropped}` })
   }
-  if (health.torn) steps.push(`set aside the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup`)
-  if (health.blankLines > 0) steps.push(`remove ${plural(health.blankLines, 'blank line', 'blank lines')}`)
-  if (health.lastEventUnterminated) steps.push('add the missing newline after the last event')
+  if (health.torn) {
+    steps.push({ verb: 'set aside', done: 'set aside', what: `the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup` })
+  }
+  if (health.blankLines > 0) steps.push({ verb: 'remove', done: 'removed', what: plural(health.blankLines, 'blank line', 'blank lines') })
+  if (health.lastEventUnterminated) steps.push({ verb: 'add', done: 'added', what: 'the missing newline after the last event' })
   return steps
-}
-
-function pastTense(step: string): string {
-  return step
-    .replace(/^renumber /, 'renumbered ')
-    .replace(/^move /, 'moved ')
-    .replace(/^set aside /, 'set aside ')
-    .replace(/^remove /, 'removed ')
-    .replace(/^add /, 'added ')
 }
 
 async function writeAllText(file: FileHandle, text: string): Promise<void> {
@@ -117,7 +118,7 @@ export const repair: Command = {
   - sets aside an incomplete last line left by a crash
   - removes blank lines and adds a missing final newline
 The original file is kept next to it as <log>.backup-<time>. The log's lock is
-held meanwhile, so stop the process that writes the log first.
+held meanwhile: stop the processes that write or follow the log first.
 
 Lines that are not events (not JSON, not objects) are yours to decide: repair
 refuses to run while there are any, unless --drop-invalid moves them to
@@ -155,7 +156,7 @@ Example:
         )
       }
       if (values['dry-run'] === true) {
-        await out.write(`${shown}: repair would\n${steps.map((step) => `  ${step}\n`).join('')}and keep the original as ${backup}. Nothing was changed (--dry-run).\n`)
+        await out.write(`${shown}: repair would\n${steps.map((step) => `  ${step.verb} ${step.what}\n`).join('')}and keep the original as ${backup}. Nothing was changed (--dry-run).\n`)
         await out.flush()
         return 0
       }
@@ -170,7 +171,7 @@ Example:
         throw error
       }
       let text = `${shown}: repaired; the original is kept as ${backup}\n`
-      text += steps.map((step) => `  ${pastTense(step)}\n`).join('')
+      text += steps.map((step) => `  ${step.done} ${step.what}\n`).join('')
       text += `The log now holds ${plural(health.events, 'event', 'events')}${health.events > 0 ? `, indices 0–${health.events - 1}` : ''}.\n`
       if (health.renumberCount > 0) {
         text += 'Indices changed: state files built from the old numbering are out of step; delete them so their read models are rebuilt.\n'

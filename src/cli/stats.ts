@@ -6,6 +6,10 @@ import { eventsStoredNow, openLogForReading, upcastHelp, upcastOption } from './
 
 /** Nested objects are catalogued down to this depth (`payload.author.name` is depth 3). */
 const maxDepth = 4
+/** Field paths catalogued per type: objects used as maps (URLs as keys, say) would list every key. */
+const maxFieldsPerType = 200
+/** Beyond the catalogue, distinct paths are counted up to this many. */
+const maxUncatalogued = 100_000
 /** Example values longer than this are cut short. */
 const exampleChars = 48
 /** Logs with fewer events are read too quickly for a progress bar to help. */
@@ -25,6 +29,8 @@ interface FieldSummary {
 interface TypeSummary {
   count: number
   fields: Map<string, FieldSummary>
+  /** Distinct field paths seen beyond `maxFieldsPerType`, not catalogued. */
+  uncatalogued: Set<string>
 }
 
 function kindOf(value: unknown): string {
@@ -38,19 +44,25 @@ function isInformative(value: unknown): boolean {
 }
 
 /** Records every field of `value` under `prefix`, descending into nested objects. */
-function catalogue(fields: Map<string, FieldSummary>, value: Record<string, unknown>, prefix: string, depth: number): void {
+function catalogue(summary: TypeSummary, value: Record<string, unknown>, prefix: string, depth: number): void {
+  const fields = summary.fields
   for (const [key, child] of Object.entries(value)) {
     if (depth === 1 && key === 'index') continue // every event has one
     const path = prefix + key
     let field = fields.get(path)
     if (field === undefined) {
+      if (fields.size >= maxFieldsPerType) {
+        // Only counted, and only up to a point, so memory stays bounded.
+        if (summary.uncatalogued.size < maxUncatalogued) summary.uncatalogued.add(path)
+        continue
+      }
       field = { count: 0, kinds: new Set(), example: undefined }
       fields.set(path, field)
     }
     field.count++
     field.kinds.add(kindOf(child))
     if (field.example === undefined && isInformative(child)) field.example = child
-    if (kindOf(child) === 'object' && depth < maxDepth) catalogue(fields, child as Record<string, unknown>, `${path}.`, depth + 1)
+    if (kindOf(child) === 'object' && depth < maxDepth) catalogue(summary, child as Record<string, unknown>, `${path}.`, depth + 1)
   }
 }
 
@@ -101,11 +113,11 @@ Example:
         const type = typeof event.type === 'string' ? event.type : noType
         let summary = types.get(type)
         if (summary === undefined) {
-          summary = { count: 0, fields: new Map() }
+          summary = { count: 0, fields: new Map(), uncatalogued: new Set() }
           types.set(type, summary)
         }
         summary.count++
-        catalogue(summary.fields, event, '', 1)
+        catalogue(summary, event, '', 1)
         progress.update(event.index + 1)
       }
     } finally {
@@ -125,6 +137,7 @@ Example:
             type,
             {
               events: summary.count,
+              uncataloguedFields: summary.uncatalogued.size,
               fields: Object.fromEntries(
                 [...summary.fields].map(([path, field]) => [path, { events: field.count, kinds: [...field.kinds], example: field.example ?? null }]),
               ),
@@ -152,6 +165,10 @@ Example:
         formatExample(field.example),
       ])
       text += table(['  field', 'events', 'share', 'kinds', 'example'], rows, [false, true, true, false, false])
+      if (summary.uncatalogued.size > 0) {
+        const more = `${summary.uncatalogued.size >= maxUncatalogued ? 'at least ' : ''}${formatCount(summary.uncatalogued.size)}`
+        text += `  … and ${more} more field paths, not listed: an object used as a map (ids or URLs as keys) lists every key\n`
+      }
     }
     await out.write(text)
     await out.flush()

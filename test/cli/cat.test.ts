@@ -96,6 +96,20 @@ describe('tiny-event-sourcing cat', () => {
     expect(result.stderr).toContain(`${filename}:2: line 2 has index 0`)
   })
 
+  it('prints a large log completely, byte for byte, through a pipe and into a file', async () => {
+    const dir = await tempDir()
+    const filename = join(dir, 'big.ndjson')
+    await writeLog(filename, Array.from({ length: 100_000 }, (_, n) => ({ type: n % 3 ? 'bookmark' : 'info', url: `https://example.com/${n}` })))
+    const original = await readFile(filename, 'utf8')
+    const piped = await run(['cat', filename])
+    expect(piped).toMatchObject({ code: 0, stderr: '' })
+    expect(piped.stdout === original).toBe(true) // not toBe: a failure would print 5 MB
+    const copy = join(dir, 'copy.ndjson')
+    const redirected = await finished(spawn('bash', ['-c', `"${process.execPath}" "${bin}" cat "${filename}" > "${copy}"`]))
+    expect(redirected.code).toBe(0)
+    expect((await readFile(copy, 'utf8')) === original).toBe(true)
+  })
+
   it('stops quietly with exit code 0 when its reader closes the pipe early (| head)', async () => {
     const dir = await tempDir()
     const filename = join(dir, 'big.ndjson')

@@ -31,6 +31,7 @@ describe('tiny-event-sourcing stats', () => {
       types: {
         bookmark: {
           events: 3,
+          uncataloguedFields: 0,
           fields: {
             type: { events: 3, kinds: ['string'], example: 'bookmark' },
             url: { events: 3, kinds: ['string'], example: 'https://example.com' },
@@ -40,9 +41,10 @@ describe('tiny-event-sourcing stats', () => {
             tags: { events: 1, kinds: ['array'], example: ['js'] },
           },
         },
-        '(no type)': { events: 1, fields: { note: { events: 1, kinds: ['string'], example: 'no type here' } } },
+        '(no type)': { events: 1, uncataloguedFields: 0, fields: { note: { events: 1, kinds: ['string'], example: 'no type here' } } },
         info: {
           events: 1,
+          uncataloguedFields: 0,
           fields: {
             type: { events: 1, kinds: ['string'], example: 'info' },
             url: { events: 1, kinds: ['string'], example: 'https://example.com' },
@@ -73,6 +75,17 @@ describe('tiny-event-sourcing stats', () => {
     const result = await run(['stats', filename, '--json', '--upcast', upcast])
     const fields = JSON.parse(result.stdout).types.bookmark.fields
     expect(Object.keys(fields)).toEqual(['type', 'payload', 'payload.url', 'payload.user', 'payload.user.id', 'payload.user.agent', 'payload.tags'])
+  })
+
+  it('lists a bounded number of fields when events carry objects used as maps', async () => {
+    const filename = join(await tempDir(), 'log.ndjson')
+    await writeLog(filename, Array.from({ length: 1000 }, (_, n) => ({ type: 'visits', byUrl: { [`https://example.com/${n}`]: n } })))
+    const result = await run(['stats', filename])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toMatch(/^ {2}byUrl\s+1,000\s+100%\s+object$/m)
+    expect(result.stdout.split('\n').filter((line) => line.startsWith('  byUrl.https'))).toHaveLength(200 - 2)
+    expect(result.stdout).toContain('  … and 802 more field paths, not listed: an object used as a map (ids or URLs as keys) lists every key\n')
+    expect(JSON.parse((await run(['stats', filename, '--json'])).stdout).types.visits.uncataloguedFields).toBe(802)
   })
 
   it('reports an empty log', async () => {
