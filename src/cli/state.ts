@@ -1,4 +1,5 @@
-import { readFile, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
+import { fsStoreBackend } from '../backends/fs.js'
 import { stringOption, type Command } from './command.js'
 import { formatBytes, formatCount, table } from './format.js'
 import { assertFile, openLogForReading } from './read-log.js'
@@ -16,27 +17,6 @@ function describe(value: unknown): string {
   }
   const text = JSON.stringify(value)
   return text.length > valueChars ? `${text.slice(0, valueChars - 1)}…` : text
-}
-
-interface Envelope {
-  version: number
-  state: unknown
-}
-
-async function readEnvelope(filename: string): Promise<Envelope> {
-  await assertFile(filename, 'a state file ({ "_version": N, "state": … })')
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(await readFile(filename, 'utf8'))
-  } catch (error) {
-    throw new Error(`${filename} is not valid JSON (${(error as Error).message}); a state file is { "_version": N, "state": … }`)
-  }
-  const envelope = parsed as { _version?: unknown; state?: unknown }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed) || !Number.isInteger(envelope._version) || !('state' in parsed)) {
-    const found = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? `an object with keys ${Object.keys(parsed).map((key) => JSON.stringify(key)).join(', ') || '(none)'}` : describe(parsed)
-    throw new Error(`${filename} is not a state file: expected { "_version": N, "state": … } with a whole-number _version, found ${found}`)
-  }
-  return { version: envelope._version as number, state: envelope.state }
 }
 
 /** `state <file>`: a state envelope's version and a summary of its state. */
@@ -61,7 +41,9 @@ Example:
 
   async run({ values, positionals, out }) {
     const filename = positionals[0]!
-    const { version, state: value } = await readEnvelope(filename)
+    await assertFile(filename, 'a state file ({ "_version": N, "state": … })')
+    // Read as a state store reads it, with the same checks and errors.
+    const { version, state: value, projection } = (await fsStoreBackend(filename).read())!
     if (values.full === true) {
       await out.write(`${JSON.stringify(value, null, 2)}\n`)
       await out.flush()
@@ -69,6 +51,7 @@ Example:
     }
     const info = await stat(filename)
     let text = `${filename}: version ${version}, ${formatBytes(info.size)}, written ${info.mtime.toISOString()}\n`
+    if (projection !== undefined) text += `Built by version ${JSON.stringify(projection)} of its projection (project({ version })).\n`
     text += version < 0 ? 'No event processed yet.\n' : `The state reflects events 0–${version} of its log.\n`
     const logFile = stringOption(values, 'log')
     if (logFile !== undefined) {

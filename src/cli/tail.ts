@@ -40,18 +40,11 @@ Example:
       }
       await out.flush()
       if (values.follow === true) {
-        // A follower's file watch does not keep a process alive (it must not
-        // hold up a program's exit); here following is the program.
-        const keepAlive = setInterval(() => {}, 1 << 30)
-        try {
-          // Ends when standard output goes away; Ctrl-C ends the process as usual.
-          for await (const event of log.events({ after: last, signal: out.gone })) {
-            await print(event)
-            // Written as soon as the follower has caught up; in batches while it catches up.
-            if (event.index >= log.length - 1) await out.flush()
-          }
-        } finally {
-          clearInterval(keepAlive)
+        // Ends when standard output goes away; Ctrl-C ends the process as usual.
+        for await (const event of log.events({ after: last, signal: out.gone })) {
+          await print(event)
+          // Written as soon as the follower has caught up; in batches while it catches up.
+          if (event.index >= log.length - 1) await out.flush()
         }
       }
     } finally {

@@ -9,8 +9,6 @@ import { fileURLToPath } from 'node:url'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The bin as package.json points to it. */
 export const bin = join(root, 'dist', 'cli.js')
-/** The built library, for writer processes. */
-export const library = join(root, 'dist', 'index.js')
 
 if (!existsSync(bin)) throw new Error(`${bin} is missing: the CLI tests run the built bin; run \`npm run build\` (or \`npx tsup\`) first`)
 

@@ -1,6 +1,7 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
+import { fsStoreBackend, initStateStore } from '../../src/index.js'
 import { run, tempDir, writeLog } from './run.js'
 
 const readModel = {
@@ -38,6 +39,18 @@ describe('tiny-event-sourcing state', () => {
     )
   })
 
+  it('reads a file a state store wrote', async () => {
+    const filename = join(await tempDir(), 'nested', 'bookmarks.json')
+    const store = await initStateStore({ storeBackend: fsStoreBackend(filename, { byUrl: {} as Record<string, string> }) })
+    store.update({ byUrl: { 'https://example.com': 'Example Domain' } }, 6)
+    await store.close()
+    const result = await run(['state', filename])
+    expect(result).toMatchObject({ code: 0, stderr: '' })
+    expect(result.stdout).toContain(`${filename}: version 6, `)
+    expect(result.stdout).toContain('state: an object with 1 key\n  key    holds\n  byUrl  an object with 1 key\n')
+    expect(JSON.parse((await run(['state', filename, '--full'])).stdout)).toEqual({ byUrl: { 'https://example.com': 'Example Domain' } })
+  })
+
   it('says how far behind the log the state is with --log', async () => {
     const { dir, filename } = await stateFile({ _version: 2, state: {} })
     const log = join(dir, 'log.ndjson')
@@ -56,6 +69,11 @@ describe('tiny-event-sourcing state', () => {
     expect(JSON.parse(result.stdout)).toEqual(readModel)
   })
 
+  it('names the projection version that built the state', async () => {
+    const { filename } = await stateFile({ _version: 5, _projection: 'v2', state: {} })
+    expect((await run(['state', filename])).stdout).toContain('Built by version "v2" of its projection (project({ version })).\n')
+  })
+
   it('describes a new store at version -1', async () => {
     const { filename } = await stateFile({ _version: -1, state: null })
     const result = await run(['state', filename])
@@ -67,11 +85,12 @@ describe('tiny-event-sourcing state', () => {
     const broken = await stateFile('{"_version": 3, "state": {')
     const notJson = await run(['state', broken.filename])
     expect(notJson.code).toBe(1)
-    expect(notJson.stderr).toContain(`${broken.filename} is not valid JSON (`)
+    expect(notJson.stderr).toContain(`${broken.filename}: is not valid JSON (`)
+    expect(notJson.stderr).toContain('The file was left as it is')
     const other = await stateFile({ version: 3, data: {} })
     const notEnvelope = await run(['state', other.filename])
     expect(notEnvelope.code).toBe(1)
-    expect(notEnvelope.stderr).toContain(`${other.filename} is not a state file: expected { "_version": N, "state": … } with a whole-number _version, found an object with keys "version", "data"`)
+    expect(notEnvelope.stderr).toContain(`${other.filename}: "_version" is missing, where an integer of -1 or more was expected`)
     expect(await readFile(other.filename, 'utf8')).toBe('{"version":3,"data":{}}')
   })
 })

@@ -3,7 +3,8 @@ import { once } from 'node:events'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
-import { library, run, start, stdoutLines, tempDir, writeLog, type RunResult } from './run.js'
+import { distEntry } from '../helpers/dist.js'
+import { run, start, stdoutLines, tempDir, writeLog, type RunResult } from './run.js'
 
 /**
  * Another process writing the log through the library: each number it reads
@@ -11,7 +12,7 @@ import { library, run, start, stdoutLines, tempDir, writeLog, type RunResult } f
  */
 function startWriter(filename: string): { child: ChildProcessWithoutNullStreams; append(count: number): Promise<number>; stop(): Promise<void> } {
   const script = `
-    import { initLog } from ${JSON.stringify(library)}
+    import { initLog } from ${JSON.stringify(distEntry())}
     import { createInterface } from 'node:readline'
     const log = await initLog({ filename: ${JSON.stringify(filename)} })
     let n = 0
