@@ -18,6 +18,8 @@ export const check: Command = {
 indices run 0, 1, 2… without gaps or repeats, and that the file does not end in
 an incomplete line. It keeps going after a problem, so it lists all of them
 (file:line: what is wrong). It never changes the file and takes no lock.
+While a writer is appending, the line being written may show as incomplete:
+check a log its writer has stopped writing.
 
 Exit code: 0 when the log is sound, 1 when it has problems (then
 \`tiny-event-sourcing repair <log>\` can fix what is mechanical).
@@ -38,12 +40,18 @@ Example:
     if (problems.length === 0) {
       text += `${filename}: sound, ${formatCount(health.events)} events${range}, ${formatBytes(bytes)}\n`
     } else {
-      text += `${filename}: ${formatCount(problems.length)} ${problems.length === 1 ? 'problem' : 'problems'} in ${formatCount(health.lines)} lines; ${formatCount(health.events)} lines are events\n`
+      text += `${filename}: ${formatCount(problems.length)} ${problems.length === 1 ? 'problem' : 'problems'} in ${formatCount(health.lines)} ${health.lines === 1 ? 'line' : 'lines'}; ${health.events === 1 ? '1 line is an event' : `${formatCount(health.events)} lines are events`}\n`
       if (health.invalid.length > 0) {
         text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${filename}\` move them to a side file.\n`
       }
-      if (health.misnumbered.length > 0 || health.torn) {
-        const fixes = [health.misnumbered.length > 0 && 'renumbers the events', health.torn && 'sets the incomplete line aside'].filter(Boolean).join(' and ')
+      if (health.misnumbered.length > 0 || health.torn || health.byteOrderMark) {
+        const fixes = [
+          health.byteOrderMark && 'removes the byte order mark',
+          health.misnumbered.length > 0 && 'renumbers the events',
+          health.torn && 'sets the incomplete line aside',
+        ]
+          .filter(Boolean)
+          .join(', ')
         text += `\`tiny-event-sourcing repair ${filename}\` ${fixes}, keeping a backup of the file.\n`
       }
     }

@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer'
 import { open } from 'node:fs/promises'
 
 const newline = 0x0a
+const byteOrderMark = Buffer.from([0xef, 0xbb, 0xbf])
 const chunkBytes = 1024 * 1024
 
 /** One line of the file as bytes, without its newline. */
@@ -34,6 +35,8 @@ export type ScannedLine =
       problem?: string
     }
   | { kind: 'blank'; line: RawLine }
+  /** The file starts with a UTF-8 byte order mark, which some Windows editors add; line 1 follows, read without it. */
+  | { kind: 'byte order mark'; line: RawLine }
   | { kind: 'invalid'; line: RawLine; problem: string }
   /** A last line without newline that is not a whole event: an append cut short by a crash. */
   | { kind: 'torn'; line: RawLine }
@@ -97,6 +100,10 @@ export async function* scanLog(filename: string): AsyncGenerator<ScannedLine> {
   let position = 0
   let expected = 0
   for await (const line of readLines(filename)) {
+    if (line.number === 1 && line.bytes.subarray(0, 3).equals(byteOrderMark)) {
+      yield { kind: 'byte order mark', line }
+      line.bytes = line.bytes.subarray(3)
+    }
     if (isBlank(line.bytes)) {
       yield { kind: 'blank', line }
       continue
@@ -150,6 +157,8 @@ export interface LogHealth {
   torn: { line: number; bytes: number } | undefined
   /** The last event has no newline after it (harmless: the writer adds it). */
   lastEventUnterminated: boolean
+  /** The file starts with a byte order mark, which the log cannot read. */
+  byteOrderMark: boolean
 }
 
 /** Scans a whole log file and sums up its health. */
@@ -163,12 +172,16 @@ export async function inspectLog(filename: string): Promise<LogHealth> {
     renumberCount: 0,
     torn: undefined,
     lastEventUnterminated: false,
+    byteOrderMark: false,
   }
   for await (const scanned of scanLog(filename)) {
     health.lines = scanned.line.number
     switch (scanned.kind) {
       case 'blank':
         health.blankLines++
+        break
+      case 'byte order mark':
+        health.byteOrderMark = true
         break
       case 'invalid':
         health.invalid.push({ line: scanned.line.number, problem: scanned.problem })
@@ -190,6 +203,7 @@ export async function inspectLog(filename: string): Promise<LogHealth> {
 /** Every problem in line order, as `check` lists them. */
 export function problemsOf(health: LogHealth): LineProblem[] {
   const problems = [...health.invalid, ...health.misnumbered]
+  if (health.byteOrderMark) problems.push({ line: 1, problem: 'starts with a byte order mark (BOM), which JSON does not allow: an editor added it' })
   if (health.torn) {
     problems.push({ line: health.torn.line, problem: `is an incomplete last line (${health.torn.bytes} bytes, no newline): an append cut short, most likely by a crash` })
   }

@@ -42,6 +42,7 @@ function plan(health: LogHealth, dropped: string): Step[] {
   if (health.torn) {
     steps.push({ verb: 'set aside', done: 'set aside', what: `the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup` })
   }
+  if (health.byteOrderMark) steps.push({ verb: 'remove', done: 'removed', what: 'the byte order mark (BOM) at the start of the file' })
   if (health.blankLines > 0) steps.push({ verb: 'remove', done: 'removed', what: plural(health.blankLines, 'blank line', 'blank lines') })
   if (health.lastEventUnterminated) steps.push({ verb: 'add', done: 'added', what: 'the missing newline after the last event' })
   return steps

@@ -171,6 +171,18 @@ describe('tiny-event-sourcing repair', () => {
     expect(await readBack(filename)).toEqual(events.slice(0, 3).map((event, index) => ({ ...event, index })))
   })
 
+  it('removes a byte order mark a Windows editor put at the start of the file', async () => {
+    const { filename, lines } = await soundLog()
+    await writeFile(filename, `\uFEFF${lines.join('\n')}\n`)
+    expect((await run(['cat', filename])).code).toBe(1) // the log cannot read it
+    const checked = await run(['check', filename])
+    expect(checked.code).toBe(1)
+    expect(checked.stdout).toContain(`${filename}:1: line 1 starts with a byte order mark (BOM), which JSON does not allow`)
+    const repaired = await run(['repair', filename])
+    expect(repaired.stdout).toContain('  removed the byte order mark (BOM) at the start of the file\n')
+    expect(await readFile(filename, 'utf8')).toBe(`${lines.join('\n')}\n`)
+  })
+
   it('will not repair a log its writer holds open', async () => {
     const { filename, lines } = await soundLog()
     const writer = await initLog({ filename })
