@@ -45,13 +45,13 @@ Example:
         text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${filename}\` move them to a side file.\n`
       }
       if (health.misnumbered.length > 0 || health.torn || health.byteOrderMark) {
-        const fixes = [
-          health.byteOrderMark && 'removes the byte order mark',
-          health.misnumbered.length > 0 && 'renumbers the events',
-          health.torn && 'sets the incomplete line aside',
-        ]
-          .filter(Boolean)
-          .join(', ')
+        const fixes = new Intl.ListFormat('en').format(
+          [
+            health.byteOrderMark && 'removes the byte order mark',
+            health.misnumbered.length > 0 && 'renumbers the events',
+            health.torn && 'sets the incomplete line aside',
+          ].filter((fix) => typeof fix === 'string'),
+        )
         text += `\`tiny-event-sourcing repair ${filename}\` ${fixes}, keeping a backup of the file.\n`
       }
     }

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { join } from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
@@ -64,6 +65,10 @@ describe('tiny-event-sourcing tail', () => {
     expect(more.stdout.trimEnd().split('\n')).toHaveLength(25)
     const none = await run(['tail', filename, '-n', '0'])
     expect(none).toMatchObject({ code: 0, stdout: '', stderr: '' })
+    const upcast = join(dirname(filename), 'upcast.mjs')
+    await writeFile(upcast, 'export const upcast = ({ type, n }) => ({ type, payload: { n } })\n')
+    const upcasted = await run(['tail', filename, '-n', '1', '--upcast', upcast])
+    expect(upcasted.stdout).toBe('{"type":"counted","payload":{"n":24},"index":24}\n')
   })
 
   it('with --follow, prints what a writer in another process appends, in order, as it is written', async () => {
