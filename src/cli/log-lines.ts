@@ -45,26 +45,28 @@ export type ScannedLine =
 export async function* readLines(filename: string): AsyncGenerator<RawLine> {
   const file = await open(filename, 'r')
   try {
-    let carry = Buffer.alloc(0)
-    let carryStart = 0
-    let number = 1
-    let position = 0
     const chunk = Buffer.allocUnsafe(chunkBytes)
-    for (;;) {
+    // Pieces of a line that runs across chunks, copied because the chunk buffer is reused.
+    let pieces: Buffer[] = []
+    let lineStart = 0
+    let number = 1
+    for (let position = 0; ; ) {
       const { bytesRead } = await file.read(chunk, 0, chunkBytes, position)
       if (bytesRead === 0) break
-      position += bytesRead
-      const bytes = carry.length === 0 ? chunk.subarray(0, bytesRead) : Buffer.concat([carry, chunk.subarray(0, bytesRead)])
-      let lineStart = 0
-      for (let at = bytes.indexOf(newline); at !== -1; at = bytes.indexOf(newline, lineStart)) {
-        yield { number: number++, start: carryStart + lineStart, bytes: Buffer.from(bytes.subarray(lineStart, at)), terminated: true }
-        lineStart = at + 1
+      const bytes = chunk.subarray(0, bytesRead)
+      let from = 0
+      for (let at = bytes.indexOf(newline); at !== -1; at = bytes.indexOf(newline, from)) {
+        const piece = bytes.subarray(from, at)
+        const line = pieces.length === 0 ? Buffer.from(piece) : Buffer.concat([...pieces, piece])
+        pieces = []
+        yield { number: number++, start: lineStart, bytes: line, terminated: true }
+        lineStart = position + at + 1
+        from = at + 1
       }
-      // The chunk buffer is reused: keep a copy of the unfinished line.
-      carry = Buffer.from(bytes.subarray(lineStart))
-      carryStart += lineStart
+      if (from < bytes.length) pieces.push(Buffer.from(bytes.subarray(from)))
+      position += bytesRead
     }
-    if (carry.length > 0) yield { number, start: carryStart, bytes: carry, terminated: false }
+    if (pieces.length > 0) yield { number, start: lineStart, bytes: Buffer.concat(pieces), terminated: false }
   } finally {
     await file.close()
   }

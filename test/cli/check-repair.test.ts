@@ -77,6 +77,17 @@ describe('tiny-event-sourcing check', () => {
     expect(await readFile(filename)).toEqual(before) // never changes the file
   })
 
+  it('reads lines longer than its read buffer (several MB) and counts their bytes exactly', async () => {
+    const filename = join(await tempDir(), 'log.ndjson')
+    const long = JSON.stringify({ type: 'long', text: 'é'.repeat(1_500_000), index: 1 }) // 3 MB of UTF-8
+    const torn = `{"type":"long","text":"${'x'.repeat(2_500_000)}`
+    await writeFile(filename, `{"type":"a","index":0}\n${long}\n{"type":"b","index":2}\n${torn}`)
+    const result = await run(['check', filename])
+    expect(result.stdout.split('\n')[0]).toBe(`${filename}:4: line 4 is an incomplete last line (${torn.length} bytes, no newline): an append cut short, most likely by a crash`)
+    expect((await run(['repair', filename])).code).toBe(0)
+    expect(await readFile(filename, 'utf8')).toBe(`{"type":"a","index":0}\n${long}\n{"type":"b","index":2}\n`)
+  })
+
   it('names a line that is not UTF-8', async () => {
     const filename = join(await tempDir(), 'log.ndjson')
     await writeFile(filename, Buffer.concat([Buffer.from('{"type":"a","index":0}\n{"type":"'), Buffer.from([0xff, 0xfe]), Buffer.from('","index":1}\n')]))
