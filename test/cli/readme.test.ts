@@ -11,7 +11,11 @@ import { fsStoreBackend, initLog, initStateStore } from '../../src/index.js'
 import { bin, finished, start, stdoutLines, tempDir } from './run.js'
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-const section = readme.slice(readme.indexOf('## Command line'))
+/** From "## Command line" through "## Reshaping events (upcasting)", up to the next section. */
+const sectionStart = readme.indexOf('## Command line')
+const upcasting = readme.indexOf('## Reshaping events (upcasting)')
+const sectionEnd = readme.indexOf('\n## ', upcasting + 1)
+const section = readme.slice(sectionStart, sectionEnd === -1 ? undefined : sectionEnd)
 /** Every console session of the command line and upcasting sections: commands and the output after each. */
 const sessions = [...section.matchAll(/```console\n(.*?)```/gs)].map((match) => {
   const steps: { command: string; output: string }[] = []
