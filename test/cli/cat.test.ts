@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
-import { bin, finished, run, start, tempDir, writeLog } from './run.js'
+import { bin, finished, run, start, stopStarted, tempDir, writeLog } from './run.js'
 
 const bookmarks = [
   { type: 'bookmark', url: 'https://example.com' },
@@ -24,6 +24,8 @@ async function bookmarkLog(): Promise<{ dir: string; filename: string; lines: st
 }
 
 describe('tiny-event-sourcing cat', () => {
+  afterEach(stopStarted)
+
   it('prints every event as NDJSON, exactly the lines initLog wrote', async () => {
     const { filename, lines } = await bookmarkLog()
     const result = await run(['cat', filename])

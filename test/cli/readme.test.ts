@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { fsStoreBackend, initLog, initStateStore } from '../../src/index.js'
-import { bin, finished, start, stdoutLines, tempDir } from './run.js'
+import { bin, finished, start, stopStarted, stdoutLines, tempDir } from './run.js'
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
 /** From "## Command line" through "## Reshaping events (upcasting)", up to the next section. */
@@ -66,6 +66,8 @@ async function shell(command: string, dir: string): Promise<{ code: number | nul
 }
 
 describe('the README command line sessions', () => {
+  afterEach(stopStarted)
+
   it('has the sessions this test knows', () => {
     expect(sessions.map((steps) => steps.map((step) => step.command.split(' ').slice(0, 3).join(' ')))).toEqual([
       ['npx tiny-event-sourcing cat', 'npx tiny-event-sourcing cat'],
@@ -92,14 +94,17 @@ describe('the README command line sessions', () => {
         // The README's follower sees the service append one more event.
         const args = command.replace(/^npx tiny-event-sourcing /, '').split(' ')
         const follower = start(args, { cwd: dir })
-        const lines = stdoutLines(follower)
-        const expected = output.trimEnd().split('\n')
-        await lines.until(expected.length - 1)
-        const log = await initLog({ filename: logFile })
-        await log.append({ type: 'info', url: 'https://jqlang.org', title: 'jq', faviconUrl: null })
-        await log.close()
-        expect(await lines.until(expected.length)).toEqual(expected)
-        follower.kill('SIGTERM')
+        try {
+          const lines = stdoutLines(follower)
+          const expected = output.trimEnd().split('\n')
+          await lines.until(expected.length - 1)
+          const log = await initLog({ filename: logFile })
+          await log.append({ type: 'info', url: 'https://jqlang.org', title: 'jq', faviconUrl: null })
+          await log.close()
+          expect(await lines.until(expected.length)).toEqual(expected)
+        } finally {
+          follower.kill('SIGTERM')
+        }
       } else {
         if (command.includes(' check ')) {
           // "Say line 2 was deleted by hand and a crash cut the last append short."

@@ -24,9 +24,20 @@ export function run(args: string[], options: { cwd?: string } = {}): Promise<Run
   return finished(start(args, options))
 }
 
-/** Starts the bin without waiting for it. */
+const running = new Set<ChildProcessWithoutNullStreams>()
+
+/** Starts the bin without waiting for it. `stopStarted()` ends it if a test fails before it does. */
 export function start(args: string[], options: { cwd?: string } = {}): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, [bin, ...args], { cwd: options.cwd, stdio: 'pipe' })
+  const child = spawn(process.execPath, [bin, ...args], { cwd: options.cwd, stdio: 'pipe' })
+  running.add(child)
+  child.on('exit', () => running.delete(child))
+  return child
+}
+
+/** Kills every child `start` started that is still running (for `afterEach`: a failed test leaves no follower behind). */
+export function stopStarted(): void {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
 }
 
 /** Collects a child's output until it exits. */

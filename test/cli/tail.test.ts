@@ -3,9 +3,9 @@ import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
-import { run, start, stdoutLines, tempDir, writeLog, type RunResult } from './run.js'
+import { run, start, stopStarted, stdoutLines, tempDir, writeLog, type RunResult } from './run.js'
 
 /**
  * Another process writing the log through the library: each number it reads
@@ -53,6 +53,8 @@ function indicesOf(lines: string[]): number[] {
 }
 
 describe('tiny-event-sourcing tail', () => {
+  afterEach(stopStarted)
+
   it('prints the last N events (10 by default) and ends', async () => {
     const filename = join(await tempDir(), 'log.ndjson')
     await writeLog(filename, Array.from({ length: 25 }, (_, n) => ({ type: 'counted', n })))
