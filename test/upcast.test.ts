@@ -1,8 +1,8 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { initLog, memoryStorage, type Indexed, type Log } from '../src/index.js'
 
 // The README's worked example: events were first stored as `{ type, url }`;
@@ -23,8 +23,13 @@ function toPayloadShape(stored: Record<string, unknown>): Record<string, unknown
   return { type, payload }
 }
 
+const tempDirs: string[] = []
+afterAll(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))))
+
 async function tempFile(name = 'log.ndjson'): Promise<string> {
-  return join(await mkdtemp(join(tmpdir(), 'tes-upcast-')), name)
+  const dir = await mkdtemp(join(tmpdir(), 'tes-upcast-'))
+  tempDirs.push(dir)
+  return join(dir, name)
 }
 
 /** The first `count` events of an iterator, then it is released. */

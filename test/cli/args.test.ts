@@ -1,9 +1,11 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
-import { run, tempDir, writeLog } from './run.js'
+import { afterAll, describe, expect, it } from 'vitest'
+import { removeTempDirs, run, tempDir, writeLog } from './run.js'
 
 const commands = ['cat', 'tail', 'stats', 'check', 'repair', 'state']
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing arguments', () => {
   it('lists the commands with --help, and on stderr with exit code 2 when given none', async () => {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
-import { bin, finished, run, start, stopStarted, tempDir, writeLog } from './run.js'
+import { bin, finished, removeTempDirs, run, start, stopStarted, tempDir, writeLog } from './run.js'
 
 const bookmarks = [
   { type: 'bookmark', url: 'https://example.com' },
@@ -22,6 +22,8 @@ async function bookmarkLog(): Promise<{ dir: string; filename: string; lines: st
   const lines = (await readFile(filename, 'utf8')).trimEnd().split('\n')
   return { dir, filename, lines }
 }
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing cat', () => {
   afterEach(stopStarted)

@@ -1,9 +1,9 @@
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
-import { run, tempDir, writeLog } from './run.js'
+import { removeTempDirs, run, tempDir, writeLog } from './run.js'
 
 const events = Array.from({ length: 6 }, (_, n) => ({ type: n % 2 ? 'info' : 'bookmark', url: `https://example.com/${n}` }))
 
@@ -34,6 +34,8 @@ async function readBack(filename: string): Promise<unknown[]> {
   await log.close()
   return read
 }
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing check', () => {
   it('says a sound log is sound, with exit code 0', async () => {

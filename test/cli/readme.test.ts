@@ -6,9 +6,9 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { fsStoreBackend, initLog, initStateStore } from '../../src/index.js'
-import { bin, finished, start, stopStarted, stdoutLines, tempDir } from './run.js'
+import { bin, finished, removeTempDirs, start, stdoutLines, stopStarted, tempDir } from './run.js'
 
 const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
 /** From "## Command line" through "## Reshaping events (upcasting)", up to the next section. */
@@ -64,6 +64,8 @@ async function shell(command: string, dir: string): Promise<{ code: number | nul
   const result = await finished(spawn('bash', ['-o', 'pipefail', '-c', script], { cwd: dir }))
   return { code: result.code, stdout: result.stdout + result.stderr }
 }
+
+afterAll(removeTempDirs)
 
 describe('the README command line sessions', () => {
   afterEach(stopStarted)

@@ -1,7 +1,7 @@
 /** Drives the built `tiny-event-sourcing` bin as a child process, as users run it. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -79,9 +79,18 @@ export function stdoutLines(child: ChildProcessWithoutNullStreams): { until(coun
   }
 }
 
-/** A fresh temporary folder. */
-export function tempDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'tes-cli-'))
+const tempDirs: string[] = []
+
+/** A fresh temporary folder, removed by `removeTempDirs()`. */
+export async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'tes-cli-'))
+  tempDirs.push(dir)
+  return dir
+}
+
+/** Removes the folders `tempDir` made (for `afterAll`). */
+export async function removeTempDirs(): Promise<void> {
+  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
 }
 
 /** Writes a log file line by line as the library writes it: `JSON.stringify({ ...event, index })`. */

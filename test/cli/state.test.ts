@@ -1,8 +1,8 @@
 import { readFile, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { fsStoreBackend, initStateStore } from '../../src/index.js'
-import { run, tempDir, writeLog } from './run.js'
+import { removeTempDirs, run, tempDir, writeLog } from './run.js'
 
 const readModel = {
   byUrl: {
@@ -20,6 +20,8 @@ async function stateFile(envelope: unknown): Promise<{ dir: string; filename: st
   await writeFile(filename, typeof envelope === 'string' ? envelope : JSON.stringify(envelope))
   return { dir, filename }
 }
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing state', () => {
   it('shows the version and the shape of the state', async () => {

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
-import { bin, finished, run, tempDir, writeLog } from './run.js'
+import { bin, finished, removeTempDirs, run, tempDir, writeLog } from './run.js'
 
 async function prototypeLog(): Promise<{ dir: string; filename: string }> {
   const dir = await tempDir()
@@ -17,6 +17,8 @@ async function prototypeLog(): Promise<{ dir: string; filename: string }> {
   await log.close()
   return { dir, filename }
 }
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing stats', () => {
   it('counts events per type and catalogues every field with its frequency, kinds and an example', async () => {

@@ -3,9 +3,9 @@ import { once } from 'node:events'
 import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
-import { run, start, stopStarted, stdoutLines, tempDir, writeLog, type RunResult } from './run.js'
+import { removeTempDirs, run, start, stdoutLines, stopStarted, tempDir, writeLog, type RunResult } from './run.js'
 
 /**
  * Another process writing the log through the library: each number it reads
@@ -51,6 +51,8 @@ function exited(child: ChildProcessWithoutNullStreams): Promise<Omit<RunResult, 
 function indicesOf(lines: string[]): number[] {
   return lines.map((line) => JSON.parse(line).index)
 }
+
+afterAll(removeTempDirs)
 
 describe('tiny-event-sourcing tail', () => {
   afterEach(stopStarted)
