@@ -18,15 +18,16 @@ export default defineConfig([
   {
     entry: { index: 'src/index.ts' },
     format: ['esm', 'cjs'],
-    // Both builds' declarations come from here: two dts builds would delete each other's output.
+    // Every build's declarations come from here: two dts builds would delete each other's output.
     dts: { entry: { index: 'src/index.ts', browser: 'src/browser.ts' } },
-    // The only clean: everything but the browser bundle, which the other build overwrites.
-    clean: ['!browser.js'],
+    // The only clean. The builds below write into dist/ too, at the same time: leave their files alone.
+    clean: ['!browser.js', '!cli.js'],
     target: 'node20',
     platform: 'node',
     sourcemap: false,
   },
   {
+    // The browser build (package.json "exports" › "browser"): one ESM file, no Node modules.
     entry: { browser: 'src/browser.ts' },
     format: ['esm'],
     dts: false,
@@ -38,5 +39,15 @@ export default defineConfig([
     esbuildPlugins: [browserDefaultStorage],
     // Pages have no `process`: code guarded by `typeof process` (Node's exit hooks) is dropped.
     define: { process: 'undefined' },
+  },
+  {
+    // The `tiny-event-sourcing` command (package.json "bin"): one ESM file, shebang kept.
+    entry: { cli: 'src/cli.ts' },
+    format: ['esm'],
+    dts: false,
+    clean: false,
+    target: 'node20',
+    platform: 'node',
+    sourcemap: false,
   },
 ])
