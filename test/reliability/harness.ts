@@ -1,0 +1,143 @@
+/**
+ * Shared machinery of the reliability suite: child processes built from the
+ * real sources, temporary folders, and the checks every crash round repeats.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtemp, readdir, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { build } from 'tsup'
+
+const here = dirname(fileURLToPath(import.meta.url))
+
+/**
+ * `npm run stress` sets TES_STRESS=1: every test then runs its long version.
+ * `npm test` keeps the rounds few so the suite stays within a few minutes on
+ * a small machine.
+ */
+export const stress = process.env.TES_STRESS === '1'
+
+/** `short` rounds under `npm test`, `long` under `npm run stress`. */
+export function rounds(short: number, long: number): number {
+  return stress ? long : short
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(join(tmpdir(), `tes-${prefix}-`))
+}
+
+let fixturesBuilt: Promise<string> | undefined
+
+/**
+ * Bundles the child-process scripts in `fixtures/` with the library's real
+ * sources (not `dist/`, which may be stale) into plain JavaScript that `node`
+ * runs, once per test file.
+ */
+export function buildFixtures(): Promise<string> {
+  fixturesBuilt ??= (async () => {
+    const outDir = await tempDir('fixtures')
+    const fixtureDir = join(here, 'fixtures')
+    const entry: Record<string, string> = {}
+    for (const name of await readdir(fixtureDir)) {
+      if (name.endsWith('.ts')) entry[name.slice(0, -3)] = join(fixtureDir, name)
+    }
+    await build({
+      entry,
+      outDir,
+      format: ['esm'],
+      platform: 'node',
+      target: 'node20',
+      outExtension: () => ({ js: '.mjs' }),
+      splitting: false,
+      dts: false,
+      clean: false,
+      silent: true,
+      config: false,
+    })
+    return outDir
+  })()
+  return fixturesBuilt
+}
+
+/** A child process running one fixture, with its stdout collected line by line. */
+export interface Child {
+  process: ChildProcess
+  /** Complete stdout lines received so far. */
+  lines: string[]
+  /** Everything written to stderr (warnings included). */
+  stderr(): string
+  /** Resolves with the first stdout line that satisfies `test` (now or later). */
+  waitForLine(test: (line: string) => boolean, timeoutMs?: number): Promise<string>
+  /** Resolves once the process has exited and its pipes are drained. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
+}
+
+/** Starts `node <fixture>.mjs ...args`; stdout is read as lines, which a child writes synchronously (pipes are blocking on Linux), so a line written before SIGKILL is never lost. */
+export async function startFixture(name: string, args: string[], nodeFlags: string[] = []): Promise<Child> {
+  const dir = await buildFixtures()
+  const child = spawn(process.execPath, [...nodeFlags, join(dir, `${name}.mjs`), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  const waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = []
+  let partial = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (chunk: string) => {
+    const parts = (partial + chunk).split('\n')
+    partial = parts.pop()!
+    for (const line of parts) {
+      lines.push(line)
+      for (const waiter of [...waiters]) {
+        if (waiter.test(line)) {
+          waiters.splice(waiters.indexOf(waiter), 1)
+          waiter.resolve(line)
+        }
+      }
+    }
+  })
+  child.stderr!.setEncoding('utf8')
+  child.stderr!.on('data', (chunk: string) => (stderr += chunk))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.on('close', (code, signal) => resolve({ code, signal }))
+  })
+  return {
+    process: child,
+    lines,
+    stderr: () => stderr,
+    exited,
+    waitForLine(test, timeoutMs = 60_000) {
+      const found = lines.find(test)
+      if (found !== undefined) return Promise.resolve(found)
+      return new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          reject(new Error(`fixture ${name} printed no expected line within ${timeoutMs} ms; stderr:\n${stderr}`))
+        }, timeoutMs)
+        const waiter = {
+          test,
+          resolve: (line: string) => {
+            clearTimeout(timer)
+            resolve(line)
+          },
+        }
+        waiters.push(waiter)
+        void exited.then(() => {
+          if (!waiters.includes(waiter)) return
+          clearTimeout(timer)
+          reject(new Error(`fixture ${name} exited before printing the expected line; stderr:\n${stderr}`))
+        })
+      })
+    },
+  }
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+/** The lines of a log file, split on newlines, without the empty string after the final newline. */
+export async function fileLines(filename: string): Promise<string[]> {
+  const text = await readFile(filename, 'utf8')
+  const lines = text.split('\n')
+  if (lines.at(-1) === '') lines.pop()
+  return lines
+}

@@ -1,0 +1,147 @@
+/**
+ * Crash rounds: a child process appends to a log and is killed with SIGKILL
+ * at a random moment, many rounds on the same file. After every round the log
+ * must open, its indices must be contiguous, every line must parse, and every
+ * append the child saw resolve must be in the file exactly once, in call order.
+ */
+import { readdir, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { initLog, type Indexed } from '../../src/index.js'
+import { fileLines, rounds, sleep, startFixture, tempDir } from './harness.js'
+
+interface CrashEvent {
+  type: string
+  tag: string
+  seq: number
+  pad?: string
+}
+
+interface Counts {
+  rounds: number
+  killedBeforeReady: number
+  acknowledged: number
+  stored: number
+  tornTails: number
+}
+
+const report: string[] = []
+afterAll(() => {
+  if (report.length > 0) console.log(`log crash rounds:\n${report.join('\n')}`)
+})
+
+const configurations = [
+  { mode: 'awaited', fsync: false },
+  { mode: 'awaited', fsync: true },
+  { mode: 'burst', fsync: false },
+  { mode: 'burst', fsync: true },
+  { mode: 'big', fsync: false },
+]
+
+async function readAll(filename: string): Promise<Indexed<CrashEvent>[]> {
+  const log = await initLog<CrashEvent>({ filename })
+  const events: Indexed<CrashEvent>[] = []
+  try {
+    if (log.length > 0) {
+      for await (const event of log.events()) {
+        events.push(event)
+        if (event.index === log.length - 1) break
+      }
+    }
+  } finally {
+    await log.close()
+  }
+  return events
+}
+
+async function tornFiles(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((name) => name.includes('.torn-')).sort()
+}
+
+describe.each(configurations)('a writer killed at random moments ($mode appends, fsync: $fsync)', ({ mode, fsync }) => {
+  const roundCount = rounds(3, 80)
+
+  it(`loses no acknowledged append over ${roundCount} rounds on one file`, async () => {
+    const dir = await tempDir('crash')
+    const filename = join(dir, 'log.ndjson')
+    const counts: Counts = { rounds: 0, killedBeforeReady: 0, acknowledged: 0, stored: 0, tornTails: 0 }
+    // tag → the seqs acknowledged in that round, and the index each was given.
+    const acknowledged = new Map<string, Map<number, number>>()
+    let knownTorn = 0
+
+    for (let round = 0; round < roundCount; round++) {
+      const tag = `r${round}`
+      const child = await startFixture('log-writer', [filename, mode, fsync ? '1' : '0', tag])
+      // Half the rounds die anywhere from start-up to opening the log (lock, recovery); the rest while appending.
+      if (round % 2 === 0) {
+        await sleep(Math.random() * 150)
+      } else {
+        await child.waitForLine((line) => line.startsWith('ready '))
+        await sleep(Math.random() * 300)
+      }
+      child.process.kill('SIGKILL')
+      const { signal } = await child.exited
+      if (signal !== 'SIGKILL') throw new Error(`the writer ended by itself (${signal}):\n${child.stderr()}`)
+      if (!child.lines.some((line) => line.startsWith('ready '))) counts.killedBeforeReady++
+
+      const acks = new Map<number, number>()
+      for (const line of child.lines) {
+        const [word, lineTag, seq, index] = line.split(' ')
+        if (word !== 'ack') continue
+        expect(lineTag).toBe(tag)
+        acks.set(Number(seq), Number(index))
+      }
+      acknowledged.set(tag, acks)
+      counts.acknowledged += acks.size
+
+      // The log opens after the crash (taking over the dead writer's lock).
+      const events = await readAll(filename)
+
+      // Indices are contiguous, and every line on disk is one complete event carrying its position.
+      events.forEach((event, position) => expect(event.index).toBe(position))
+      const lines = await fileLines(filename)
+      expect(lines).toHaveLength(events.length)
+      lines.forEach((line, position) => expect((JSON.parse(line) as { index: number }).index).toBe(position))
+
+      // Every acknowledged append is there once, at the index it was given;
+      // each round's appends are stored in call order, none missing in between.
+      const seen = new Map<string, number[]>()
+      for (const event of events) {
+        const seqs = seen.get(event.tag) ?? []
+        seqs.push(event.seq)
+        seen.set(event.tag, seqs)
+      }
+      for (const [ackTag, ackSeqs] of acknowledged) {
+        const stored = seen.get(ackTag) ?? []
+        expect(stored, `round ${ackTag} stored out of order or twice`).toEqual(stored.map((_, n) => n))
+        for (const [seq, index] of ackSeqs) {
+          expect(events[index], `acknowledged append ${ackTag}#${seq} at index ${index}`).toMatchObject({ tag: ackTag, seq })
+        }
+      }
+
+      // A torn last line is set aside, never an acknowledged event.
+      const torn = await tornFiles(dir)
+      for (const name of torn.slice(knownTorn)) {
+        const fragment = await readFile(join(dir, name), 'utf8')
+        expect(fragment.includes('\n'), `${name} holds a complete line`).toBe(false)
+        let parsed: Partial<CrashEvent> | undefined
+        try {
+          parsed = JSON.parse(fragment) as Partial<CrashEvent>
+        } catch {
+          parsed = undefined
+        }
+        if (parsed?.tag !== undefined) expect(acknowledged.get(parsed.tag)?.has(parsed.seq!)).not.toBe(true)
+      }
+      counts.tornTails += torn.length - knownTorn
+      knownTorn = torn.length
+      counts.rounds++
+      counts.stored = events.length
+    }
+
+    expect(counts.rounds).toBe(roundCount)
+    report.push(
+      `  ${mode}, fsync ${fsync}: ${counts.rounds} rounds, ${counts.killedBeforeReady} killed before the log opened, ` +
+        `${counts.acknowledged} appends acknowledged, ${counts.stored} events stored, ${counts.tornTails} torn tails set aside`,
+    )
+  }, rounds(120_000, 1_800_000))
+})
