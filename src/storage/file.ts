@@ -244,16 +244,17 @@ class FileStorage implements LogStorage {
       while (lineStart < text.length) {
         const lineEnd = text.indexOf('\n', lineStart)
         const line = text.slice(lineStart, lineEnd)
-        let event: StoredEvent | undefined
+        // A line may hold any JSON value, `null` included: check before touching `.index`.
+        let event: StoredEvent | null | undefined
         try {
-          event = JSON.parse(line) as StoredEvent
+          event = JSON.parse(line) as StoredEvent | null
         } catch {
           if (line.trim() !== '') throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
-        if (event !== undefined && event.index !== expected) {
+        if (event !== undefined && event?.index !== expected) {
           throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy)
         }
-        if (event !== undefined) {
+        if (event) {
           batch.push(event)
           expected++
         }
