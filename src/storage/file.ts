@@ -116,6 +116,17 @@ class FileStorage implements LogStorage {
       if (index === undefined) {
         throw await this.#corruptAt(lastLine.start, 'the last line is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
       }
+      // The length comes from the last index alone: check it against the line
+      // before, so a damaged last index never makes appends reuse indices.
+      const { lastLine: previous } = await this.#findLastLine(0, lastLine.start)
+      const previousIndex = previous ? parseIndex(previous.text) : -1
+      if (previous && previousIndex === undefined) {
+        throw await this.#corruptAt(previous.start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+      }
+      if (previousIndex !== index - 1) {
+        const problem = previous ? `the line before it has index ${previousIndex}` : 'it is the first event'
+        throw await this.#corruptAt(lastLine.start, `has index ${index}, but ${problem}`, repairRemedy)
+      }
       this.#length = index + 1
     }
     this.#end = fragmentStart
