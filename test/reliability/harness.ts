@@ -3,6 +3,7 @@
  * real sources, temporary folders, and the checks every crash round repeats.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { mkdtemp, readdir, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -23,8 +24,17 @@ export function rounds(short: number, long: number): number {
   return stress ? long : short
 }
 
+const tempDirs: string[] = []
+// Removed when the test file's process ends; TES_KEEP=1 keeps them to look at after a failure.
+process.once('exit', () => {
+  if (process.env.TES_KEEP !== '1') for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+})
+
+/** A fresh folder under the system's temporary folder. */
 export async function tempDir(prefix: string): Promise<string> {
-  return mkdtemp(join(tmpdir(), `tes-${prefix}-`))
+  const dir = await mkdtemp(join(tmpdir(), `tes-${prefix}-`))
+  tempDirs.push(dir)
+  return dir
 }
 
 let fixturesBuilt: Promise<string> | undefined
