@@ -3,12 +3,12 @@
  * real sources, temporary folders, and the checks every crash round repeats.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { rmSync } from 'node:fs'
-import { mkdtemp, readdir, readFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'tsup'
+import { afterAll } from 'vitest'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -25,9 +25,12 @@ export function rounds(short: number, long: number): number {
 }
 
 const tempDirs: string[] = []
-// Removed when the test file's process ends; TES_KEEP=1 keeps them to look at after a failure.
-process.once('exit', () => {
-  if (process.env.TES_KEEP !== '1') for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
+// Registered on the importing test file: its folders go when it is done.
+// TES_KEEP=1 keeps them, to look at after a failure.
+afterAll(async () => {
+  if (process.env.TES_KEEP === '1') return
+  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
+  fixturesBuilt = undefined
 })
 
 /** A fresh folder under the system's temporary folder. */

@@ -98,10 +98,11 @@ describe.each(configurations)('a writer killed at random moments ($mode appends,
       const events = await readAll(filename)
 
       // Indices are contiguous, and every line on disk is one complete event carrying its position.
-      events.forEach((event, position) => expect(event.index).toBe(position))
+      // (Checked in plain loops and asserted once: the log grows to hundreds of thousands of events.)
+      expect(events.findIndex((event, position) => event.index !== position)).toBe(-1)
       const lines = await fileLines(filename)
       expect(lines).toHaveLength(events.length)
-      lines.forEach((line, position) => expect((JSON.parse(line) as { index: number }).index).toBe(position))
+      expect(lines.findIndex((line, position) => (JSON.parse(line) as { index: number }).index !== position)).toBe(-1)
 
       // Every acknowledged append is there once, at the index it was given;
       // each round's appends are stored in call order, none missing in between.
@@ -113,9 +114,13 @@ describe.each(configurations)('a writer killed at random moments ($mode appends,
       }
       for (const [ackTag, ackSeqs] of acknowledged) {
         const stored = seen.get(ackTag) ?? []
-        expect(stored, `round ${ackTag} stored out of order or twice`).toEqual(stored.map((_, n) => n))
+        const outOfOrder = stored.findIndex((seq, n) => seq !== n)
+        expect(outOfOrder, `round ${ackTag} stored seq ${stored[outOfOrder]} at its position ${outOfOrder}`).toBe(-1)
         for (const [seq, index] of ackSeqs) {
-          expect(events[index], `acknowledged append ${ackTag}#${seq} at index ${index}`).toMatchObject({ tag: ackTag, seq })
+          const event = events[index]
+          if (event?.tag !== ackTag || event.seq !== seq) {
+            expect(event, `acknowledged append ${ackTag}#${seq} at index ${index}`).toMatchObject({ tag: ackTag, seq })
+          }
         }
       }
 
