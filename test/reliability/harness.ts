@@ -3,12 +3,13 @@
  * real sources, temporary folders, and the checks every crash round repeats.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { build } from 'tsup'
 import { afterAll } from 'vitest'
+import { initLog, type Indexed } from '../../src/index.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -30,7 +31,7 @@ const tempDirs: string[] = []
 afterAll(async () => {
   if (process.env.TES_KEEP === '1') return
   await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-  fixturesBuilt = undefined
+  builtFixtures.clear()
 })
 
 /** A fresh folder under the system's temporary folder. */
@@ -40,37 +41,35 @@ export async function tempDir(prefix: string): Promise<string> {
   return dir
 }
 
-let fixturesBuilt: Promise<string> | undefined
+const builtFixtures = new Map<string, Promise<string>>()
 
 /**
- * Bundles the child-process scripts in `fixtures/` with the library's real
+ * Bundles one child-process script from `fixtures/` with the library's real
  * sources (not `dist/`, which may be stale) into plain JavaScript that `node`
- * runs, once per test file.
+ * runs, once per test file; resolves with the built file.
  */
-export function buildFixtures(): Promise<string> {
-  fixturesBuilt ??= (async () => {
-    const outDir = await tempDir('fixtures')
-    const fixtureDir = join(here, 'fixtures')
-    const entry: Record<string, string> = {}
-    for (const name of await readdir(fixtureDir)) {
-      if (name.endsWith('.ts')) entry[name.slice(0, -3)] = join(fixtureDir, name)
-    }
-    await build({
-      entry,
-      outDir,
-      format: ['esm'],
-      platform: 'node',
-      target: 'node20',
-      outExtension: () => ({ js: '.mjs' }),
-      splitting: false,
-      dts: false,
-      clean: false,
-      silent: true,
-      config: false,
-    })
-    return outDir
-  })()
-  return fixturesBuilt
+export function buildFixture(name: string): Promise<string> {
+  let built = builtFixtures.get(name)
+  if (built === undefined) {
+    built = (async () => {
+      const outDir = await tempDir('fixture')
+      await build({
+        entry: { [name]: join(here, 'fixtures', `${name}.ts`) },
+        outDir,
+        format: ['esm'],
+        platform: 'node',
+        target: 'node20',
+        outExtension: () => ({ js: '.mjs' }),
+        dts: false,
+        clean: false,
+        silent: true,
+        config: false,
+      })
+      return join(outDir, `${name}.mjs`)
+    })()
+    builtFixtures.set(name, built)
+  }
+  return built
 }
 
 /** A child process running one fixture, with its stdout collected line by line. */
@@ -88,8 +87,8 @@ export interface Child {
 
 /** Starts `node <fixture>.mjs ...args`; stdout is read as lines, which a child writes synchronously (pipes are blocking on Linux), so a line written before SIGKILL is never lost. */
 export async function startFixture(name: string, args: string[], nodeFlags: string[] = []): Promise<Child> {
-  const dir = await buildFixtures()
-  const child = spawn(process.execPath, [...nodeFlags, join(dir, `${name}.mjs`), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const script = await buildFixture(name)
+  const child = spawn(process.execPath, [...nodeFlags, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const lines: string[] = []
   const waiters: { test: (line: string) => boolean; resolve: (line: string) => void }[] = []
   let partial = ''
@@ -153,4 +152,21 @@ export async function fileLines(filename: string): Promise<string[]> {
   const lines = text.split('\n')
   if (lines.at(-1) === '') lines.pop()
   return lines
+}
+
+/** Opens the log (as its next writer would), reads every event it has, and closes it. */
+export async function readWholeLog<E extends object>(filename: string): Promise<Indexed<E>[]> {
+  const log = await initLog<E>({ filename })
+  const events: Indexed<E>[] = []
+  try {
+    if (log.length > 0) {
+      for await (const event of log.events()) {
+        events.push(event)
+        if (event.index === log.length - 1) break
+      }
+    }
+  } finally {
+    await log.close()
+  }
+  return events
 }

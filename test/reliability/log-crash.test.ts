@@ -7,8 +7,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { initLog, type Indexed } from '../../src/index.js'
-import { fileLines, rounds, sleep, startFixture, tempDir } from './harness.js'
+import { fileLines, readWholeLog, rounds, sleep, startFixture, tempDir } from './harness.js'
 
 interface CrashEvent {
   type: string
@@ -37,22 +36,6 @@ const configurations = [
   { mode: 'burst', fsync: true },
   { mode: 'big', fsync: false },
 ]
-
-async function readAll(filename: string): Promise<Indexed<CrashEvent>[]> {
-  const log = await initLog<CrashEvent>({ filename })
-  const events: Indexed<CrashEvent>[] = []
-  try {
-    if (log.length > 0) {
-      for await (const event of log.events()) {
-        events.push(event)
-        if (event.index === log.length - 1) break
-      }
-    }
-  } finally {
-    await log.close()
-  }
-  return events
-}
 
 async function tornFiles(dir: string): Promise<string[]> {
   return (await readdir(dir)).filter((name) => name.includes('.torn-')).sort()
@@ -95,7 +78,7 @@ describe.each(configurations)('a writer killed at random moments ($mode appends,
       counts.acknowledged += acks.size
 
       // The log opens after the crash (taking over the dead writer's lock).
-      const events = await readAll(filename)
+      const events = await readWholeLog<CrashEvent>(filename)
 
       // Indices are contiguous, and every line on disk is one complete event carrying its position.
       // (Checked in plain loops and asserted once: the log grows to hundreds of thousands of events.)
