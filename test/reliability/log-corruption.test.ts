@@ -260,7 +260,17 @@ describe('a log file with flipped bytes', () => {
           }
           if (outcome.kind === 'failed') {
             expectCorruptError(outcome, filename, [...damagedLines])
-            expect((await readFile(filename)).equals(damaged)).toBe(true)
+            // The file is as it was, except that a damaged last line without
+            // its newline may have been set aside first (with a warning, byte
+            // for byte), before the read found damage further up.
+            const after = await readFile(filename)
+            const context = `${String(outcome.error)}\nbefore: ${JSON.stringify(damaged.toString('latin1'))}\nafter:  ${JSON.stringify(after.toString('latin1'))}`
+            if (!after.equals(damaged)) {
+              const torn = (await tornFiles(dir)).filter((name) => name.startsWith(`damaged-${run - 1}.`))
+              expect(torn, context).toHaveLength(1)
+              expect(outcome.warnings.map((warning) => (warning as { code?: string }).code), context).toEqual([tornTailWarning])
+              expect(Buffer.concat([after, await readFile(join(dir, torn[0]!))]).equals(damaged), context).toBe(true)
+            }
             return
           }
           const tornTail = outcome.warnings.some((warning) => (warning as { code?: string }).code === tornTailWarning)
@@ -271,7 +281,7 @@ describe('a log file with flipped bytes', () => {
           })
         },
       ),
-      { numRuns: rounds(100, 2000) },
+      { numRuns: rounds(100, 1000) },
     )
   }, rounds(60_000, 900_000))
 })
