@@ -5,8 +5,8 @@
  */
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { initLog, memoryStorage, type Indexed, type Log } from '../../src/index.js'
-import { rounds, startFixture, tempDir } from './harness.js'
+import { initLog, LogLockedError, memoryStorage, type Indexed, type Log } from '../../src/index.js'
+import { readWholeLog, rounds, startFixture, tempDir } from './harness.js'
 
 describe('a writer with read-only followers in other processes', () => {
   const count = rounds(3000, 30_000)
@@ -39,6 +39,33 @@ describe('a writer with read-only followers in other processes', () => {
     const lateReady = Number(late.lines.find((line) => line.startsWith('ready '))!.split(' ')[1])
     expect(lateReady).toBeGreaterThan(0)
   }, rounds(120_000, 600_000))
+})
+
+describe('a second writer', () => {
+  it('is refused while the first writer lives, naming it, and takes over once it was killed', async () => {
+    const filename = join(await tempDir('second-writer'), 'log.ndjson')
+    const first = await startFixture('log-writer', [filename, 'burst', '0', 'first'])
+    await first.waitForLine((line) => line.startsWith('ack '))
+    const refused = await initLog({ filename }).then(
+      () => undefined,
+      (error: unknown) => error,
+    )
+    expect(refused).toBeInstanceOf(LogLockedError)
+    expect((refused as Error).message).toContain(`process ${first.process.pid}`)
+    // A second writer process is refused just the same, and exits with that error.
+    const second = await startFixture('log-writer', [filename, 'awaited', '0', 'second'])
+    expect((await second.exited).code).not.toBe(0)
+    expect(second.stderr()).toContain('LogLockedError')
+    expect(second.lines.filter((line) => line.startsWith('ack '))).toEqual([])
+
+    first.process.kill('SIGKILL')
+    await first.exited
+    // The dead writer's lock is taken over; every acknowledged append is there.
+    const events = await readWholeLog<{ tag: string; seq: number }>(filename)
+    const acknowledged = first.lines.filter((line) => line.startsWith('ack ')).length
+    expect(events.length).toBeGreaterThanOrEqual(acknowledged)
+    expect(events.every((event) => event.tag === 'first')).toBe(true)
+  })
 })
 
 type Ping = { type: 'ping'; n: number } | { type: 'pong'; ping: number; by: number }
