@@ -170,3 +170,10 @@ export async function readWholeLog<E extends object>(filename: string): Promise<
   }
   return events
 }
+
+/** -0 is left out of generated values: JSON writes it as 0 (see docs/guarantees.md). */
+export function hasNegativeZero(value: unknown): boolean {
+  if (Object.is(value, -0)) return true
+  if (typeof value !== 'object' || value === null) return false
+  return Object.values(value).some(hasNegativeZero)
+}
