@@ -6,7 +6,7 @@
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { initLog, LogLockedError, memoryStorage, type Indexed, type Log } from '../../src/index.js'
-import { readWholeLog, rounds, startFixture, tempDir } from './harness.js'
+import { readWholeLog, rounds, sleep, startFixture, tempDir } from './harness.js'
 
 describe('a writer with read-only followers in other processes', () => {
   const count = rounds(3000, 30_000)
@@ -39,6 +39,43 @@ describe('a writer with read-only followers in other processes', () => {
     const lateReady = Number(late.lines.find((line) => line.startsWith('ready '))!.split(' ')[1])
     expect(lateReady).toBeGreaterThan(0)
   }, rounds(120_000, 600_000))
+})
+
+describe('read-only followers while the writer is killed and restarted', () => {
+  const roundCount = rounds(4, 30)
+
+  it(`see exactly the events the log keeps, in order, across ${roundCount} writer crashes`, async () => {
+    const filename = join(await tempDir('followers-crash'), 'log.ndjson')
+    const start = await initLog({ filename })
+    await start.append({ type: 'start' })
+    await start.close()
+    const followers = [await startFixture('log-follower', [filename, '-1']), await startFixture('log-follower', [filename, '-1'])]
+    await Promise.all(followers.map((follower) => follower.waitForLine((line) => line.startsWith('ready '))))
+
+    for (let round = 0; round < roundCount; round++) {
+      // Big events make torn last lines likely: followers must never see one.
+      const writer = await startFixture('log-writer', [filename, round % 2 === 0 ? 'big' : 'burst', '0', `r${round}`])
+      await writer.waitForLine((line) => line.startsWith('ready '))
+      await sleep(50 + Math.random() * 200)
+      writer.process.kill('SIGKILL')
+      await writer.exited
+    }
+    // The next writer recovers the file and ends the story.
+    const end = await initLog({ filename })
+    await end.append({ type: 'end' })
+    await end.close()
+
+    const expected = (await readWholeLog<{ seq?: number; tag?: string }>(filename)).map((event) => `seen ${event.index} ${event.seq} ${event.tag}`)
+    expect(expected.length).toBeGreaterThan(roundCount)
+    for (const follower of followers) {
+      const exit = await follower.exited
+      expect(exit, follower.stderr()).toEqual({ code: 0, signal: null })
+      const seen = follower.lines.filter((line) => line.startsWith('seen '))
+      expect(seen.length).toBe(expected.length)
+      const firstDifference = seen.findIndex((line, i) => line !== expected[i])
+      expect(firstDifference, `first difference: follower saw ${seen[firstDifference]}, the log has ${expected[firstDifference]}`).toBe(-1)
+    }
+  }, rounds(120_000, 900_000))
 })
 
 describe('a second writer', () => {
