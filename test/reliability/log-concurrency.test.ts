@@ -60,6 +60,10 @@ describe('read-only followers while the writer is killed and restarted', () => {
       writer.process.kill('SIGKILL')
       await writer.exited
     }
+    // One more follower opens the file as the last crash left it (often with a torn last line).
+    const latecomer = await startFixture('log-follower', [filename, '-1'])
+    await latecomer.waitForLine((line) => line.startsWith('ready '))
+    followers.push(latecomer)
     // The next writer recovers the file and ends the story.
     const end = await initLog({ filename })
     await end.append({ type: 'end' })

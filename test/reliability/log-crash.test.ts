@@ -64,11 +64,12 @@ describe.each(configurations)('a writer killed at random moments ($mode appends,
       }
       const child = await startFixture('log-writer', [filename, mode, fsync ? '1' : '0', tag])
       // Half the rounds die anywhere from start-up to opening the log (lock, recovery); the rest while appending.
-      if (round % 2 === 0) {
+      // Most big-event rounds die while writing (within the child's first 32 MB).
+      if (round % (mode === 'big' ? 4 : 2) === 0) {
         await sleep(Math.random() * 150)
       } else {
         await child.waitForLine((line) => line.startsWith('ready '))
-        await sleep(Math.random() * 300)
+        await sleep(Math.random() * (mode === 'big' ? 100 : 300))
       }
       child.process.kill('SIGKILL')
       const { signal } = await child.exited
