@@ -1,0 +1,301 @@
+import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
+import { withIndex } from '../serialize.js'
+import type { Indexed, LogStorage, StorageAppendOptions } from '../storage/types.js'
+import { checkConnectionOptions, connect, quoteIdentifier, type Connection, type PostgresClient, type PostgresConnectionOptions } from './connection.js'
+
+/** Options of `postgresStorage`. */
+export interface PostgresStorageOptions extends PostgresConnectionOptions {
+  /** The log's name: many logs share the tables, one row of `logs` each. */
+  log: string
+}
+
+type StoredEvent = Indexed<Record<string, unknown>>
+
+const readBatchSize = 1000
+/** Followers ask the database for the log's length this often, in case a notification was missed (a dropped connection). */
+const safetyPollMs = 1000
+/** NOTIFY payloads are limited to 8000 bytes; a log name must fit with the length. */
+const maxLogNameLength = 1000
+
+const mismatchRemedy = 'Restore the rows from a backup, or export what remains and import it into a new log'
+
+/**
+ * A log storage in PostgreSQL, for logs shared by many processes and
+ * machines: `initLog({ storage: postgresStorage({ pool, log: 'orders' }) })`.
+ * Any number of processes may append to one log at once; indices stay
+ * gapless, in commit order. Followers are woken by `LISTEN/NOTIFY`.
+ * The tables are created if missing (see the README for the schema).
+ */
+export function postgresStorage(options: PostgresStorageOptions): LogStorage {
+  const schema = checkConnectionOptions(options, 'postgresStorage()')
+  const log = options.log
+  if (typeof log !== 'string' || log === '' || log.length > maxLogNameLength) {
+    throw new TypeError(`tiny-event-sourcing: postgresStorage() needs { log: "name" }, a name of 1 to ${maxLogNameLength} characters, got ${JSON.stringify(log)}`)
+  }
+  return new PostgresStorage(options, schema, log)
+}
+
+class PostgresStorage implements LogStorage {
+  readonly name: string
+  #options: PostgresConnectionOptions
+  #schemaName: string
+  #log: string
+  #connection: Connection | undefined
+  #closed = false
+  /** The highest length this object has seen or made, so watchers hear only of growth. */
+  #length = 0
+  #watchers = new Set<(length: number) => void>()
+  #listener: Listener | undefined
+  #listening: Promise<void> | undefined
+  #safetyPoll: ReturnType<typeof setInterval> | undefined
+  #sql!: { append: string; length: string; read: string; channel: string }
+
+  constructor(options: PostgresConnectionOptions, schemaName: string, log: string) {
+    this.#options = options
+    this.#schemaName = schemaName
+    this.#log = log
+    this.name = `PostgreSQL log ${JSON.stringify(log)} (${schemaName}.events)`
+  }
+
+  async open(): Promise<number> {
+    if (this.#closed) throw new LogClosedError(this.name)
+    const connection = await connect(this.#options, this.#schemaName)
+    this.#connection = connection
+    const s = connection.schema
+    this.#sql = {
+      // Appends are serialised per log by the row lock that this UPDATE takes
+      // on the log's row of `logs`, held until the statement commits:
+      // a second writer's UPDATE waits for the first to commit, then reads the
+      // length it left. So index ranges are handed out in commit order, and by
+      // the time a writer holds the lock every lower index is committed and
+      // visible. A reader that sees index n therefore already sees every index
+      // below n: it can never skip an event that commits late (the race a
+      // sequence or identity column has, where numbers are taken at insert and
+      // committed in any order). The price, one writer at a time per log, is
+      // small: the lock is held for one statement, and the log batches appends
+      // (group commit). An advisory lock would serialise just as well but needs
+      // a transaction of several statements; a row lock comes with the UPDATE
+      // that keeps the length, and the optimistic check (expectedLastIndex) is
+      // part of the same WHERE clause, evaluated on the latest committed row.
+      // Everything runs as one statement, so it commits all or nothing, and
+      // its NOTIFY is delivered only on commit.
+      append: `WITH head AS (
+          UPDATE ${s}.logs SET length = length + $3
+          WHERE log = $1 AND ($4::bigint IS NULL OR length = $4::bigint + 1)
+          RETURNING length
+        ), added AS (
+          INSERT INTO ${s}.events (log, index, event)
+          SELECT $1, head.length - $3 + e.ordinality - 1, e.value
+          FROM head, json_array_elements($2::json) WITH ORDINALITY AS e
+        )
+        SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`,
+      length: `SELECT length::text AS length FROM ${s}.logs WHERE log = $1`,
+      read: `SELECT index::text AS index, event::text AS event FROM ${s}.events WHERE log = $1 AND index >= $2 ORDER BY events.index LIMIT ${readBatchSize}`,
+      channel: connection.schemaName,
+    }
+    try {
+      await connection.pool.query(`INSERT INTO ${s}.logs (log) VALUES ($1) ON CONFLICT (log) DO NOTHING`, [this.#log])
+      const { rows } = await connection.pool.query(
+        `SELECT l.length::text AS length, (SELECT max(index) FROM ${s}.events WHERE log = $1)::text AS last FROM ${s}.logs l WHERE l.log = $1`,
+        [this.#log],
+      )
+      const length = Number(rows[0].length)
+      const last = rows[0].last === null ? -1 : Number(rows[0].last)
+      if (last !== length - 1) {
+        throw new CorruptLogError(
+          this.name,
+          undefined,
+          `${s}.logs says the log holds ${length} events, but the last index in ${s}.events is ${last}`,
+          mismatchRemedy,
+        )
+      }
+      this.#length = length
+      return length
+    } catch (error) {
+      this.#connection = undefined
+      await connection.release()
+      throw error
+    }
+  }
+
+  #pool() {
+    if (this.#closed || this.#connection === undefined) throw new LogClosedError(this.name)
+    return this.#connection.pool
+  }
+
+  async append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
+    const pool = this.#pool()
+    if (records.length === 0) return this.#length
+    const expected = options?.expectedLastIndex
+    const { rows } = await pool.query(this.#sql.append, [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel])
+    if (rows.length === 0) {
+      const actual = await this.#storedLength(pool)
+      if (expected !== undefined && actual !== undefined) throw new AppendConflictError(this.name, expected, actual - 1)
+      throw new Error(`tiny-event-sourcing: ${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`)
+    }
+    const first = Number(rows[0].first)
+    this.#sawLength(first + records.length)
+    return first
+  }
+
+  async #storedLength(pool = this.#pool()): Promise<number | undefined> {
+    const { rows } = await pool.query(this.#sql.length, [this.#log])
+    return rows.length === 0 ? undefined : Number(rows[0].length)
+  }
+
+  async *read(from: number): AsyncGenerator<StoredEvent[]> {
+    let expected = from
+    for (;;) {
+      if (this.#closed) return
+      const { rows } = await this.#pool().query(this.#sql.read, [this.#log, expected])
+      const batch: StoredEvent[] = []
+      for (const row of rows as { index: string; event: string }[]) {
+        const index = Number(row.index)
+        if (index !== expected) {
+          throw new CorruptLogError(this.name, undefined, `event ${expected} is missing (the next stored event is ${index})`, mismatchRemedy)
+        }
+        batch.push(JSON.parse(withIndex(row.event, index)) as StoredEvent)
+        expected++
+      }
+      if (batch.length > 0) yield batch
+      if (rows.length < readBatchSize) return
+    }
+  }
+
+  #sawLength(length: number): void {
+    if (length > this.#length) this.#length = length
+  }
+
+  /** Tells the watchers of a length this storage has not seen before. */
+  #announce(length: number): void {
+    if (length <= this.#length || this.#closed) return
+    this.#length = length
+    for (const watcher of this.#watchers) watcher(length)
+  }
+
+  watch(onAppend: (length: number) => void): () => void {
+    if (this.#closed) return () => {}
+    this.#watchers.add(onAppend)
+    if (this.#safetyPoll === undefined) {
+      this.#safetyPoll = setInterval(() => void this.#poll(), safetyPollMs)
+      this.#safetyPoll.unref()
+      void this.#listen()
+    }
+    return () => {
+      this.#watchers.delete(onAppend)
+      if (this.#watchers.size === 0) void this.#stopWatching()
+    }
+  }
+
+  /** The safety net: asks for the length, and listens again if the listening connection was lost. */
+  async #poll(): Promise<void> {
+    try {
+      if (this.#listener === undefined) await this.#listen()
+      const length = await this.#storedLength()
+      if (length !== undefined) this.#announce(length)
+    } catch {
+      // The next poll tries again.
+    }
+  }
+
+  /** Takes a connection of its own for `LISTEN` (a pooled query may run on any connection). */
+  #listen(): Promise<void> {
+    this.#listening ??= (async () => {
+      try {
+        const client = await this.#pool().connect()
+        if (this.#closed || this.#safetyPoll === undefined) {
+          client.release()
+          return
+        }
+        const listener = new Listener(client, this.#sql.channel, this.#log, (length) => this.#announce(length), () => {
+          // The connection is gone; the safety poll listens again.
+          if (this.#listener === listener) this.#listener = undefined
+        })
+        await listener.start()
+        this.#listener = listener
+        // Appends committed before LISTEN took effect sent no notification we could hear.
+        const length = await this.#storedLength()
+        if (length !== undefined) this.#announce(length)
+      } catch {
+        // The safety poll tries again.
+      } finally {
+        this.#listening = undefined
+      }
+    })()
+    return this.#listening
+  }
+
+  async #stopWatching(): Promise<void> {
+    clearInterval(this.#safetyPoll)
+    this.#safetyPoll = undefined
+    await this.#listening
+    const listener = this.#listener
+    this.#listener = undefined
+    await listener?.stop()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#watchers.clear()
+    await this.#stopWatching()
+    const connection = this.#connection
+    this.#connection = undefined
+    await connection?.release()
+  }
+}
+
+/** A pooled connection kept for `LISTEN`, handed back to the pool exactly once. */
+class Listener {
+  #client: PostgresClient
+  #channel: string
+  #released = false
+  #onNotification: (message: { channel: string; payload?: string | undefined }) => void
+  #onError: () => void
+
+  constructor(client: PostgresClient, channel: string, log: string, onLength: (length: number) => void, onLost: () => void) {
+    this.#client = client
+    this.#channel = channel
+    // Payload: "<length> <log name>", sent by the append statement on commit.
+    this.#onNotification = (message) => {
+      if (message.channel !== channel || message.payload === undefined) return
+      const space = message.payload.indexOf(' ')
+      if (message.payload.slice(space + 1) === log) onLength(Number(message.payload.slice(0, space)))
+    }
+    this.#onError = () => {
+      onLost()
+      this.#release(true)
+    }
+    client.on('notification', this.#onNotification)
+    client.on('error', this.#onError)
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.#client.query(`LISTEN ${quoteIdentifier(this.#channel)}`)
+    } catch (error) {
+      this.#release(true)
+      throw error
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#released) return
+    try {
+      // A connection going back to the pool must not keep listening.
+      await this.#client.query(`UNLISTEN ${quoteIdentifier(this.#channel)}`)
+      this.#release(false)
+    } catch {
+      this.#release(true)
+    }
+  }
+
+  #release(destroy: boolean): void {
+    if (this.#released) return
+    this.#released = true
+    this.#client.removeListener('notification', this.#onNotification)
+    // A destroyed connection may still report errors: keep a listener so they cannot crash the process.
+    if (!destroy) this.#client.removeListener('error', this.#onError)
+    this.#client.release(destroy)
+  }
+}
