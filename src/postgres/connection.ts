@@ -89,7 +89,8 @@ export async function connect(options: PostgresConnectionOptions, schema: string
     } catch (error) {
       throw new Error('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`', { cause: error })
     }
-    const ownPool = new Pool({ connectionString: options.connectionString })
+    // Idle connections must not keep the process alive: a state backend has no close().
+    const ownPool = new Pool({ connectionString: options.connectionString, allowExitOnIdle: true })
     // An idle connection that drops is replaced on the next query; without a
     // listener its error would crash the process.
     ownPool.on('error', () => {})

@@ -5,6 +5,8 @@
  */
 export { postgresStorage } from './storage.js'
 export type { PostgresStorageOptions } from './storage.js'
+export { postgresStoreBackend } from './state-backend.js'
+export type { PostgresStoreBackendOptions } from './state-backend.js'
 export type { PostgresClient, PostgresConnectionOptions, PostgresPool } from './connection.js'
 export { exportLog, importLog } from './transfer.js'
 export type { TransferOptions } from './transfer.js'
