@@ -2,77 +2,33 @@
  * Several processes on one PostgreSQL log: writers racing, followers tailing,
  * each a real Node process running the built package.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { afterEach, describe, expect, it } from 'vitest'
-import { distEntry } from '../helpers/dist.js'
+import { killChildren, startChild, type Child } from '../storage/child.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
-const fixture = (name: string) => fileURLToPath(new URL(`fixtures/${name}`, import.meta.url))
-const distFolder = () => new URL('.', distEntry()).href
+afterEach(killChildren)
 
-interface Child {
-  process: ChildProcess
-  /** Complete stdout lines so far. */
-  lines: string[]
-  /** Resolves once a line satisfying `test` has been printed. */
-  waitForLine(test: (line: string) => boolean): Promise<string>
-  /** Resolves with stdout once the process exits with code 0; rejects with its stderr otherwise. */
-  exited: Promise<string>
+/** Starts one of the scripts in fixtures/ as a child process. */
+async function start(script: string, args: string[]): Promise<Child> {
+  return startChild(await readFile(new URL(`fixtures/${script}`, import.meta.url), 'utf8'), args)
 }
 
-const children: ChildProcess[] = []
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-})
-
-function start(script: string, args: string[]): Child {
-  const child = spawn(process.execPath, [fixture(script), distFolder(), ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-  children.push(child)
+/** Every line the child prints from now until it exits, which it must do with code 0. */
+async function restOfOutput(child: Child): Promise<string[]> {
   const lines: string[] = []
-  let stdout = ''
-  let stderr = ''
-  let partial = ''
-  const waiters = new Set<() => void>()
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk
-    const parts = (partial + chunk).split('\n')
-    partial = parts.pop()!
-    lines.push(...parts)
-    for (const waiter of waiters) waiter()
-  })
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
-  const exited = new Promise<string>((resolve, reject) => {
-    child.on('exit', (code, signal) => {
-      for (const waiter of waiters) waiter()
-      if (code === 0) resolve(stdout)
-      else reject(new Error(`${script} exited with ${code ?? signal}:\n${stderr}`))
-    })
-  })
-  exited.catch(() => {})
-  return {
-    process: child,
-    lines,
-    exited,
-    waitForLine(test) {
-      return new Promise((resolve, reject) => {
-        const check = () => {
-          const found = lines.find(test)
-          if (found !== undefined) {
-            waiters.delete(check)
-            resolve(found)
-          } else if (child.exitCode !== null || child.signalCode !== null) {
-            waiters.delete(check)
-            exited.then(() => reject(new Error(`${script} exited without printing the expected line`)), reject)
-          }
-        }
-        waiters.add(check)
-        check()
-      })
-    },
+  for (;;) {
+    try {
+      lines.push(await child.nextLine())
+    } catch {
+      break
+    }
   }
+  const { code, signal } = await child.exited
+  if (code !== 0) throw new Error(`child exited with ${code ?? signal}:\n${child.stderr()}`)
+  return lines
 }
 
 describe('PostgreSQL log shared by processes', () => {
@@ -81,14 +37,14 @@ describe('PostgreSQL log shared by processes', () => {
     const perWriter = 1000
     const total = writers * perWriter
     const log = 'shared-by-processes'
-    const followers = [0, 1].map(() => start('follower.mjs', [server.url, log, String(total)]))
-    await Promise.all(followers.map((follower) => follower.waitForLine((line) => line === 'ready')))
-    const writerProcesses = Array.from({ length: writers }, (_, w) => start('writer.mjs', [server.url, log, `w${w}`, String(perWriter)]))
-    await Promise.all(writerProcesses.map((writer) => writer.waitForLine((line) => line === 'ready')))
+    const followers = await Promise.all([0, 1].map(() => start('follower.mjs', [server.url, log, String(total)])))
+    await Promise.all(followers.map((follower) => follower.lineWhere((line) => line === 'ready')))
+    const writerProcesses = await Promise.all(Array.from({ length: writers }, (_, w) => start('writer.mjs', [server.url, log, `w${w}`, String(perWriter)])))
+    await Promise.all(writerProcesses.map((writer) => writer.lineWhere((line) => line === 'ready')))
     for (const writer of writerProcesses) writer.process.stdin!.write('go\n')
 
     // What each writer was told: the index each of its appends got.
-    const given = await Promise.all(writerProcesses.map(async (writer) => JSON.parse((await writer.exited).trim().split('\n').pop()!) as number[]))
+    const given = await Promise.all(writerProcesses.map(async (writer) => JSON.parse((await restOfOutput(writer)).pop()!) as number[]))
     // Every index from 0 to total - 1 handed out exactly once.
     expect(given.flat().sort((a, b) => a - b)).toEqual(Array.from({ length: total }, (_, index) => index))
     // A writer's appends land in the order it made them.
@@ -103,11 +59,7 @@ describe('PostgreSQL log shared by processes', () => {
     expect(switches).toBeGreaterThan(20)
 
     for (const follower of followers) {
-      const seen = (await follower.exited)
-        .trim()
-        .split('\n')
-        .slice(1)
-        .map((line) => JSON.parse(line) as { index: number; writer: string; n: number })
+      const seen = (await restOfOutput(follower)).map((line) => JSON.parse(line) as { index: number; writer: string; n: number })
       // The same events, in the same order, as the table holds: none skipped, none repeated.
       expect(seen.map(({ index, writer, n }) => ({ index, writer, n }))).toEqual(rows)
     }
@@ -116,21 +68,21 @@ describe('PostgreSQL log shared by processes', () => {
   it('an append in one process reaches an iterator waiting in another within milliseconds (LISTEN/NOTIFY, not the poll)', async () => {
     const log = 'ping-pong'
     const pings = 20
-    const follower = start('follower.mjs', [server.url, log, String(pings)])
-    const pinger = start('pinger.mjs', [server.url, log])
-    await Promise.all([follower.waitForLine((line) => line === 'ready'), pinger.waitForLine((line) => line === 'ready')])
+    const follower = await start('follower.mjs', [server.url, log, String(pings)])
+    const pinger = await start('pinger.mjs', [server.url, log])
+    await Promise.all([follower.lineWhere((line) => line === 'ready'), pinger.lineWhere((line) => line === 'ready')])
     // Let the follower's LISTEN take effect before timing (a missed notification would be caught by the 1 s poll).
     await sleep(300)
     const delays: number[] = []
     for (let n = 0; n < pings; n++) {
       pinger.process.stdin!.write('ping\n')
-      const line = await follower.waitForLine((line) => line.includes(`"type":"ping","n":${n},`))
+      const line = await follower.lineWhere((line) => line.includes(`"type":"ping","n":${n},`))
       const { sentAt, receivedAt } = JSON.parse(line) as { sentAt: number; receivedAt: number }
       delays.push(receivedAt - sentAt)
       await sleep(30)
     }
     pinger.process.stdin!.end()
-    await Promise.all([follower.exited, pinger.exited])
+    await Promise.all([restOfOutput(follower), restOfOutput(pinger)])
     delays.sort((a, b) => a - b)
     const median = delays[Math.floor(pings / 2)]!
     console.log(

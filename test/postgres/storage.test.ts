@@ -1,7 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { AppendConflictError, CorruptLogError, initLog, type Log } from '../../src/index.js'
+import type { LogStorage } from '../../src/storage/types.js'
 import { postgresStorage } from '../../src/postgres/index.js'
+import { describeLogStorage } from '../storage/contract.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -10,6 +12,22 @@ let logCount = 0
 const freshLogName = () => `test-log-${++logCount}`
 
 type Event = { type: string; n?: number; text?: string }
+
+const logNames = new WeakMap<LogStorage, string>()
+function storageOn(pool: ReturnType<typeof server.pool>, log: string): LogStorage {
+  const storage = postgresStorage({ pool, log })
+  logNames.set(storage, log)
+  return storage
+}
+let contractPool: ReturnType<typeof server.pool> | undefined
+const sharedPool = () => (contractPool ??= server.pool())
+
+describeLogStorage('postgresStorage', {
+  create: () => storageOn(sharedPool(), freshLogName()),
+  reopen: (closed) => storageOn(sharedPool(), logNames.get(closed)!),
+  // Another process would have a pool of its own.
+  follow: (writer) => storageOn(server.pool({ max: 2 }), logNames.get(writer)!),
+})
 
 async function collect<E>(log: Log<E>, count: number, after = -1): Promise<(E & { index: number })[]> {
   const seen: (E & { index: number })[] = []
