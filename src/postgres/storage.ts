@@ -90,7 +90,10 @@ class PostgresStorage implements LogStorage {
         )
         SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`,
       length: `SELECT length::text AS length FROM ${s}.logs WHERE log = $1`,
-      read: `SELECT index::text AS index, event::text AS event FROM ${s}.events WHERE log = $1 AND index >= $2 ORDER BY events.index LIMIT ${readBatchSize}`,
+      // A range rather than `LIMIT`: without statistics (a young table) the
+      // planner would fetch and sort every later row just to keep the first few.
+      read: `SELECT index::text AS index, event::text AS event FROM ${s}.events
+        WHERE log = $1 AND index >= $2 AND index < $2::bigint + ${readBatchSize} ORDER BY events.index`,
       channel: connection.schemaName,
     }
     try {
@@ -158,7 +161,13 @@ class PostgresStorage implements LogStorage {
         expected++
       }
       if (batch.length > 0) yield batch
-      if (rows.length < readBatchSize) return
+      if (rows.length < readBatchSize) {
+        // Rows of a length this storage has seen are committed and visible: missing ones were deleted.
+        if (expected < this.#length) {
+          throw new CorruptLogError(this.name, undefined, `event ${expected} is missing (the log holds ${this.#length} events)`, mismatchRemedy)
+        }
+        return
+      }
     }
   }
 

@@ -241,6 +241,25 @@ describe('postgresStorage', () => {
     await storage.close()
   })
 
+  it('reports missing events at the end of a read batch instead of ending the read early', async () => {
+    const pool = server.pool()
+    const name = freshLogName()
+    const log = await initLog<Event>({ storage: postgresStorage({ pool, log: name }) })
+    await Promise.all(Array.from({ length: 1500 }, (_, n) => log.append({ type: 'many', n })))
+    await log.close()
+    await pool.query(`DELETE FROM tiny_event_sourcing.events WHERE log = $1 AND index BETWEEN 990 AND 999`, [name])
+    const storage = postgresStorage({ pool, log: name })
+    await storage.open()
+    let read = 0
+    const error = await (async () => {
+      for await (const batch of storage.read(0)) read += batch.length
+    })().catch((error: unknown) => error)
+    expect(error).toBeInstanceOf(CorruptLogError)
+    expect((error as Error).message).toContain('event 990 is missing (the log holds 1500 events)')
+    expect(read).toBe(990)
+    await storage.close()
+  })
+
   it('makes and ends a pool of its own from a connection string', async () => {
     const pool = server.pool()
     const name = freshLogName()
