@@ -14,6 +14,13 @@ export interface PostgresClient {
   removeListener(event: 'notification' | 'error', listener: (...args: any[]) => void): unknown
 }
 
+/** A query as `pg` takes it: with a `name`, it is prepared once per connection and reused. */
+export interface PostgresQuery {
+  name?: string
+  text: string
+  values?: unknown[]
+}
+
 /**
  * The part of a `pg` Pool this package uses: one-statement queries, and a
  * dedicated client for `LISTEN` and for creating the tables. A `pg.Pool` is
@@ -21,6 +28,7 @@ export interface PostgresClient {
  */
 export interface PostgresPool {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
+  query(query: PostgresQuery): Promise<{ rows: any[] }>
   connect(): Promise<PostgresClient>
   end(): Promise<void>
 }
@@ -166,4 +174,16 @@ async function createTables({ pool, schema }: Connection): Promise<void> {
     client.release(error as Error)
     throw error
   }
+}
+
+/**
+ * A named query for `text`, so that the server parses and plans it once per
+ * connection instead of on every call (for the append statement, planning
+ * costs more than running it). The name is derived from the text, so that
+ * different texts (other schemas) never share one.
+ */
+export function prepared(text: string): { name: string; text: string } {
+  let hash = 5381
+  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 33) ^ text.charCodeAt(i)) >>> 0
+  return { name: `tiny_event_sourcing_${hash.toString(36)}_${text.length}`, text }
 }

@@ -1,7 +1,7 @@
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../storage/types.js'
-import { checkConnectionOptions, connect, quoteIdentifier, type Connection, type PostgresClient, type PostgresConnectionOptions } from './connection.js'
+import { checkConnectionOptions, connect, prepared, quoteIdentifier, type Connection, type PostgresClient, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
 
 /** Options of `postgresStorage`. */
 export interface PostgresStorageOptions extends PostgresConnectionOptions {
@@ -48,7 +48,7 @@ class PostgresStorage implements LogStorage {
   #listener: Listener | undefined
   #listening: Promise<void> | undefined
   #safetyPoll: ReturnType<typeof setInterval> | undefined
-  #sql!: { append: string; length: string; read: string; channel: string }
+  #sql!: { append: PostgresQuery; length: PostgresQuery; read: PostgresQuery; channel: string }
 
   constructor(options: PostgresConnectionOptions, schemaName: string, log: string) {
     this.#options = options
@@ -79,7 +79,7 @@ class PostgresStorage implements LogStorage {
       // part of the same WHERE clause, evaluated on the latest committed row.
       // Everything runs as one statement, so it commits all or nothing, and
       // its NOTIFY is delivered only on commit.
-      append: `WITH head AS (
+      append: prepared(`WITH head AS (
           UPDATE ${s}.logs SET length = length + $3
           WHERE log = $1 AND ($4::bigint IS NULL OR length = $4::bigint + 1)
           RETURNING length
@@ -88,12 +88,12 @@ class PostgresStorage implements LogStorage {
           SELECT $1, head.length - $3 + e.ordinality - 1, e.value
           FROM head, json_array_elements($2::json) WITH ORDINALITY AS e
         )
-        SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`,
-      length: `SELECT length::text AS length FROM ${s}.logs WHERE log = $1`,
+        SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`),
+      length: prepared(`SELECT length::text AS length FROM ${s}.logs WHERE log = $1`),
       // A range rather than `LIMIT`: without statistics (a young table) the
       // planner would fetch and sort every later row just to keep the first few.
-      read: `SELECT index::text AS index, event::text AS event FROM ${s}.events
-        WHERE log = $1 AND index >= $2 AND index < $2::bigint + ${readBatchSize} ORDER BY events.index`,
+      read: prepared(`SELECT index::text AS index, event::text AS event FROM ${s}.events
+        WHERE log = $1 AND index >= $2 AND index < $2::bigint + ${readBatchSize} ORDER BY events.index`),
       channel: connection.schemaName,
     }
     try {
@@ -130,7 +130,7 @@ class PostgresStorage implements LogStorage {
     const pool = this.#pool()
     if (records.length === 0) return this.#length
     const expected = options?.expectedLastIndex
-    const { rows } = await pool.query(this.#sql.append, [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel])
+    const { rows } = await pool.query({ ...this.#sql.append, values: [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel] })
     if (rows.length === 0) {
       const actual = await this.#storedLength(pool)
       if (expected !== undefined && actual !== undefined) throw new AppendConflictError(this.name, expected, actual - 1)
@@ -142,7 +142,7 @@ class PostgresStorage implements LogStorage {
   }
 
   async #storedLength(pool = this.#pool()): Promise<number | undefined> {
-    const { rows } = await pool.query(this.#sql.length, [this.#log])
+    const { rows } = await pool.query({ ...this.#sql.length, values: [this.#log] })
     return rows.length === 0 ? undefined : Number(rows[0].length)
   }
 
@@ -150,7 +150,9 @@ class PostgresStorage implements LogStorage {
     let expected = from
     for (;;) {
       if (this.#closed) return
-      const { rows } = await this.#pool().query(this.#sql.read, [this.#log, expected])
+      // Only a length known before the query started is sure to be visible to it.
+      const known = this.#length
+      const { rows } = await this.#pool().query({ ...this.#sql.read, values: [this.#log, expected] })
       const batch: StoredEvent[] = []
       for (const row of rows as { index: string; event: string }[]) {
         const index = Number(row.index)
@@ -162,9 +164,9 @@ class PostgresStorage implements LogStorage {
       }
       if (batch.length > 0) yield batch
       if (rows.length < readBatchSize) {
-        // Rows of a length this storage has seen are committed and visible: missing ones were deleted.
-        if (expected < this.#length) {
-          throw new CorruptLogError(this.name, undefined, `event ${expected} is missing (the log holds ${this.#length} events)`, mismatchRemedy)
+        // Rows of a length this storage had seen were committed and visible: missing ones were deleted.
+        if (expected < known) {
+          throw new CorruptLogError(this.name, undefined, `event ${expected} is missing (the log holds ${known} events)`, mismatchRemedy)
         }
         return
       }
