@@ -1,4 +1,8 @@
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
+import { distEntry } from '../helpers/dist.js'
 import { killChildren, startChild } from '../storage/child.js'
 import { usePostgres } from './server.js'
 
@@ -30,4 +34,24 @@ describe('the main entry and tiny-event-sourcing/postgres', () => {
     expect(await child.nextLine()).toBe('connection string used: pg loaded true')
     expect((await child.exited).code).toBe(0)
   })
+
+  it('share one set of error classes in the CommonJS build too (require)', async () => {
+    const dist = fileURLToPath(new URL('.', distEntry()))
+    const script = `
+      const loaded = () => Object.keys(require.cache).some((path) => path.includes('/node_modules/pg/'))
+      const { initLog, AppendConflictError } = require(${JSON.stringify(`${dist}index.cjs`)})
+      const { postgresStorage } = require(${JSON.stringify(`${dist}postgres.cjs`)})
+      ;(async () => {
+        console.log('pg loaded ' + loaded())
+        const log = await initLog({ storage: postgresStorage({ connectionString: process.argv[1], log: 'required' }) })
+        await log.append({ type: 'first' })
+        const error = await log.append({ type: 'late' }, { expectedLastIndex: -1 }).catch((error) => error)
+        console.log('conflict is the main entry class: ' + (error instanceof AppendConflictError))
+        await log.close()
+      })()
+    `
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script, server.url])
+    expect(stdout).toBe('pg loaded false\nconflict is the main entry class: true\n')
+  })
 })
+
