@@ -147,6 +147,10 @@ class EventLog<E extends object> implements Log<E> {
     if (this.#readOnly) {
       return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through the process that writes it`))
     }
+    const expectedLastIndex = options?.expectedLastIndex
+    if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+      return Promise.reject(new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`))
+    }
     let record: string
     try {
       record = serializeEvent(event)
@@ -157,7 +161,7 @@ class EventLog<E extends object> implements Log<E> {
       this.#appendQueue.push({
         record,
         event,
-        expectedLastIndex: options?.expectedLastIndex,
+        expectedLastIndex,
         resolve: resolve as PendingAppend['resolve'],
         reject,
       })
@@ -258,17 +262,14 @@ class EventLog<E extends object> implements Log<E> {
   async *#iterate(from: number, signal: AbortSignal | undefined): AsyncGenerator<Indexed<E>> {
     let position = from
     const stopped = () => this.#closed || signal?.aborted === true
-    let onAbort: (() => void) | undefined
-    const aborted =
-      signal &&
-      new Promise<void>((resolve) => {
-        onAbort = () => resolve()
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
+    // An abort wakes every waiting iterator; this one then sees its signal and ends.
+    // (Racing each wait against an abort promise would pile reactions onto it.)
+    const onAbort = () => this.#wake()
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       while (!stopped()) {
         if (position >= this.#length) {
-          await this.#waitForChange(aborted)
+          await this.#waitForChange()
           continue
         }
         const record = this.#recentRecord(position)
@@ -296,19 +297,19 @@ class EventLog<E extends object> implements Log<E> {
           throw error
         }
         // The storage has not caught up with a length it announced: wait rather than spin.
-        if (position === before && !stopped()) await this.#waitForChange(aborted)
+        if (position === before && !stopped()) await this.#waitForChange()
       }
     } finally {
-      if (onAbort) signal!.removeEventListener('abort', onAbort)
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
-  /** Resolves at the next append or close (or abort). Must be called right after checking the length, with no await in between, so no wake-up is missed. */
-  async #waitForChange(aborted: Promise<void> | undefined): Promise<void> {
+  /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
+  async #waitForChange(): Promise<void> {
     const changed = this.#changed
     if (this.#readOnly && this.#waiting++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 30)
     try {
-      await (aborted ? Promise.race([changed, aborted]) : changed)
+      await changed
     } finally {
       if (this.#readOnly && --this.#waiting === 0) clearInterval(this.#keepAlive)
     }
