@@ -1,7 +1,8 @@
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../storage/types.js'
-import { checkConnectionOptions, connect, prepared, quoteIdentifier, type Connection, type PostgresClient, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
+import { checkConnectionOptions, connect, prepared, type Connection, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
+import { subscribe, type Subscription } from './notifications.js'
 
 /** Options of `postgresStorage`. */
 export interface PostgresStorageOptions extends PostgresConnectionOptions {
@@ -45,8 +46,7 @@ class PostgresStorage implements LogStorage {
   /** The highest length this object has seen or made, so watchers hear only of growth. */
   #length = 0
   #watchers = new Set<(length: number) => void>()
-  #listener: Listener | undefined
-  #listening: Promise<void> | undefined
+  #subscription: Subscription | undefined
   #safetyPoll: ReturnType<typeof setInterval> | undefined
   #sql!: { append: PostgresQuery; length: PostgresQuery; read: PostgresQuery; channel: string }
 
@@ -187,10 +187,14 @@ class PostgresStorage implements LogStorage {
   watch(onAppend: (length: number) => void): () => void {
     if (this.#closed) return () => {}
     this.#watchers.add(onAppend)
-    if (this.#safetyPoll === undefined) {
+    if (this.#subscription === undefined) {
+      this.#subscription = subscribe(this.#pool(), this.#sql.channel, {
+        log: this.#log,
+        onLength: (length) => this.#announce(length),
+        onListening: () => void this.#checkLength(),
+      })
       this.#safetyPoll = setInterval(() => void this.#poll(), safetyPollMs)
       this.#safetyPoll.unref()
-      void this.#listen()
     }
     return () => {
       this.#watchers.delete(onAppend)
@@ -198,10 +202,14 @@ class PostgresStorage implements LogStorage {
     }
   }
 
-  /** The safety net: asks for the length, and listens again if the listening connection was lost. */
+  /** The safety net: listens again if the listening connection was lost, and asks for the length. */
   async #poll(): Promise<void> {
+    if (this.#subscription?.listening === false) await this.#subscription.listen()
+    await this.#checkLength()
+  }
+
+  async #checkLength(): Promise<void> {
     try {
-      if (this.#listener === undefined) await this.#listen()
       const length = await this.#storedLength()
       if (length !== undefined) this.#announce(length)
     } catch {
@@ -209,40 +217,12 @@ class PostgresStorage implements LogStorage {
     }
   }
 
-  /** Takes a connection of its own for `LISTEN` (a pooled query may run on any connection). */
-  #listen(): Promise<void> {
-    this.#listening ??= (async () => {
-      try {
-        const client = await this.#pool().connect()
-        if (this.#closed || this.#safetyPoll === undefined) {
-          client.release()
-          return
-        }
-        const listener = new Listener(client, this.#sql.channel, this.#log, (length) => this.#announce(length), () => {
-          // The connection is gone; the safety poll listens again.
-          if (this.#listener === listener) this.#listener = undefined
-        })
-        await listener.start()
-        this.#listener = listener
-        // Appends committed before LISTEN took effect sent no notification we could hear.
-        const length = await this.#storedLength()
-        if (length !== undefined) this.#announce(length)
-      } catch {
-        // The safety poll tries again.
-      } finally {
-        this.#listening = undefined
-      }
-    })()
-    return this.#listening
-  }
-
   async #stopWatching(): Promise<void> {
     clearInterval(this.#safetyPoll)
     this.#safetyPoll = undefined
-    await this.#listening
-    const listener = this.#listener
-    this.#listener = undefined
-    await listener?.stop()
+    const subscription = this.#subscription
+    this.#subscription = undefined
+    await subscription?.unsubscribe()
   }
 
   async close(): Promise<void> {
@@ -253,60 +233,5 @@ class PostgresStorage implements LogStorage {
     const connection = this.#connection
     this.#connection = undefined
     await connection?.release()
-  }
-}
-
-/** A pooled connection kept for `LISTEN`, handed back to the pool exactly once. */
-class Listener {
-  #client: PostgresClient
-  #channel: string
-  #released = false
-  #onNotification: (message: { channel: string; payload?: string | undefined }) => void
-  #onError: () => void
-
-  constructor(client: PostgresClient, channel: string, log: string, onLength: (length: number) => void, onLost: () => void) {
-    this.#client = client
-    this.#channel = channel
-    // Payload: "<length> <log name>", sent by the append statement on commit.
-    this.#onNotification = (message) => {
-      if (message.channel !== channel || message.payload === undefined) return
-      const space = message.payload.indexOf(' ')
-      if (message.payload.slice(space + 1) === log) onLength(Number(message.payload.slice(0, space)))
-    }
-    this.#onError = () => {
-      onLost()
-      this.#release(true)
-    }
-    client.on('notification', this.#onNotification)
-    client.on('error', this.#onError)
-  }
-
-  async start(): Promise<void> {
-    try {
-      await this.#client.query(`LISTEN ${quoteIdentifier(this.#channel)}`)
-    } catch (error) {
-      this.#release(true)
-      throw error
-    }
-  }
-
-  async stop(): Promise<void> {
-    if (this.#released) return
-    try {
-      // A connection going back to the pool must not keep listening.
-      await this.#client.query(`UNLISTEN ${quoteIdentifier(this.#channel)}`)
-      this.#release(false)
-    } catch {
-      this.#release(true)
-    }
-  }
-
-  #release(destroy: boolean): void {
-    if (this.#released) return
-    this.#released = true
-    this.#client.removeListener('notification', this.#onNotification)
-    // A destroyed connection may still report errors: keep a listener so they cannot crash the process.
-    if (!destroy) this.#client.removeListener('error', this.#onError)
-    this.#client.release(destroy)
   }
 }

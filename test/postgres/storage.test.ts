@@ -161,6 +161,24 @@ describe('postgresStorage', () => {
     await Promise.all([writer.close(), follower.close()])
   })
 
+  it('shares one listening connection among all the logs open on a pool', async () => {
+    const tag = freshLogName()
+    const pool = server.pool({ application_name: tag, max: 3 })
+    const writer = await initLog<Event>({ storage: postgresStorage({ pool: server.pool(), log: `${tag}-0` }) })
+    const names = Array.from({ length: 6 }, (_, n) => `${tag}-${n}`)
+    const followers = await Promise.all(names.map((log) => initLog<Event>({ storage: postgresStorage({ pool, log }) })))
+    const listening = async () =>
+      (await server.pool().query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND application_name = $1`, [tag])).rows[0].count as number
+    await waitFor(async () => (await listening()) === 1, 'one connection to listen')
+    // Six logs on a pool of three connections: appends and reads still have two.
+    const next = followers[0]!.events().next()
+    await writer.append({ type: 'pushed' })
+    expect((await next).value).toEqual({ type: 'pushed', index: 0 })
+    expect(await listening()).toBe(1)
+    await Promise.all([writer.close(), ...followers.map((follower) => follower.close())])
+    await waitFor(async () => (await listening()) === 0, 'the connection to stop listening')
+  })
+
   it('catches up through its slow safety poll with events written without a notification', async () => {
     const pool = server.pool()
     const name = freshLogName()
