@@ -157,6 +157,10 @@ function ensureTables(connection: Connection): Promise<void> {
 }
 
 async function createTables({ pool, schema }: Connection): Promise<void> {
+  // A role allowed only to read and write (the tables made by someone else) may not run CREATE, even IF NOT EXISTS.
+  const tables = ['logs', 'events', 'states'].map((table) => `${schema}.${table}`)
+  const { rows } = await pool.query('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS present', tables)
+  if (rows[0].present === true) return
   const client = await pool.connect()
   try {
     await client.query('BEGIN')

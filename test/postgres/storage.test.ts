@@ -291,6 +291,30 @@ describe('postgresStorage', () => {
     await waitFor(async () => (await connections()) === 0, 'its connections to close')
   })
 
+  it('works for a role that may read and write the tables but create nothing', async () => {
+    const admin = server.pool()
+    const name = freshLogName()
+    const setUp = await initLog<Event>({ storage: postgresStorage({ pool: admin, log: name }) })
+    await setUp.close()
+    const role = `tes_app_${process.pid}`
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'app-password'`)
+    try {
+      await admin.query(`GRANT USAGE ON SCHEMA tiny_event_sourcing TO ${role}`)
+      await admin.query(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA tiny_event_sourcing TO ${role}`)
+      const url = new URL(server.url)
+      url.username = role
+      url.password = 'app-password'
+      const pool = server.pool({ connectionString: url.toString() })
+      await expect(pool.query('CREATE SCHEMA IF NOT EXISTS tiny_event_sourcing')).rejects.toThrow(/permission denied/)
+      const log = await initLog<Event>({ storage: postgresStorage({ pool, log: name }) })
+      expect(await log.append({ type: 'as the app' })).toEqual({ type: 'as the app', index: 0 })
+      await log.close()
+    } finally {
+      await admin.query(`DROP OWNED BY ${role}`)
+      await admin.query(`DROP ROLE ${role}`)
+    }
+  })
+
   it('uses another schema when asked', async () => {
     const pool = server.pool()
     const log = await initLog<Event>({ storage: postgresStorage({ pool, log: 'elsewhere', schema: 'my "odd" schema' }) })
