@@ -78,7 +78,15 @@ async function createExternalDatabase(externalUrl) {
 }
 
 /** Starts a server with a database of its own: in the external server TES_POSTGRES_URL names, else an embedded one. */
-export function startTestServer() {
+export async function startTestServer() {
   const external = process.env.TES_POSTGRES_URL
-  return external ? createExternalDatabase(external) : startEmbedded()
+  if (external) return createExternalDatabase(external)
+  // Another process may take the free port before the server binds it: try again on another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEmbedded()
+    } catch (error) {
+      if (attempt === 3) throw error
+    }
+  }
 }
