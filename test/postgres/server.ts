@@ -18,8 +18,11 @@ export function usePostgres(): { readonly url: string; pool(options?: pg.PoolCon
   }, 120_000)
   afterAll(async () => {
     // A failed test may leave a client checked out, which would keep pool.end() waiting forever.
-    await Promise.race([Promise.all(pools.map((pool) => pool.end())), new Promise((resolve) => setTimeout(resolve, 5000))])
-    await server?.stop()
+    try {
+      await Promise.race([Promise.allSettled(pools.map((pool) => pool.end())), new Promise((resolve) => setTimeout(resolve, 5000))])
+    } finally {
+      await server?.stop()
+    }
   }, 60_000)
   return {
     get url() {
