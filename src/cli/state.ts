@@ -3,7 +3,7 @@ import { fsStoreBackend } from '../backends/fs.js'
 import type { StateSnapshot } from '../backends/types.js'
 import { CorruptStateError } from '../errors.js'
 import { stringOption, type Command } from './command.js'
-import { formatBytes, formatCount, table } from './format.js'
+import { formatBytes, formatCount, plural, table } from './format.js'
 import { readLines } from './log-lines.js'
 import { assertFile, openLogForReading } from './read-log.js'
 
@@ -13,10 +13,10 @@ const valueChars = 60
 
 function describe(value: unknown): string {
   if (value === null) return 'null'
-  if (Array.isArray(value)) return `an array of ${formatCount(value.length)} ${value.length === 1 ? 'item' : 'items'}`
+  if (Array.isArray(value)) return `an array of ${plural(value.length, 'item', 'items')}`
   if (typeof value === 'object') {
     const keys = Object.keys(value).length
-    return `an object with ${formatCount(keys)} ${keys === 1 ? 'key' : 'keys'}`
+    return `an object with ${plural(keys, 'key', 'keys')}`
   }
   const text = JSON.stringify(value)
   return text.length > valueChars ? `${text.slice(0, valueChars - 1)}…` : text
@@ -95,9 +95,9 @@ Example:
       const behind = length - 1 - version
       text +=
         behind > 0
-          ? `${logFile} holds ${formatCount(length)} events: the state is ${formatCount(behind)} ${behind === 1 ? 'event' : 'events'} behind (its projection catches up when it next runs).\n`
+          ? `${logFile} holds ${plural(length, 'event', 'events')}: the state is ${plural(behind, 'event', 'events')} behind (its projection catches up when it next runs).\n`
           : behind === 0
-            ? `${logFile} holds ${formatCount(length)} events: the state is up to date.\n`
+            ? `${logFile} holds ${plural(length, 'event', 'events')}: the state is up to date.\n`
             : `${logFile} holds only ${formatCount(length)} events, but the state reflects events up to ${version}: it was built from another log, or the log was cut short.\n`
     }
     text += `state: ${describe(value)}\n`
