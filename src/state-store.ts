@@ -1,8 +1,6 @@
 import type { StateSnapshot, StateStoreBackend } from './backends/types.js'
 import { CorruptStateError, StaleVersionError, StateStoreClosedError } from './errors.js'
 
-export type { StateSnapshot, StateStoreBackend } from './backends/types.js'
-
 /** Options of `initStateStore`. */
 export interface InitStateStoreOptions<S> {
   /** Where the snapshot is kept, e.g. `fsStoreBackend('data/bookmarks.json')` or `memoryStoreBackend()`. */
