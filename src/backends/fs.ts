@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer'
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { CorruptStateError } from '../errors.js'
+import { syncFolder, syncFolderSync } from '../sync-folder.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
 
@@ -91,31 +92,4 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   }
   if (initialState !== undefined) return { ...backend, initialState }
   return backend
-}
-
-/** Makes the rename itself durable. Not every platform can sync a folder; there the rename is as durable as the OS makes it. */
-async function syncFolder(folder: string): Promise<void> {
-  try {
-    const handle = await open(folder, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // Folders cannot be opened or synced on some platforms (Windows).
-  }
-}
-
-function syncFolderSync(folder: string): void {
-  try {
-    const fd = openSync(folder, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {
-    // Folders cannot be opened or synced on some platforms (Windows).
-  }
 }

@@ -3,6 +3,7 @@ import { copyFile, open, rename, unlink, type FileHandle } from 'node:fs/promise
 import { dirname, resolve } from 'node:path'
 import { serializeEvent, withIndex } from '../serialize.js'
 import { acquireFileLock } from '../storage/file-lock.js'
+import { syncFolder } from '../sync-folder.js'
 import type { Command } from './command.js'
 import { formatCount, plural } from './format.js'
 import { inspectLog, scanLog, type LogHealth } from './log-lines.js'
@@ -86,15 +87,6 @@ async function writeRepaired(filename: string, target: string, droppedFile: stri
   } finally {
     await output.close()
     await dropped?.close()
-  }
-}
-
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r')
-  try {
-    await handle.datasync()
-  } finally {
-    await handle.close()
   }
 }
 
