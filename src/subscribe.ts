@@ -22,10 +22,14 @@ export async function catchupSubscribe<E>(
 ): Promise<void> {
   const { signal } = options
   if (typeof handler !== 'function') throw new TypeError('tiny-event-sourcing: catchupSubscribe(events, handler) needs a handler function')
-  const iterator =
-    Symbol.asyncIterator in events
-      ? (events as AsyncIterable<E>)[Symbol.asyncIterator]()
-      : (events as Iterable<E>)[Symbol.iterator]()
+  const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
+  const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
+  if (typeof iterate !== 'function') {
+    const given =
+      events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'a log; pass log.events()' : 'an object that is not iterable'
+    throw new TypeError(`tiny-event-sourcing: catchupSubscribe(events, handler) needs the events to iterate, e.g. log.events(); got ${given}`)
+  }
+  const iterator = iterate.call(events)
   if (signal?.aborted) {
     await iterator.return?.()
     return

@@ -142,6 +142,13 @@ describe('catchupSubscribe', () => {
     expect(fromGenerator).toEqual(['a', 'b'])
   })
 
+  it('says what it needs when given something other than events, such as the log itself', async () => {
+    const log = await logWith(1)
+    await expect(catchupSubscribe(log as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got a log; pass log\.events\(\)/)
+    await expect(catchupSubscribe(undefined as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got undefined/)
+    await log.close()
+  })
+
   it('works with the README skip-and-bump style across a restart', async () => {
     const storage = memoryStorage()
     const backend = memoryStoreBackend({ total: 0 })
