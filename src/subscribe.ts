@@ -101,7 +101,9 @@ export interface ProjectOptions<E, S> {
  */
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
-  if (typeof reduce !== 'function') throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }')
+  if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
+    throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }: a log from initLog(), a store from initStateStore()')
+  }
   if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
     throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
   }

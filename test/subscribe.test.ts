@@ -263,6 +263,17 @@ describe('project', () => {
     await log.close()
   })
 
+  it('says what it needs when the log, the store or reduce is missing', async () => {
+    const log = await logWith(1)
+    const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
+    const needs = /project\(\) needs \{ log, store, reduce: \(state, event\) => newState \}/
+    await expect(project({ store, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store: {}, reduce: sum } as never)).rejects.toThrow('project() needs a store made by initStateStore()')
+    await log.close()
+  })
+
   it('rejects when reduce forgets to return a state, naming the event', async () => {
     const log = await logWith(1)
     const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
