@@ -34,7 +34,13 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       try {
         bytes = await readFile(name)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') return null
+        if (code === 'EISDIR') {
+          // Node's message names no path here.
+          const message = `tiny-event-sourcing: the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`
+          throw Object.assign(new Error(message, { cause: error }), { code })
+        }
         throw error
       }
       // Decoding would quietly replace bad bytes, and the next write would make that permanent.
