@@ -34,17 +34,21 @@ export async function catchupSubscribe<E>(
     await iterator.return?.()
     return
   }
-  let onAbort: (() => void) | undefined
-  const aborted =
-    signal &&
-    new Promise<'aborted'>((resolve) => {
-      onAbort = () => resolve('aborted')
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+  // An abort wakes the current wait. (Racing every wait against one abort
+  // promise would pile a reaction onto it per event, for as long as it runs.)
+  let wake: ((aborted: 'aborted') => void) | undefined
+  const onAbort = () => wake?.('aborted')
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     for (;;) {
       const next = Promise.resolve(iterator.next())
-      const result = aborted ? await Promise.race([next, aborted]) : await next
+      const result = signal
+        ? await new Promise<IteratorResult<E> | 'aborted'>((resolve, reject) => {
+            wake = resolve
+            next.then(resolve, reject)
+          })
+        : await next
+      wake = undefined
       if (result === 'aborted') {
         // The iterator is still waiting for its next event, so return() would
         // wait too; it is asked to finish without holding the caller up. (Pass
@@ -65,7 +69,7 @@ export async function catchupSubscribe<E>(
       }
     }
   } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort)
+    signal?.removeEventListener('abort', onAbort)
   }
 }
 
