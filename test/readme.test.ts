@@ -106,6 +106,13 @@ describe('README.md reference', () => {
     expect(missing).toEqual([])
   })
 
+  it('documents every exported type', async () => {
+    const indexSource = await readFile(new URL('src/index.ts', root), 'utf8')
+    const types = [...indexSource.matchAll(/^export type \{([^}]+)\}/gm)].flatMap((match) => match[1]!.split(',').map((name) => name.trim()))
+    expect(types.length).toBeGreaterThanOrEqual(17)
+    expect(types.filter((name) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}<`))).toEqual([])
+  })
+
   it('has every function on the default export too', () => {
     const functions = Object.entries(library).filter(([name, value]) => typeof value === 'function' && !/Error$/.test(name))
     expect(functions.length).toBeGreaterThanOrEqual(8)

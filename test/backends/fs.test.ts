@@ -38,6 +38,15 @@ describe('fsStoreBackend', () => {
     expect(await fsStoreBackend(filename).read()).toEqual({ version: 123, state: { byUrl: {} } })
   })
 
+  it('names the folder, and says to give a file, when given a folder', async () => {
+    const folder = await newFolder()
+    const error = await initStateStore({ storeBackend: fsStoreBackend(folder, {}) }).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'EISDIR' })
+    expect((error as Error).message).toBe(
+      `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`,
+    )
+  })
+
   it('names its file by absolute path', () => {
     expect(fsStoreBackend('relative/state.json').name).toBe(join(process.cwd(), 'relative', 'state.json'))
   })

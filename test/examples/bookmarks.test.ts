@@ -1,4 +1,6 @@
 import { mkdtemp, readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -124,4 +126,27 @@ describe('examples/bookmarks (npm start)', () => {
     expect(await service.program.exited).toBe(0)
     expect(service.program.output().trim().split('\n')).toHaveLength(1) // only its greeting
   })
+
+  it('says what to do, and exits, when its port is taken or PORT is not a port', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = taken.address() as AddressInfo
+      const busy = startProgram([serverScript], { env: { PORT: String(port), BOOKMARKS_DATA_DIR: dataDir } })
+      running.add(busy)
+      expect(await busy.exited).toBe(1)
+      expect(busy.output()).toContain(`Port ${port} on 127.0.0.1 is in use: stop what listens there, or start with another PORT (PORT=0 picks a free one)`)
+      // It let go of its log on the way out: the next start opens it.
+      const service = await startService(dataDir)
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
+    const notAPort = startProgram([serverScript], { env: { PORT: 'eighty', BOOKMARKS_DATA_DIR: dataDir } })
+    running.add(notAPort)
+    expect(await notAPort.exited).toBe(2)
+    expect(notAPort.output()).toBe('PORT=eighty is not a port number: give one from 0 to 65535 (0 picks a free one)\n')
+  }, 60_000)
 })
