@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
 import { describeStateStoreBackendContract } from './contract.js'
 import { distEntry } from '../helpers/dist.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
-const newFolder = () => mkdtemp(join(tmpdir(), 'tes-fs-backend-'))
+afterAll(removeTempDirs)
+
+const newFolder = () => tempDir('fs-backend')
 
 describeStateStoreBackendContract('fsStoreBackend', async () => {
   const filename = join(await newFolder(), 'state.json')
