@@ -80,6 +80,23 @@ describe('catchupSubscribe', () => {
     await log.close()
   })
 
+  it("rejects with the handler's error even when ending the iterator fails too", async () => {
+    const failure = new Error('handler broke')
+    const events: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: 1 }),
+        return: async () => {
+          throw new Error('return broke')
+        },
+      }),
+    }
+    await expect(
+      catchupSubscribe(events, () => {
+        throw failure
+      }),
+    ).rejects.toBe(failure)
+  })
+
   it('resolves when its signal aborts while waiting for events', async () => {
     const log = await logWith(2)
     const controller = new AbortController()
