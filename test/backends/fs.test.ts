@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
@@ -23,6 +23,16 @@ describe('fsStoreBackend', () => {
     expect(await backend.read()).toBeNull()
     await backend.write({ version: 0, state: {} })
     expect(await readFile(filename, 'utf8')).toBe('{"_version":0,"state":{}}\n')
+  })
+
+  it('creates the folder again when it was deleted while the store was open', async () => {
+    const folder = join(await newFolder(), 'data')
+    const filename = join(folder, 'read-model.json')
+    const backend = fsStoreBackend(filename)
+    await backend.write({ version: 0, state: {} })
+    await rm(folder, { recursive: true })
+    await backend.write({ version: 1, state: { n: 1 } })
+    expect(await readFile(filename, 'utf8')).toBe('{"_version":1,"state":{"n":1}}\n')
   })
 
   it('writes the envelope { "_version", "_projection"?, "state" } on one line', async () => {
