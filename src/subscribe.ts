@@ -60,7 +60,8 @@ export async function catchupSubscribe<E>(
       try {
         await handler(result.value)
       } catch (error) {
-        await iterator.return?.()
+        // The handler's error is the one to report, even if ending the iterator fails too.
+        await Promise.resolve(iterator.return?.()).catch(() => {})
         throw error
       }
       if (signal?.aborted) {

@@ -1,13 +1,15 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as library from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
 import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './examples/helpers.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 const root = new URL('../', import.meta.url)
 const readme = await readFile(new URL('README.md', root), 'utf8')
@@ -142,7 +144,7 @@ describe('the six steps, run as a program', () => {
       .outputText.replaceAll("from 'tiny-event-sourcing'", `from ${JSON.stringify(distEntry())}`)
       .replace("from './page-info.mjs'", `from ${JSON.stringify(pathToFileURL(new URL('examples/bookmarks/page-info.mjs', root).pathname).href)}`)
     expect(javascript).not.toContain("'tiny-event-sourcing'")
-    const folder = await mkdtemp(join(tmpdir(), 'tes-readme-'))
+    const folder = await tempDir('readme')
     await writeFile(join(folder, 'six-steps.mjs'), javascript)
 
     const pages = await startPageServer()

@@ -1,8 +1,7 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   CorruptStateError,
   StaleVersionError,
@@ -15,8 +14,11 @@ import {
 } from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
 
-const newFolder = () => mkdtemp(join(tmpdir(), 'tes-state-store-'))
+afterAll(removeTempDirs)
+
+const newFolder = () => tempDir('state-store')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A memory backend that also records when each write started and what it wrote. */

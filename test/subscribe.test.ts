@@ -1,10 +1,9 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import v8 from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   StateAheadOfLogError,
   catchupSubscribe,
@@ -17,6 +16,9 @@ import {
   type Indexed,
 } from '../src/index.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 type Counted = { type: 'counted'; n: number } | { type: 'noise' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -76,6 +78,23 @@ describe('catchupSubscribe', () => {
     await sleep(20)
     expect(seen).toEqual([0, 1, 2])
     await log.close()
+  })
+
+  it("rejects with the handler's error even when ending the iterator fails too", async () => {
+    const failure = new Error('handler broke')
+    const events: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: 1 }),
+        return: async () => {
+          throw new Error('return broke')
+        },
+      }),
+    }
+    await expect(
+      catchupSubscribe(events, () => {
+        throw failure
+      }),
+    ).rejects.toBe(failure)
   })
 
   it('resolves when its signal aborts while waiting for events', async () => {
@@ -214,7 +233,7 @@ describe('project', () => {
   })
 
   it('starts after the stored version: a restart applies each event exactly once', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'sum.json')
     const reduced: number[] = []
@@ -237,7 +256,7 @@ describe('project', () => {
   })
 
   it('rebuilds from the initial state when its version changes, and stores the version', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'model.json')
     const log = await initLog<Counted>({ filename: logFile })

@@ -24,7 +24,6 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   }
   const name = resolve(filename)
   const folder = dirname(name)
-  let folderReady = false
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
 
   const backend: StateStoreBackend<S> = {
@@ -50,10 +49,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
 
     async write(snapshot: StateSnapshot<S>): Promise<void> {
       const text = serializeSnapshot(snapshot)
-      if (!folderReady) {
-        await mkdir(folder, { recursive: true })
-        folderReady = true
-      }
+      // Every time, not once: the folder may have been deleted to start the read models over.
+      await mkdir(folder, { recursive: true })
       const temporary = temporaryName()
       try {
         const file = await open(temporary, 'wx')

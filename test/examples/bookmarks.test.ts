@@ -1,12 +1,14 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
 import { poll } from '../helpers/poll.js'
 import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 const serverScript = new URL('../../examples/bookmarks/server.mjs', import.meta.url).pathname
 
@@ -41,7 +43,7 @@ const settled = (model: ReadModel, urls: string[]) => urls.every((url) => model.
 describe('examples/bookmarks (npm start)', () => {
   it('takes bookmarks over HTTP, fetches their info, and survives restarts without refetching or losing anything', async () => {
     const pages = await startPageServer()
-    const dataDir = join(await mkdtemp(join(tmpdir(), 'tes-bookmarks-')), 'moved', 'here')
+    const dataDir = join(await tempDir('bookmarks'), 'moved', 'here')
     try {
       let service = await startService(dataDir)
       expect(service.program.output()).toContain(`(data in ${dataDir})`)
@@ -108,7 +110,7 @@ describe('examples/bookmarks (npm start)', () => {
   }, 90_000)
 
   it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
+    const dataDir = await tempDir('bookmarks')
     const service = await startService(dataDir)
     const notJson = await service.postBookmark('{"url":')
     expect(notJson.status).toBe(400)
@@ -128,7 +130,7 @@ describe('examples/bookmarks (npm start)', () => {
   })
 
   it('says what to do, and exits, when its port is taken or PORT is not a port', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
+    const dataDir = await tempDir('bookmarks')
     const taken = createServer()
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
     try {
