@@ -1,4 +1,4 @@
-import { LogClosedError } from './errors.js'
+import { LogClosedError, UpcastError } from './errors.js'
 import { serializeEvent } from './serialize.js'
 import { defaultStorage } from './storage/default.js'
 import type { Indexed, LogStorage } from './storage/types.js'
@@ -22,6 +22,7 @@ export interface InitLogOptions {
    * Turns a stored event of an older shape into the current one as it is read,
    * so events can be reshaped without rewriting the log. Receives the stored
    * object (with `index`) and returns the event to deliver; the `index` is kept.
+   * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
    */
   upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
 }
@@ -147,6 +148,10 @@ class EventLog<E extends object> implements Log<E> {
     if (this.#readOnly) {
       return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through the process that writes it`))
     }
+    const expectedLastIndex = options?.expectedLastIndex
+    if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+      return Promise.reject(new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`))
+    }
     let record: string
     try {
       record = serializeEvent(event)
@@ -157,7 +162,7 @@ class EventLog<E extends object> implements Log<E> {
       this.#appendQueue.push({
         record,
         event,
-        expectedLastIndex: options?.expectedLastIndex,
+        expectedLastIndex,
         resolve: resolve as PendingAppend['resolve'],
         reject,
       })
@@ -258,17 +263,14 @@ class EventLog<E extends object> implements Log<E> {
   async *#iterate(from: number, signal: AbortSignal | undefined): AsyncGenerator<Indexed<E>> {
     let position = from
     const stopped = () => this.#closed || signal?.aborted === true
-    let onAbort: (() => void) | undefined
-    const aborted =
-      signal &&
-      new Promise<void>((resolve) => {
-        onAbort = () => resolve()
-        signal.addEventListener('abort', onAbort, { once: true })
-      })
+    // An abort wakes every waiting iterator; this one then sees its signal and ends.
+    // (Racing each wait against an abort promise would pile reactions onto it.)
+    const onAbort = () => this.#wake()
+    signal?.addEventListener('abort', onAbort, { once: true })
     try {
       while (!stopped()) {
         if (position >= this.#length) {
-          await this.#waitForChange(aborted)
+          await this.#waitForChange()
           continue
         }
         const record = this.#recentRecord(position)
@@ -296,19 +298,19 @@ class EventLog<E extends object> implements Log<E> {
           throw error
         }
         // The storage has not caught up with a length it announced: wait rather than spin.
-        if (position === before && !stopped()) await this.#waitForChange(aborted)
+        if (position === before && !stopped()) await this.#waitForChange()
       }
     } finally {
-      if (onAbort) signal!.removeEventListener('abort', onAbort)
+      signal?.removeEventListener('abort', onAbort)
     }
   }
 
-  /** Resolves at the next append or close (or abort). Must be called right after checking the length, with no await in between, so no wake-up is missed. */
-  async #waitForChange(aborted: Promise<void> | undefined): Promise<void> {
+  /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
+  async #waitForChange(): Promise<void> {
     const changed = this.#changed
     if (this.#readOnly && this.#waiting++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 30)
     try {
-      await (aborted ? Promise.race([changed, aborted]) : changed)
+      await changed
     } finally {
       if (this.#readOnly && --this.#waiting === 0) clearInterval(this.#keepAlive)
     }
@@ -317,7 +319,15 @@ class EventLog<E extends object> implements Log<E> {
   #deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
     if (this.#upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
-    const upcasted = this.#upcast(stored)
+    let upcasted: unknown
+    try {
+      upcasted = this.#upcast(stored)
+    } catch (error) {
+      throw new UpcastError(this.name, index, `threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
+      throw new UpcastError(this.name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
+    }
     return { ...upcasted, index } as unknown as Indexed<E>
   }
 

@@ -7,12 +7,25 @@ function isPlainObject(value: object): boolean {
   return prototype === objectPrototype || prototype === null
 }
 
+function withArticle(noun: string): string {
+  return `${/^[aeio]/i.test(noun) ? 'an' : 'a'} ${noun}`
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'non-plain object'}`
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+    return withArticle(typeof name === 'string' && name !== '' ? name : 'non-plain object')
+  }
   if (typeof value === 'number') return String(value)
-  return `a ${typeof value}`
+  return withArticle(typeof value)
+}
+
+/** `event.key` for identifier keys, `event["some key"]` otherwise, so the path can be pasted into code. */
+function childPath(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
 }
 
 /**
@@ -45,7 +58,7 @@ function assertJsonSafe(value: unknown, path: string, ancestors: object[]): void
       } else if (isPlainObject(value)) {
         for (const key of Object.keys(value)) {
           const child = (value as Record<string, unknown>)[key]
-          if (child !== undefined) assertJsonSafe(child, `${path}.${key}`, ancestors)
+          if (child !== undefined) assertJsonSafe(child, childPath(path, key), ancestors)
         }
       } else {
         const hint = value instanceof Date ? ' (store date.toISOString() instead)' : ''

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
+  CorruptStateError,
   StaleVersionError,
   StateStoreClosedError,
   fsStoreBackend,
@@ -13,8 +13,12 @@ import {
   type StateStoreBackend,
 } from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
+import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
 
-const newFolder = () => mkdtemp(join(tmpdir(), 'tes-state-store-'))
+afterAll(removeTempDirs)
+
+const newFolder = () => tempDir('state-store')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A memory backend that also records when each write started and what it wrote. */
@@ -63,6 +67,22 @@ describe('initStateStore', () => {
   it('refuses a negative or non-numeric writeInterval', async () => {
     await expect(initStateStore({ storeBackend: memoryStoreBackend({}), writeInterval: -1 })).rejects.toThrow(/writeInterval/)
     await expect(initStateStore({ storeBackend: memoryStoreBackend({}), writeInterval: Number.NaN })).rejects.toThrow(/writeInterval/)
+  })
+
+  it('checks what a backend of your own reads: null for nothing stored, an integer version of -1 or more', async () => {
+    const reading = (snapshot: unknown): StateStoreBackend<{ n: number }> => ({
+      name: 'custom',
+      initialState: { n: 0 },
+      read: async () => snapshot as StateSnapshot<{ n: number }>,
+      write: async () => {},
+    })
+    await expect(initStateStore({ storeBackend: reading(undefined) })).rejects.toThrow(
+      'the state store backend custom read() resolved with undefined; it must resolve with null when nothing is stored',
+    )
+    const badVersion = await initStateStore({ storeBackend: reading({ version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
+    expect(badVersion).toBeInstanceOf(CorruptStateError)
+    expect((badVersion as Error).message).toContain('custom: the backend returned version 1.5, where an integer of -1 or more was expected')
+    expect((await initStateStore({ storeBackend: reading(null) })).getVersion()).toBe(-1)
   })
 
   it('does not share the initial state object: a mutated state does not leak into it', async () => {
@@ -212,6 +232,40 @@ describe('writing in the background', () => {
     await store.flush()
     expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
     await store.close()
+  })
+})
+
+describe('a backend that fails in the background', () => {
+  it('warns once (not on every retry), retries, and recovers', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const inner = memoryStoreBackend({ n: -1 }, { name: 'flaky-store' })
+      let failures = 0
+      const flaky: StateStoreBackend<{ n: number }> = {
+        ...inner,
+        async write(snapshot) {
+          if (failures < 2) {
+            failures++
+            throw new Error('disk full')
+          }
+          await inner.write(snapshot)
+        },
+      }
+      const store = await initStateStore({ storeBackend: flaky, writeInterval: 0 })
+      store.update({ n: 0 }, 0)
+      // Retries come no faster than once a second after a failure.
+      await poll(() => inner.read(), (snapshot) => snapshot !== null)
+      expect(failures).toBe(2)
+      expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
+      const ours = warnings.filter((warning) => (warning as { code?: string }).code === 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED')
+      expect(ours).toHaveLength(1)
+      expect(ours[0]!.message).toContain('writing the state store flaky-store failed (disk full)')
+      await store.close()
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 })
 

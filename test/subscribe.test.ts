@@ -1,7 +1,9 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import fc from 'fast-check'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   StateAheadOfLogError,
   catchupSubscribe,
@@ -13,6 +15,10 @@ import {
   project,
   type Indexed,
 } from '../src/index.js'
+import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 type Counted = { type: 'counted'; n: number } | { type: 'noise' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -23,10 +29,11 @@ async function logWith(count: number) {
   return log
 }
 
-/** Waits until `condition()` holds, checking often; fails the test only via the test timeout. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5)
-}
+/** Waits until `condition()` holds; the test timeout bounds it. */
+const until = (condition: () => boolean) => poll(async () => condition(), (holds) => holds)
+
+const sum = (state: { total: number; count: number }, event: Indexed<Counted>) =>
+  event.type === 'counted' ? { total: state.total + event.n, count: state.count + 1 } : state
 
 describe('catchupSubscribe', () => {
   it('delivers stored events, then new ones, in order, and resolves when the log closes', async () => {
@@ -73,6 +80,23 @@ describe('catchupSubscribe', () => {
     await log.close()
   })
 
+  it("rejects with the handler's error even when ending the iterator fails too", async () => {
+    const failure = new Error('handler broke')
+    const events: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: 1 }),
+        return: async () => {
+          throw new Error('return broke')
+        },
+      }),
+    }
+    await expect(
+      catchupSubscribe(events, () => {
+        throw failure
+      }),
+    ).rejects.toBe(failure)
+  })
+
   it('resolves when its signal aborts while waiting for events', async () => {
     const log = await logWith(2)
     const controller = new AbortController()
@@ -103,6 +127,29 @@ describe('catchupSubscribe', () => {
     expect(seen).toEqual([0, 1])
     await log.close()
   })
+
+  it('holds no memory per event handled while it has a signal (500,000 events)', async () => {
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const count = 500_000
+    function* numbers() {
+      for (let n = 0; n < count; n++) yield n
+    }
+    gc()
+    const before = process.memoryUsage().heapUsed
+    let atEnd = 0
+    await catchupSubscribe(
+      numbers(),
+      (n) => {
+        if (n !== count - 1) return
+        gc()
+        atEnd = process.memoryUsage().heapUsed
+      },
+      { signal: new AbortController().signal },
+    )
+    // Racing each wait against one abort promise kept ~350 bytes an event (176 MB here).
+    expect(atEnd - before).toBeLessThan(20_000_000)
+  }, 60_000)
 
   it('does nothing with an already aborted signal', async () => {
     const log = await logWith(3)
@@ -139,6 +186,13 @@ describe('catchupSubscribe', () => {
     expect(fromGenerator).toEqual(['a', 'b'])
   })
 
+  it('says what it needs when given something other than events, such as the log itself', async () => {
+    const log = await logWith(1)
+    await expect(catchupSubscribe(log as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got a log; pass log\.events\(\)/)
+    await expect(catchupSubscribe(undefined as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got undefined/)
+    await log.close()
+  })
+
   it('works with the README skip-and-bump style across a restart', async () => {
     const storage = memoryStorage()
     const backend = memoryStoreBackend({ total: 0 })
@@ -164,9 +218,6 @@ describe('catchupSubscribe', () => {
 })
 
 describe('project', () => {
-  const sum = (state: { total: number; count: number }, event: Indexed<Counted>) =>
-    event.type === 'counted' ? { total: state.total + event.n, count: state.count + 1 } : state
-
   it('applies reduce to every event and bumps the version for each, ignored ones too', async () => {
     const log = await initLog<Counted>({ storage: memoryStorage() })
     await log.append({ type: 'counted', n: 5 })
@@ -182,7 +233,7 @@ describe('project', () => {
   })
 
   it('starts after the stored version: a restart applies each event exactly once', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'sum.json')
     const reduced: number[] = []
@@ -205,7 +256,7 @@ describe('project', () => {
   })
 
   it('rebuilds from the initial state when its version changes, and stores the version', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'model.json')
     const log = await initLog<Counted>({ filename: logFile })
@@ -256,6 +307,17 @@ describe('project', () => {
     await log.close()
   })
 
+  it('says what it needs when the log, the store or reduce is missing', async () => {
+    const log = await logWith(1)
+    const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
+    const needs = /project\(\) needs \{ log, store, reduce: \(state, event\) => newState \}/
+    await expect(project({ store, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store: {}, reduce: sum } as never)).rejects.toThrow('project() needs a store made by initStateStore()')
+    await log.close()
+  })
+
   it('rejects when reduce forgets to return a state, naming the event', async () => {
     const log = await logWith(1)
     const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
@@ -292,5 +354,53 @@ describe('project', () => {
     expect(store.getState().titles).toEqual({ a: 'A', b: 'B', c: 'C' })
     await log.close()
     await Promise.all([fetcher, projection])
+  })
+})
+
+describe('project, property', () => {
+  it('over any events and restarts, ends with the fold of all events, applying each once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Runs of appends; between runs the process "restarts" (log, store and projection reopened).
+        fc.array(fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        fc.nat({ max: 3 }), // after which run the projection's version is bumped (a rebuild)
+        async (runs, bumpAfter) => {
+          const storage = memoryStorage()
+          const backend = memoryStoreBackend({ total: 0, count: 0 })
+          const appliedPerVersion = new Map<number, number[]>()
+          const all: number[] = []
+          for (let run = 0; run < runs.length; run++) {
+            const version = run > bumpAfter ? 2 : 1
+            const log = await initLog<Counted>({ storage })
+            const store = await initStateStore({ storeBackend: backend, writeInterval: 0 })
+            const applied = appliedPerVersion.get(version) ?? []
+            appliedPerVersion.set(version, applied)
+            const projection = project({
+              log,
+              store,
+              version,
+              reduce: (state, event) => {
+                applied.push(event.index)
+                return sum(state, event)
+              },
+            })
+            for (const n of runs[run]!) {
+              await log.append({ type: 'counted', n })
+              all.push(n)
+            }
+            await until(() => store.getVersion() === log.length - 1)
+            await log.close()
+            await projection
+            await store.close()
+          }
+          const expected = { total: all.reduce((a, b) => a + b, 0), count: all.length }
+          const stored = await backend.read()
+          if (all.length > 0) expect(stored).toMatchObject({ version: all.length - 1, state: expected })
+          // Each projection version applied every event exactly once, in order.
+          for (const applied of appliedPerVersion.values()) expect(applied).toEqual(applied.map((_, i) => i))
+        },
+      ),
+      { numRuns: 40 },
+    )
   })
 })
