@@ -4,14 +4,15 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createReadStream } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import { build } from 'tsup'
 import { afterAll } from 'vitest'
 import { initLog, type Indexed } from '../../src/index.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+
+export { tempDir }
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -27,21 +28,12 @@ export function rounds(short: number, long: number): number {
   return stress ? long : short
 }
 
-const tempDirs: string[] = []
 // Registered on the importing test file: its folders go when it is done.
 // TES_KEEP=1 keeps them, to look at after a failure.
 afterAll(async () => {
-  if (process.env.TES_KEEP === '1') return
-  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
   builtFixtures.clear()
+  if (process.env.TES_KEEP !== '1') await removeTempDirs()
 })
-
-/** A fresh folder under the system's temporary folder. */
-export async function tempDir(prefix: string): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), `tes-${prefix}-`))
-  tempDirs.push(dir)
-  return dir
-}
 
 const builtFixtures = new Map<string, Promise<string>>()
 

@@ -159,6 +159,9 @@ async function runModel(openLog: () => Promise<Log<Event>>, commands: Command[])
         if (step.offset === 0) {
           expect(await appending).toEqual({ ...step.event, index: model.length })
           model.push(step.event)
+        } else if (expectedLastIndex < -1) {
+          // No log can have that last index: a programming error, not a conflict.
+          await expect(appending).rejects.toThrow(TypeError)
         } else {
           await expect(appending).rejects.toBeInstanceOf(AppendConflictError)
         }
