@@ -111,11 +111,22 @@ describe('the packed package', () => {
   it('has an exports map of only the conditions it means (types first), each pointing into dist/', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
     const conditions = manifest.exports['.'] as Record<string, Record<string, unknown>>
-    expect(Object.keys(conditions)).toEqual(['import', 'require'])
-    for (const target of Object.values(conditions)) {
+    // `browser` first, so that browser builds (CDNs, bundlers) pick it over `import`.
+    expect(Object.keys(conditions)).toEqual(['browser', 'import', 'require'])
+    for (const [condition, target] of Object.entries(conditions)) {
       expect(Object.keys(target)).toEqual(['types', 'default'])
-      for (const file of Object.values(target)) expect(file).toMatch(/^\.\/dist\/index\.(d\.c?ts|c?js)$/)
+      const entry = condition === 'browser' ? 'browser' : 'index'
+      for (const file of Object.values(target)) expect(file).toMatch(new RegExp(`^\\./dist/${entry}\\.(d\\.c?ts|c?js)$`))
     }
+  })
+
+  it('resolves to the browser build under the browser condition', async () => {
+    await writeFile(join(project, 'browser.mjs'), `
+      import * as library from 'tiny-event-sourcing'
+      console.log(typeof library.indexedDbStorage, typeof library.fileStorage, typeof library.default.initLog)
+    `)
+    const { stdout } = await run(process.execPath, ['--conditions=browser', 'browser.mjs'], { cwd: project })
+    expect(stdout.trim()).toBe('function undefined function')
   })
 
   it('ships only the build, the README and the licence', async () => {
