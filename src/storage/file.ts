@@ -18,7 +18,7 @@ export interface FileStorageOptions {
 type StoredEvent = Indexed<Record<string, unknown>>
 
 const newline = 0x0a
-const readChunkBytes = 1024 * 1024
+const readChunkBytes = 64 * 1024
 /** Below this many bytes a binary search for an index gives way to a plain scan. */
 const scanBytes = 64 * 1024
 /** How many index → byte offset pairs are remembered to start reads without searching. */
