@@ -22,7 +22,7 @@ const scenarios = {
   async 'replay:lib'({ file, count }) {
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     const log = await initLog({ filename: file, readOnly: true })
     let sum = 0
     let seen = 0
@@ -31,17 +31,17 @@ const scenarios = {
       rss.tick()
       if (++seen === count) break
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     await log.close()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   async 'replay:stream'({ file, count }) {
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     let sum = 0
     let rest = ''
     const stream = createReadStream(file, { encoding: 'utf8' })
@@ -55,32 +55,32 @@ const scenarios = {
       }
       rest = text.slice(start)
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   async 'replay:memory'({ file, count }) {
     const lines = (await readFile(file, 'utf8')).trimEnd().split('\n')
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     let sum = 0
     for (let i = 0; i < lines.length; i++) {
       sum += JSON.parse(lines[i]).index
       rss.tick()
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   async 'replay:original'({ file, count }) {
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     const log = await initOriginalLog(file)
     let sum = 0
     let seen = 0
@@ -89,11 +89,11 @@ const scenarios = {
       rss.tick()
       if (++seen === count) break
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     log.close()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   async 'replay:emmett'({ count }) {
@@ -107,24 +107,24 @@ const scenarios = {
     }
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     const { events } = await store.readStream('bookmarks')
     let sum = 0
     for (const event of events) {
       sum += event.data.at - 1700000000000
       rss.tick()
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown, note: 'in memory: events appended in the same process first (not timed)' }
+    return { count, ms, cpuMs, rss: grown, note: 'in memory: events appended in the same process first (not timed)' }
   },
 
   async 'replay:event-storage'({ dir, count }) {
     const EventStore = require('event-storage')
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     const store = new EventStore('bench', { storageDirectory: dir, readOnly: true })
     await new Promise((resolve) => store.once('ready', resolve))
     let sum = 0
@@ -132,29 +132,29 @@ const scenarios = {
       sum += event.at - 1700000000000
       rss.tick()
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     store.close()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   async 'replay:sqlite'({ file, count }) {
     const Database = require('better-sqlite3')
     const rss = rssTracker()
     rss.start()
-    const t0 = now()
+    const t0 = startClock()
     const db = new Database(file, { readonly: true })
     let sum = 0
     for (const row of db.prepare('SELECT data FROM events ORDER BY id').iterate()) {
       sum += JSON.parse(row.data).at - 1700000000000
       rss.tick()
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     const grown = rss.stop()
     db.close()
     lastIndexCheck(sum, count)
-    return { count, ms, rss: grown }
+    return { count, ms, cpuMs, rss: grown }
   },
 
   // ---- Setup of the peers' stores (not timed) ------------------------------
@@ -188,18 +188,18 @@ const scenarios = {
   // ---- Burst of un-awaited appends -------------------------------------------
   async 'burst:lib'({ file, count }) {
     const log = await initLog({ filename: file })
-    const t0 = now()
+    const t0 = startClock()
     let last
     for (let n = 0; n < count; n++) last = log.append(makeEvent(n))
     await last
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await log.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'burst:raw'({ file, count }) {
     const handle = await open(file, 'a')
-    const t0 = now()
+    const t0 = startClock()
     let text = ''
     for (let n = 0; n < count; n++) {
       text += `${JSON.stringify({ ...makeEvent(n), index: n })}\n`
@@ -209,52 +209,52 @@ const scenarios = {
       }
     }
     if (text !== '') await handle.write(text)
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await handle.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'burst:stringify'({ count }) {
-    const t0 = now()
+    const t0 = startClock()
     let bytes = 0
     for (let n = 0; n < count; n++) bytes += JSON.stringify({ ...makeEvent(n), index: n }).length
-    const ms = now() - t0
-    return { count, ms, bytes }
+    const { ms, cpuMs } = elapsed(t0)
+    return { count, ms, cpuMs, bytes }
   },
 
   async 'burst:original'({ file, count }) {
     const log = await initOriginalLog(file)
-    const t0 = now()
+    const t0 = startClock()
     const appends = []
     for (let n = 0; n < count; n++) appends.push(log.append(makeEvent(n)))
     await Promise.all(appends)
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     log.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'burst:emmett'({ count }) {
     const { getInMemoryEventStore } = await import('@event-driven-io/emmett')
     const store = getInMemoryEventStore()
-    const t0 = now()
+    const t0 = startClock()
     const appends = []
     for (let n = 0; n < count; n++) appends.push(store.appendToStream('bookmarks', [{ type: 'bookmarked', data: makeEvent(n) }]))
     await Promise.all(appends)
-    const ms = now() - t0
-    return { count, ms, note: 'in memory, nothing written' }
+    const { ms, cpuMs } = elapsed(t0)
+    return { count, ms, cpuMs, note: 'in memory, nothing written' }
   },
 
   async 'burst:event-storage'({ dir, count }) {
     const EventStore = require('event-storage')
     const store = new EventStore('bench', { storageDirectory: dir })
     await new Promise((resolve) => store.once('ready', resolve))
-    const t0 = now()
+    const t0 = startClock()
     const appends = []
     for (let n = 0; n < count; n++) appends.push(new Promise((resolve) => store.commit('bookmarks', [makeEvent(n)], resolve)))
     await Promise.all(appends)
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     store.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'burst:sqlite'({ file, count }) {
@@ -264,68 +264,68 @@ const scenarios = {
     db.pragma('synchronous = OFF')
     db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, data TEXT NOT NULL)')
     const insert = db.prepare('INSERT INTO events (data) VALUES (?)')
-    const t0 = now()
+    const t0 = startClock()
     db.transaction(() => {
       for (let n = 0; n < count; n++) insert.run(JSON.stringify(makeEvent(n)))
     })()
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     db.close()
-    return { count, ms, note: 'one transaction, synchronous = OFF' }
+    return { count, ms, cpuMs, note: 'one transaction, synchronous = OFF' }
   },
 
   // ---- Awaited appends, one at a time ----------------------------------------
   async 'awaited:lib'({ file, count }) {
     const log = await initLog({ filename: file })
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await log.append(makeEvent(n))
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await log.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'awaited:appendFile'({ file, count }) {
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await appendFile(file, `${storedLine(n)}\n`)
-    const ms = now() - t0
-    return { count, ms }
+    const { ms, cpuMs } = elapsed(t0)
+    return { count, ms, cpuMs }
   },
 
   async 'awaited:write'({ file, count }) {
     const handle = await open(file, 'a')
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await handle.write(`${JSON.stringify({ ...makeEvent(n), index: n })}\n`)
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await handle.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'awaited:original'({ file, count }) {
     const log = await initOriginalLog(file)
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await log.append(makeEvent(n))
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     log.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'awaited:emmett'({ count }) {
     const { getInMemoryEventStore } = await import('@event-driven-io/emmett')
     const store = getInMemoryEventStore()
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await store.appendToStream('bookmarks', [{ type: 'bookmarked', data: makeEvent(n) }])
-    const ms = now() - t0
-    return { count, ms, note: 'in memory, nothing written' }
+    const { ms, cpuMs } = elapsed(t0)
+    return { count, ms, cpuMs, note: 'in memory, nothing written' }
   },
 
   async 'awaited:event-storage'({ dir, count }) {
     const EventStore = require('event-storage')
     const store = new EventStore('bench', { storageDirectory: dir })
     await new Promise((resolve) => store.once('ready', resolve))
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) await new Promise((resolve) => store.commit('bookmarks', [makeEvent(n)], resolve))
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     store.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'awaited:sqlite'({ file, count }) {
@@ -335,40 +335,40 @@ const scenarios = {
     db.pragma('synchronous = OFF')
     db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, data TEXT NOT NULL)')
     const insert = db.prepare('INSERT INTO events (data) VALUES (?)')
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) insert.run(JSON.stringify(makeEvent(n)))
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     db.close()
-    return { count, ms, note: 'one autocommit INSERT each (synchronous, so "awaited" is free), synchronous = OFF' }
+    return { count, ms, cpuMs, note: 'one autocommit INSERT each (synchronous, so "awaited" is free), synchronous = OFF' }
   },
 
   // ---- fsync: concurrent appenders, one fdatasync per batch ------------------
   async 'fsync:lib'({ file, appenders, count }) {
     const log = await initLog({ filename: file, fsync: true })
     const perAppender = count / appenders
-    const t0 = now()
+    const t0 = startClock()
     await Promise.all(
       Array.from({ length: appenders }, async (_, a) => {
         for (let i = 0; i < perAppender; i++) await log.append(makeEvent(a * perAppender + i))
       }),
     )
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await log.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   async 'fsync:raw'({ file, appenders, count }) {
     const handle = await open(file, 'a')
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n += appenders) {
       let text = ''
       for (let i = n; i < n + appenders; i++) text += `${JSON.stringify({ ...makeEvent(i), index: i })}\n`
       await handle.write(text)
       await handle.datasync()
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     await handle.close()
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
 
   // ---- Tail latency: append → a waiting iterator -----------------------------
@@ -450,7 +450,7 @@ const scenarios = {
 
   async 'after:scan'({ file, count }) {
     // What a log without an index must do: read from the start up to the event.
-    const t0 = now()
+    const t0 = startClock()
     let rest = ''
     let first
     const stream = createReadStream(file, { encoding: 'utf8' })
@@ -468,7 +468,7 @@ const scenarios = {
       rest = text.slice(start)
     }
     stream.destroy()
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     if (first?.index !== count - 9) throw new Error('scan did not find the event')
     return { count: 1, ms }
   },
@@ -476,15 +476,25 @@ const scenarios = {
   // ---- Raw disk speed, for the notes ------------------------------------------
   async 'disk:fdatasync'({ file, count }) {
     const fd = openSync(file, 'a')
-    const t0 = now()
+    const t0 = startClock()
     for (let n = 0; n < count; n++) {
       writeSync(fd, `${storedLine(n)}\n`)
       fdatasyncSync(fd)
     }
-    const ms = now() - t0
+    const { ms, cpuMs } = elapsed(t0)
     closeSync(fd)
-    return { count, ms }
+    return { count, ms, cpuMs }
   },
+}
+
+/** Wall-clock and CPU time: on a shared machine the CPU time is the steadier of the two. */
+function startClock() {
+  return { at: now(), cpu: process.cpuUsage() }
+}
+
+function elapsed(clock) {
+  const cpu = process.cpuUsage(clock.cpu)
+  return { ms: now() - clock.at, cpuMs: (cpu.user + cpu.system) / 1000 }
 }
 
 function latencyResult(latencies) {
