@@ -21,6 +21,8 @@ const newline = 0x0a
 const readChunkBytes = 64 * 1024
 /** Below this many bytes a binary search for an index gives way to a plain scan. */
 const scanBytes = 64 * 1024
+/** First read of a binary-search probe; grown when a line is longer. */
+const probeBytes = 4 * 1024
 /** How many index → byte offset pairs are remembered to start reads without searching. */
 const offsetCacheSize = 1024
 /** Followers re-check the file this often in case a change notification was missed. */
@@ -297,27 +299,39 @@ class FileStorage implements LogStorage {
     while (high - low > scanBytes) {
       const middle = low + Math.floor((high - low) / 2)
       const probe = await this.#lineAfter(middle, high)
-      if (probe === undefined) {
-        high = middle
-        continue
-      }
+      // No line starts between the middle and `high`: one long line spans the middle, so scan what is left.
+      if (probe === undefined) break
       if (probe.index === index) return this.#rememberOffset(index, probe.start)
       if (probe.index < index) low = probe.start
       else high = probe.start
     }
-    for (let start = low; start < high; ) {
-      const probe = await this.#lineAt(start, high)
-      if (probe === undefined) break
-      if (probe.index === index) return this.#rememberOffset(index, probe.start)
-      if (probe.index > index) break
-      start = probe.next
-    }
+    const found = await this.#scanFor(index, low, high)
+    if (found !== undefined) return this.#rememberOffset(index, found)
     throw new CorruptLogError(this.name, undefined, `there is no line with index ${index} where the indices around it say it should be: the indices are not in order`, repairRemedy)
   }
 
+  /** Reads the lines from `low` (a line start) to `high` in one go and finds where the line of event `index` starts. */
+  async #scanFor(index: number, low: number, high: number): Promise<number | undefined> {
+    const bytes = await this.#readRange(low, high)
+    for (let lineStart = 0; lineStart < bytes.length; ) {
+      let lineEnd = bytes.indexOf(newline, lineStart)
+      if (lineEnd === -1) lineEnd = bytes.length
+      const line = bytes.subarray(lineStart, lineEnd)
+      if (!isBlank(line)) {
+        const found = parseIndex(line.toString('utf8'))
+        if (found === undefined) throw await this.#corruptAt(low + lineStart, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+        if (found === index) return low + lineStart
+        if (found > index) return undefined
+      }
+      lineStart = lineEnd + 1
+    }
+    return undefined
+  }
+
   /** The first non-blank line that starts after `offset` (after the next newline) and before `limit`. */
-  async #lineAfter(offset: number, limit: number): Promise<{ start: number; index: number; next: number } | undefined> {
-    let window = scanBytes
+  async #lineAfter(offset: number, limit: number): Promise<{ start: number; index: number } | undefined> {
+    // Events are usually far shorter than a probe, so one small read tends to hold the line wanted.
+    let window = probeBytes
     for (;;) {
       const bytes = await this.#readRange(offset, Math.min(limit, offset + window))
       const newlineAt = bytes.indexOf(newline)
@@ -326,14 +340,24 @@ class FileStorage implements LogStorage {
         window *= 4
         continue
       }
+      const nextNewline = bytes.indexOf(newline, newlineAt + 1)
+      if (nextNewline !== -1) {
+        const line = bytes.subarray(newlineAt + 1, nextNewline)
+        if (!isBlank(line)) {
+          const start = offset + newlineAt + 1
+          const index = parseIndex(line.toString('utf8'))
+          if (index === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+          return { start, index }
+        }
+      }
       return this.#lineAt(offset + newlineAt + 1, limit)
     }
   }
 
   /** The first non-blank line starting at or after `start` (a line start) and before `limit`, with its index. */
-  async #lineAt(start: number, limit: number): Promise<{ start: number; index: number; next: number } | undefined> {
+  async #lineAt(start: number, limit: number): Promise<{ start: number; index: number } | undefined> {
     let lineStart = start
-    let window = scanBytes
+    let window = probeBytes
     while (lineStart < limit) {
       const bytes = await this.#readRange(lineStart, Math.min(limit, lineStart + window))
       const lineEnd = bytes.indexOf(newline)
@@ -346,7 +370,7 @@ class FileStorage implements LogStorage {
       if (!isBlank(line)) {
         const index = parseIndex(line.toString('utf8'))
         if (index === undefined) throw await this.#corruptAt(lineStart, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-        return { start: lineStart, index, next: lineStart + lineEnd + 1 }
+        return { start: lineStart, index }
       }
       lineStart += lineEnd + 1
     }
