@@ -75,3 +75,54 @@ export class AppendConflictError extends TinyEventSourcingError {
     this.actualLastIndex = actualLastIndex
   }
 }
+
+/** `store.update(state, version)` was given a version that is not higher than the store's. The store kept its state. */
+export class StaleVersionError extends TinyEventSourcingError {
+  /** The store's version when the update was refused. */
+  readonly currentVersion: number
+  /** The version the update asked for. */
+  readonly attemptedVersion: number
+
+  constructor(name: string, currentVersion: number, attemptedVersion: number) {
+    super(
+      'STALE_VERSION',
+      `tiny-event-sourcing: the state store ${name} is at version ${currentVersion}, so update(state, ${attemptedVersion}) was refused and the state kept; ` +
+        `pass the index of the event the new state reflects, and skip events with event.index <= store.getVersion()`,
+    )
+    this.currentVersion = currentVersion
+    this.attemptedVersion = attemptedVersion
+  }
+}
+
+/** A stored state snapshot that cannot be read as it is. It was not modified or overwritten. */
+export class CorruptStateError extends TinyEventSourcingError {
+  /** The state file (or backend name) at fault. */
+  readonly filename: string
+
+  constructor(filename: string, problem: string, options?: { cause?: unknown }) {
+    super(
+      'STATE_CORRUPT',
+      `tiny-event-sourcing: ${filename}: ${problem}. The file was left as it is: fix it by hand, or delete it to rebuild the read model from the log`,
+      options,
+    )
+    this.filename = filename
+  }
+}
+
+/** The state store was closed: updates are refused. */
+export class StateStoreClosedError extends TinyEventSourcingError {
+  constructor(name: string) {
+    super('STATE_STORE_CLOSED', `tiny-event-sourcing: the state store ${name} is closed; open it again with initStateStore() to update it`)
+  }
+}
+
+/** A read model claims to reflect events the log does not have: the state and the log do not belong together. */
+export class StateAheadOfLogError extends TinyEventSourcingError {
+  constructor(storeName: string, version: number, logName: string, logLength: number) {
+    super(
+      'STATE_AHEAD_OF_LOG',
+      `tiny-event-sourcing: the state store ${storeName} is at version ${version}, but the log ${logName} has only ${logLength} event(s) (last index ${logLength - 1}); ` +
+        `if the log was started over, delete the state so it is rebuilt, otherwise point the store at the right log`,
+    )
+  }
+}

@@ -76,15 +76,16 @@ interface PendingAppend {
 
 /** Upper bound of one write, so a huge burst is written in steady pieces. */
 const maxBatchBytes = 8 * 1024 * 1024
-/** How many just-written records are kept so caught-up iterators need not read them back. */
+/** How many just-written records (and bytes of them) are kept so caught-up iterators need not read them back. */
 const recentCapacity = 4096
+const recentCapacityBytes = 4 * 1024 * 1024
 
 /**
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line, each carrying its `index`.
  */
 export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
-  const storage = options.storage ?? storageFor(options)
+  const storage = options?.storage ?? storageFor(options)
   const length = await storage.open()
   return new EventLog<E>(storage, length, options)
 }
@@ -109,12 +110,17 @@ class EventLog<E extends object> implements Log<E> {
   // Records this log wrote last, starting at index #recentFirst: iterators
   // that keep up are served from here instead of reading the storage again.
   #recent: string[] = []
+  #recentBytes = 0
   #recentFirst = 0
   // Resolved (and replaced) whenever the log grows or closes: one promise
   // wakes every waiting iterator.
   #wakeUp!: () => void
   #changed!: Promise<void>
   #stopWatching: (() => void) | undefined
+  // A follower's iterators wait for appends made elsewhere, so while one
+  // waits the process is kept alive, as a pending socket read would keep it.
+  #waiting = 0
+  #keepAlive: ReturnType<typeof setInterval> | undefined
 
   constructor(storage: LogStorage, length: number, options: InitLogOptions) {
     this.name = storage.name
@@ -204,14 +210,29 @@ class EventLog<E extends object> implements Log<E> {
     if (first !== this.#recentFirst + this.#recent.length) {
       // Someone else wrote in between (another process or machine): start over.
       this.#recent = []
+      this.#recentBytes = 0
       this.#recentFirst = first
     }
-    for (const record of records) this.#recent.push(record)
-    const excess = this.#recent.length - recentCapacity
-    if (excess > recentCapacity) {
-      this.#recent = this.#recent.slice(excess)
-      this.#recentFirst += excess
+    for (const record of records) {
+      this.#recent.push(record)
+      this.#recentBytes += record.length
     }
+    // Trimmed only once the window is twice its size, so trimming costs O(1) per record.
+    if (this.#recent.length > 2 * recentCapacity || this.#recentBytes > 2 * recentCapacityBytes) {
+      let drop = 0
+      while (this.#recent.length - drop > recentCapacity || this.#recentBytes > recentCapacityBytes) {
+        this.#recentBytes -= this.#recent[drop]!.length
+        drop++
+      }
+      this.#recent = this.#recent.slice(drop)
+      this.#recentFirst += drop
+    }
+  }
+
+  /** The record of event `index` if the recent window holds it. */
+  #recentRecord(index: number): string | undefined {
+    const offset = index - this.#recentFirst
+    return offset >= 0 && offset < this.#recent.length ? this.#recent[offset] : undefined
   }
 
   #renewWakeUp(): void {
@@ -250,12 +271,19 @@ class EventLog<E extends object> implements Log<E> {
     let ended = false
     // The step in progress: later calls of next() wait for it, as with a generator.
     let pending: Promise<Step> | undefined
+    // Listened to from the first wait until the iteration ends.
     let aborted: Promise<void> | undefined
-    if (signal) {
-      aborted = new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }))
-    }
+    let onAbort: (() => void) | undefined
     const stopped = () => ended || this.#closed || signal?.aborted === true
-    const waitForChange = () => (aborted ? Promise.race([this.#changed, aborted]) : this.#changed)
+    const waitForChange = () => {
+      if (signal && !aborted) {
+        aborted = new Promise<void>((resolve) => {
+          onAbort = () => resolve()
+          signal.addEventListener('abort', onAbort, { once: true })
+        })
+      }
+      return this.#waitForChange(aborted)
+    }
     const stopReading = async () => {
       const current = reader
       reader = undefined
@@ -264,14 +292,15 @@ class EventLog<E extends object> implements Log<E> {
     }
     const end = async (): Promise<Step> => {
       ended = true
+      if (onAbort) signal!.removeEventListener('abort', onAbort)
       await stopReading()
       return finished
     }
     /** The next event from this log's window of recent records, if `position` is in it. */
     const fromRecent = (): Step | undefined => {
-      const offsetInRecent = position - this.#recentFirst
-      if (offsetInRecent < 0 || offsetInRecent >= this.#recent.length) return undefined
-      const stored = JSON.parse(this.#recent[offsetInRecent]!) as Record<string, unknown>
+      const record = this.#recentRecord(position)
+      if (record === undefined) return undefined
+      const stored = JSON.parse(record) as Record<string, unknown>
       stored.index = position
       position++
       return { value: this.#deliver(stored as Indexed<Record<string, unknown>>), done: false }
@@ -288,7 +317,7 @@ class EventLog<E extends object> implements Log<E> {
         if (batchAt < batch.length) return fromBatch()
         if (reader) {
           // Caught up with what this log wrote itself: memory is faster.
-          if (position >= this.#recentFirst && this.#recent.length > 0) {
+          if (this.#recentRecord(position) !== undefined) {
             await stopReading()
             continue
           }
@@ -319,6 +348,8 @@ class EventLog<E extends object> implements Log<E> {
         return await advance()
       } catch (error) {
         await end().catch(() => {})
+        // A read cut short by close() ends the iteration like any other iterator.
+        if (this.#closed) return finished
         throw error
       } finally {
         pending = undefined
@@ -348,6 +379,17 @@ class EventLog<E extends object> implements Log<E> {
     return iterator
   }
 
+  /** Resolves at the next append or close (or abort). Must be called right after checking the length, with no await in between, so no wake-up is missed. */
+  async #waitForChange(aborted: Promise<void> | undefined): Promise<void> {
+    const changed = this.#changed
+    if (this.#readOnly && this.#waiting++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 30)
+    try {
+      await (aborted ? Promise.race([changed, aborted]) : changed)
+    } finally {
+      if (this.#readOnly && --this.#waiting === 0) clearInterval(this.#keepAlive)
+    }
+  }
+
   #deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
     if (this.#upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
@@ -367,6 +409,7 @@ class EventLog<E extends object> implements Log<E> {
     this.#stopWatching?.()
     this.#wake()
     this.#recent = []
+    this.#recentBytes = 0
     await this.#storage.close()
   }
 }

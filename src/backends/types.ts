@@ -8,6 +8,12 @@
 export interface StateSnapshot<S> {
   version: number
   state: S
+  /**
+   * The `version` of the projection that built this state (see `project`), if
+   * one was given; a backend stores it and gives it back unchanged. On disk:
+   * `"_projection"`.
+   */
+  projection?: number | string
 }
 
 /**
@@ -24,4 +30,11 @@ export interface StateStoreBackend<S> {
   read(): Promise<StateSnapshot<S> | null>
   /** Replaces the stored snapshot, all or nothing: a crash leaves either the old or the new one. */
   write(snapshot: StateSnapshot<S>): Promise<void>
+  /**
+   * Optional: `write`, done synchronously. A store calls it only when the
+   * process exits (`process.exit()`) before its latest state is written, when
+   * nothing asynchronous can run any more. Backends that cannot write
+   * synchronously leave it out.
+   */
+  writeSync?(snapshot: StateSnapshot<S>): void
 }

@@ -1,4 +1,4 @@
-import { unlinkSync } from 'node:fs'
+import { readFileSync, unlinkSync } from 'node:fs'
 import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { LogLockedError } from '../errors.js'
@@ -10,26 +10,37 @@ interface LockOwner {
   since: string
 }
 
-/** Lock files this process holds; removed on exit even without `close()`, so a clean exit leaves none behind. */
-const heldLocks = new Set<string>()
+/** Lock files this process holds, with their exact text; removed on exit even without `close()`, so a clean exit leaves none behind. */
+const heldLocks = new Map<string, string>()
 let exitHookInstalled = false
+/** How many times a stale or vanishing lock is retried before giving up. */
+const maxAttempts = 10
 
 function removeHeldLocksOnExit(): void {
-  for (const lockFile of heldLocks) {
+  for (const [lockFile, text] of heldLocks) {
     try {
-      unlinkSync(lockFile)
+      // Only our own lock: if it was deleted and taken by another process, it is theirs.
+      if (readFileSync(lockFile, 'utf8') === text) unlinkSync(lockFile)
     } catch {
       // Already gone: nothing to release.
     }
   }
 }
 
-async function readOwner(lockFile: string): Promise<LockOwner | undefined> {
+async function readText(lockFile: string): Promise<string | undefined> {
   try {
-    const owner = JSON.parse(await readFile(lockFile, 'utf8')) as Partial<LockOwner>
+    return await readFile(lockFile, 'utf8')
+  } catch {
+    return undefined // vanished or unreadable
+  }
+}
+
+function parseOwner(text: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(text) as Partial<LockOwner>
     if (typeof owner.pid === 'number' && typeof owner.hostname === 'string') return owner as LockOwner
   } catch {
-    // Vanished or unreadable: treated as no owner.
+    // Not a lock we wrote: treated as no owner.
   }
   return undefined
 }
@@ -61,31 +72,38 @@ function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLo
  */
 export async function acquireFileLock(lockFile: string, logFile: string): Promise<() => Promise<void>> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
+  const text = `${JSON.stringify(owner)}\n`
   // Written aside and hard-linked into place, so nobody can read a half-written lock.
   const draft = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}`
-  await writeFile(draft, `${JSON.stringify(owner)}\n`)
+  await writeFile(draft, text)
   try {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await link(draft, lockFile)
         break
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
-      const holder = await readOwner(lockFile)
+      const held = await readText(lockFile) // undefined: released meanwhile, try again
+      const holder = held === undefined ? undefined : parseOwner(held)
       if (holder && isAlive(holder)) throw lockedError(lockFile, logFile, holder)
-      await unlink(lockFile).catch(() => {})
+      if (attempt === maxAttempts) {
+        throw new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: the lock ${lockFile} names no live process but could not be taken over; delete it by hand`)
+      }
+      // Remove the stale lock only if it is still the one judged stale: if another
+      // process took it over meanwhile, its fresh lock must stay.
+      if (held !== undefined && (await readText(lockFile)) === held) await unlink(lockFile).catch(() => {})
     }
   } finally {
     await unlink(draft).catch(() => {})
   }
-  heldLocks.add(lockFile)
+  heldLocks.set(lockFile, text)
   if (!exitHookInstalled) {
     exitHookInstalled = true
     process.once('exit', removeHeldLocksOnExit)
   }
   return async () => {
     if (!heldLocks.delete(lockFile)) return
-    await unlink(lockFile).catch(() => {})
+    if ((await readText(lockFile)) === text) await unlink(lockFile).catch(() => {})
   }
 }

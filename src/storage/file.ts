@@ -21,7 +21,7 @@ const newline = 0x0a
 const readChunkBytes = 64 * 1024
 /** Below this many bytes a binary search for an index gives way to a plain scan. */
 const scanBytes = 64 * 1024
-/** First read of a binary-search probe; grown when a line is longer. */
+/** First read when looking at one line; most lines fit, longer ones are read in growing windows. */
 const probeBytes = 4 * 1024
 /** How many index → byte offset pairs are remembered to start reads without searching. */
 const offsetCacheSize = 1024
@@ -47,6 +47,19 @@ function parseIndex(text: string): number | undefined {
     return Number.isInteger(index) && (index as number) >= 0 ? (index as number) : undefined
   } catch {
     return undefined
+  }
+}
+
+/** Makes a new file's directory entry durable too, where the platform allows it. */
+async function syncDirectory(directory: string): Promise<void> {
+  let handle: FileHandle | undefined
+  try {
+    handle = await open(directory, 'r')
+    await handle.datasync()
+  } catch {
+    // Not supported here (Windows): the file's own flushes are all we can do.
+  } finally {
+    await handle?.close()
   }
 }
 
@@ -102,6 +115,7 @@ class FileStorage implements LogStorage {
     }
     try {
       await this.#recover()
+      if (this.#fsync && !this.#readOnly && this.#end === 0) await syncDirectory(dirname(this.name))
     } catch (error) {
       await this.close()
       throw error
@@ -116,8 +130,9 @@ class FileStorage implements LogStorage {
     if (lastLine) {
       const index = parseIndex(lastLine.text)
       if (index === undefined) {
-        throw await this.#corruptAt(lastLine.start, 'the last line is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+        throw await this.#corruptAt(lastLine.start, 'is the last line and not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
       }
+      await this.#checkLineBefore(lastLine.start, index)
       this.#length = index + 1
     }
     this.#end = fragmentStart
@@ -137,6 +152,24 @@ class FileStorage implements LogStorage {
     }
     // In a follower the fragment is a line the writer is still writing.
     if (!this.#readOnly) await this.#setAsideTornTail(fragment, fragmentStart)
+  }
+
+  /**
+   * The next append takes the last line's index + 1, so that index must be
+   * the highest: checking the line before it catches the usual hand edits at
+   * the end (a line pasted or moved there) without reading the whole file.
+   */
+  async #checkLineBefore(lastLineStart: number, lastIndex: number): Promise<void> {
+    const { lastLine: previous } = await this.#findLastLine(0, lastLineStart)
+    const previousIndex = previous ? parseIndex(previous.text) : -1
+    if (previous && previousIndex === undefined) {
+      throw await this.#corruptAt(previous.start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+    }
+    if (previousIndex === lastIndex - 1) return
+    const problem = previous
+      ? `has index ${lastIndex}, but the line before it has index ${previousIndex}: lines were removed, duplicated, moved or renumbered by hand`
+      : `has index ${lastIndex}, but it is the first event, which must have index 0: lines were removed or renumbered by hand`
+    throw await this.#corruptAt(lastLineStart, problem, `${repairRemedy}; nothing was changed`)
   }
 
   async #setAsideTornTail(fragment: Buffer, fragmentStart: number): Promise<void> {
@@ -164,7 +197,7 @@ class FileStorage implements LogStorage {
    * fragment after it starts.
    */
   async #findLastLine(floor: number, size: number): Promise<{ lastLine?: { start: number; text: string }; fragmentStart: number }> {
-    for (let window = scanBytes; ; window *= 4) {
+    for (let window = probeBytes; ; window *= 4) {
       const start = Math.max(floor, size - window)
       const bytes = await this.#readRange(start, size)
       const lastNewline = bytes.lastIndexOf(newline)
@@ -229,6 +262,16 @@ class FileStorage implements LogStorage {
   }
 
   async *read(from: number): AsyncGenerator<StoredEvent[]> {
+    try {
+      yield* this.#readFrom(from)
+    } catch (error) {
+      // close() won the race with a read in progress: the read just ends.
+      if (this.#closed && error instanceof LogClosedError) return
+      throw error
+    }
+  }
+
+  async *#readFrom(from: number): AsyncGenerator<StoredEvent[]> {
     if (from >= this.#length || this.#closed) return
     let offset = await this.#offsetOf(from)
     let expected = from
@@ -302,71 +345,72 @@ class FileStorage implements LogStorage {
     while (high - low > scanBytes) {
       const middle = low + Math.floor((high - low) / 2)
       const probe = await this.#lineAfter(middle, high)
-      // No line starts between the middle and `high`: one long line spans the middle, so scan what is left.
-      if (probe === undefined) break
+      if (probe === undefined) {
+        high = middle
+        continue
+      }
       if (probe.index === index) return this.#rememberOffset(index, probe.start)
       if (probe.index < index) low = probe.start
       else high = probe.start
     }
-    const found = await this.#scanFor(index, low, high)
-    if (found !== undefined) return this.#rememberOffset(index, found)
-    throw new CorruptLogError(this.name, undefined, `there is no line with index ${index} where the indices around it say it should be: the indices are not in order`, repairRemedy)
+    return this.#scanFor(index, low)
   }
 
-  /** Reads the lines from `low` (a line start) to `high` in one go and finds where the line of event `index` starts. */
-  async #scanFor(index: number, low: number, high: number): Promise<number | undefined> {
-    const bytes = await this.#readRange(low, high)
-    for (let lineStart = 0; lineStart < bytes.length; ) {
-      let lineEnd = bytes.indexOf(newline, lineStart)
-      if (lineEnd === -1) lineEnd = bytes.length
-      const line = bytes.subarray(lineStart, lineEnd)
-      if (!isBlank(line)) {
+  /**
+   * Reads lines in order from `from` (a line start at or before the line of
+   * event `index`) until that line; the first line past `index` means it is
+   * missing, and names the line at fault.
+   */
+  async #scanFor(index: number, from: number): Promise<number> {
+    let position = from
+    let window = scanBytes
+    while (position < this.#end) {
+      const bytes = await this.#readRange(position, Math.min(this.#end, position + window))
+      let lineStart = 0
+      for (let lineEnd = bytes.indexOf(newline); lineEnd !== -1; lineEnd = bytes.indexOf(newline, lineStart)) {
+        const line = bytes.subarray(lineStart, lineEnd)
+        const start = position + lineStart
+        lineStart = lineEnd + 1
+        if (isBlank(line)) continue
         const found = parseIndex(line.toString('utf8'))
-        if (found === undefined) throw await this.#corruptAt(low + lineStart, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-        if (found === index) return low + lineStart
-        if (found > index) return undefined
-      }
-      lineStart = lineEnd + 1
-    }
-    return undefined
-  }
-
-  /** The first non-blank line that starts after `offset` (after the next newline) and before `limit`. */
-  async #lineAfter(offset: number, limit: number): Promise<{ start: number; index: number } | undefined> {
-    // Events are usually far shorter than a probe, so one small read tends to hold the line wanted.
-    let window = probeBytes
-    for (;;) {
-      const bytes = await this.#readRange(offset, Math.min(limit, offset + window))
-      const newlineAt = bytes.indexOf(newline)
-      if (newlineAt === -1) {
-        if (offset + window >= limit) return undefined
-        window *= 4
-        continue
-      }
-      const nextNewline = bytes.indexOf(newline, newlineAt + 1)
-      if (nextNewline !== -1) {
-        const line = bytes.subarray(newlineAt + 1, nextNewline)
-        if (!isBlank(line)) {
-          const start = offset + newlineAt + 1
-          const index = parseIndex(line.toString('utf8'))
-          if (index === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-          return { start, index }
+        if (found === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+        if (found === index) return this.#rememberOffset(index, start)
+        if (found > index) {
+          throw await this.#corruptAt(start, `has index ${found}, but no line before it has index ${index}: lines were removed, moved or renumbered by hand`, `${repairRemedy}; nothing was changed`)
         }
       }
-      return this.#lineAt(offset + newlineAt + 1, limit)
+      if (lineStart === 0) {
+        if (position + window >= this.#end) break // the file changed under us
+        window *= 4 // a line longer than the window
+      }
+      position += lineStart
+    }
+    throw await this.#corruptAt(from, `starts the part of the file where the line with index ${index} should be, but it is not there: lines were moved or renumbered by hand`, `${repairRemedy}; nothing was changed`)
+  }
+
+  /** The first non-blank line starting after the newline that follows `offset`, and before `before`. */
+  async #lineAfter(offset: number, before: number): Promise<{ start: number; index: number } | undefined> {
+    let window = probeBytes
+    for (;;) {
+      const end = Math.min(before, offset + window)
+      const bytes = await this.#readRange(offset, end)
+      const newlineAt = bytes.indexOf(newline)
+      if (newlineAt !== -1) return this.#lineAt(offset + newlineAt + 1, before)
+      if (end >= before) return undefined
+      window *= 4
     }
   }
 
-  /** The first non-blank line starting at or after `start` (a line start) and before `limit`, with its index. */
-  async #lineAt(start: number, limit: number): Promise<{ start: number; index: number } | undefined> {
+  /** The first non-blank line starting at or after `start` (a line start) and before `before`, read whole, with its index. */
+  async #lineAt(start: number, before: number): Promise<{ start: number; index: number } | undefined> {
     let lineStart = start
     let window = probeBytes
-    while (lineStart < limit) {
-      const bytes = await this.#readRange(lineStart, Math.min(limit, lineStart + window))
+    while (lineStart < before) {
+      const bytes = await this.#readRange(lineStart, Math.min(this.#end, lineStart + window))
       const lineEnd = bytes.indexOf(newline)
       if (lineEnd === -1) {
-        if (lineStart + window >= limit) return undefined
-        window *= 4
+        if (lineStart + window >= this.#end) return undefined // the file changed under us
+        window *= 4 // a line longer than the window: read it whole
         continue
       }
       const line = bytes.subarray(0, lineEnd)
@@ -396,6 +440,7 @@ class FileStorage implements LogStorage {
   async #readInto(buffer: Buffer, length: number, position: number): Promise<Buffer> {
     this.#activeReads++
     try {
+      if (this.#closed) throw new LogClosedError(this.name) // the handle may be closing
       let filled = 0
       while (filled < length) {
         const { bytesRead } = await this.#handle().read(buffer, filled, length - filled, position + filled)

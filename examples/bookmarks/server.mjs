@@ -1,0 +1,149 @@
+// The bookmark service of the README, as a program you can run: `npm start`.
+//
+//   curl -i -X POST localhost:3000/bookmarks -H 'content-type: application/json' -d '{"url":"https://example.com/"}'
+//   curl localhost:3000/bookmarks
+//
+// Environment: PORT (default 3000; 0 picks a free one), HOST (default
+// 127.0.0.1), BOOKMARKS_DATA_DIR (default <os tmpdir>/tiny-event-sourcing-bookmarks).
+// Stop it with Ctrl-C; start it again and it carries on where it stopped.
+
+import { createServer } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { catchupSubscribe, fsStoreBackend, initLog, initStateStore, project } from 'tiny-event-sourcing'
+import { fetchPageInfo } from './page-info.mjs'
+
+const dataDir = process.env.BOOKMARKS_DATA_DIR || join(tmpdir(), 'tiny-event-sourcing-bookmarks')
+const port = Number(process.env.PORT ?? 3000)
+const host = process.env.HOST || '127.0.0.1'
+const fetchTimeoutMs = 10_000
+const maxBodyBytes = 16 * 1024
+
+// Events:
+//   { type: 'bookmark', url, at }             a user bookmarked a page
+//   { type: 'info', url, title, faviconUrl }  the page was fetched
+//   { type: 'info-failed', url, reason }      the page could not be fetched
+const log = await initLog({ filename: join(dataDir, 'log.ndjson') })
+
+// The read model GET /bookmarks serves, kept by the projection helper.
+const bookmarks = await initStateStore({
+  storeBackend: fsStoreBackend(join(dataDir, 'bookmarks.json'), { byUrl: {} }),
+})
+
+// The info fetcher keeps no state, only how far it got (its version).
+const infoFetcher = await initStateStore({
+  storeBackend: fsStoreBackend(join(dataDir, 'info-fetcher.json'), {}),
+})
+
+function withBookmark(state, url, changes) {
+  const bookmark = state.byUrl[url] ?? { url, title: null, faviconUrl: null, error: null }
+  return { ...state, byUrl: { ...state.byUrl, [url]: { ...bookmark, ...changes } } }
+}
+
+/** The bookmarks read model: pure, so replaying the log always gives the same result. */
+function reduceBookmarks(state, event) {
+  switch (event.type) {
+    case 'bookmark':
+      return withBookmark(state, event.url, { bookmarkedAt: event.at })
+    case 'info':
+      return withBookmark(state, event.url, { title: event.title, faviconUrl: event.faviconUrl, error: null })
+    case 'info-failed':
+      return withBookmark(state, event.url, { error: event.reason })
+    default:
+      return state
+  }
+}
+
+const shutdown = new AbortController()
+
+// Bump `version` when reduceBookmarks changes meaning: the read model is rebuilt from the log.
+const projecting = project({ log, store: bookmarks, reduce: reduceBookmarks, version: 1, signal: shutdown.signal })
+
+// The info fetcher starts after the last event it handled, so a restart
+// fetches nothing twice. What it learns goes into the log as events.
+const fetching = catchupSubscribe(
+  log.events({ after: infoFetcher.getVersion(), signal: shutdown.signal }),
+  async (event) => {
+    if (event.type === 'bookmark') {
+      let info
+      try {
+        info = { type: 'info', url: event.url, ...(await fetchPageInfo(event.url, { signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(fetchTimeoutMs)]) })) }
+      } catch (error) {
+        // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
+        if (shutdown.signal.aborted) return
+        info = { type: 'info-failed', url: event.url, reason: String(error?.cause?.message ?? error?.message ?? error) }
+      }
+      await log.append(info)
+    }
+    infoFetcher.update(infoFetcher.getState(), event.index)
+    // A fetch is slow anyway: saving the version right away keeps a crash from repeating it.
+    if (event.type === 'bookmark') await infoFetcher.flush()
+  },
+  { signal: shutdown.signal },
+)
+
+for (const [name, running] of [['projection', projecting], ['info fetcher', fetching]]) {
+  running.catch((error) => {
+    console.error(`The ${name} stopped: ${error.stack ?? error}`)
+    process.exit(1)
+  })
+}
+
+function send(response, status, body) {
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+  response.end(body === undefined ? undefined : `${JSON.stringify(body)}\n`)
+}
+
+async function readJson(request) {
+  let text = ''
+  for await (const chunk of request.setEncoding('utf8')) {
+    text += chunk
+    if (text.length > maxBodyBytes) throw Object.assign(new Error(`the body is larger than ${maxBodyBytes} bytes`), { status: 413 })
+  }
+  try {
+    return JSON.parse(text)
+  } catch {
+    throw Object.assign(new Error('the body is not JSON; send {"url":"https://…"}'), { status: 400 })
+  }
+}
+
+function bookmarkUrl(body) {
+  const url = URL.canParse(body?.url) ? new URL(body.url) : undefined
+  if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
+    throw Object.assign(new Error('send {"url":"…"} with an http:// or https:// URL'), { status: 400 })
+  }
+  return url.href
+}
+
+const server = createServer(async (request, response) => {
+  try {
+    const path = new URL(request.url, 'http://localhost').pathname
+    if (path !== '/bookmarks') return send(response, 404, { error: 'not found; try GET or POST /bookmarks' })
+    if (request.method === 'GET') return send(response, 200, bookmarks.getState())
+    if (request.method !== 'POST') {
+      response.setHeader('allow', 'GET, POST')
+      return send(response, 405, { error: 'use GET or POST' })
+    }
+    const url = bookmarkUrl(await readJson(request))
+    const { index } = await log.append({ type: 'bookmark', url, at: new Date().toISOString() })
+    send(response, 202, { index })
+  } catch (error) {
+    if (!response.headersSent) send(response, error.status ?? 500, { error: error.message })
+  }
+})
+
+server.listen(port, host, () => {
+  const { port: actualPort } = server.address()
+  console.log(`Bookmarks service on http://${host}:${actualPort}/bookmarks (data in ${dataDir})`)
+})
+
+async function stop() {
+  server.close()
+  shutdown.abort()
+  await Promise.allSettled([projecting, fetching])
+  await log.close()
+  await Promise.all([bookmarks.close(), infoFetcher.close()])
+  process.exit(0)
+}
+process.once('SIGINT', stop)
+process.once('SIGTERM', stop)

@@ -1,0 +1,121 @@
+import { isUtf8 } from 'node:buffer'
+import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
+import { CorruptStateError } from '../errors.js'
+import { parseSnapshot, serializeSnapshot } from './envelope.js'
+import type { StateSnapshot, StateStoreBackend } from './types.js'
+
+/** Makes each temporary file name unique within this process. */
+let temporaryCount = 0
+
+/**
+ * A state-store backend that keeps the snapshot in a JSON file, the envelope
+ * `{ "_version": N, "state": … }`. Missing folders are created on the first
+ * write. Each write goes to a temporary file next to it, is flushed to disk,
+ * and is renamed over the old file, so the file is always either the old
+ * snapshot or the new one, even after a crash or power loss. A file that is
+ * not a valid envelope is reported, never overwritten.
+ */
+export function fsStoreBackend<S>(filename: string, initialState?: S): StateStoreBackend<S> {
+  if (typeof filename !== 'string' || filename === '') {
+    throw new TypeError('tiny-event-sourcing: fsStoreBackend() needs a filename, e.g. fsStoreBackend("data/read-model.json", initialState)')
+  }
+  const name = resolve(filename)
+  const folder = dirname(name)
+  let folderReady = false
+  const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
+
+  const backend: StateStoreBackend<S> = {
+    name,
+    async read(): Promise<StateSnapshot<S> | null> {
+      let bytes: Buffer
+      try {
+        bytes = await readFile(name)
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+        throw error
+      }
+      // Decoding would quietly replace bad bytes, and the next write would make that permanent.
+      if (!isUtf8(bytes)) throw new CorruptStateError(name, 'is not valid UTF-8 text')
+      return parseSnapshot<S>(bytes.toString('utf8'), name)
+    },
+
+    async write(snapshot: StateSnapshot<S>): Promise<void> {
+      const text = serializeSnapshot(snapshot)
+      if (!folderReady) {
+        await mkdir(folder, { recursive: true })
+        folderReady = true
+      }
+      const temporary = temporaryName()
+      try {
+        const file = await open(temporary, 'wx')
+        try {
+          await file.writeFile(text)
+          await file.datasync()
+        } finally {
+          await file.close()
+        }
+        await rename(temporary, name)
+      } catch (error) {
+        await unlink(temporary).catch(() => {})
+        throw error
+      }
+      await syncFolder(folder)
+    },
+
+    writeSync(snapshot: StateSnapshot<S>): void {
+      const text = serializeSnapshot(snapshot)
+      mkdirSync(folder, { recursive: true })
+      const temporary = temporaryName()
+      try {
+        const fd = openSync(temporary, 'wx')
+        try {
+          const bytes = Buffer.from(text)
+          for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written)
+          fdatasyncSync(fd)
+        } finally {
+          closeSync(fd)
+        }
+        renameSync(temporary, name)
+      } catch (error) {
+        try {
+          unlinkSync(temporary)
+        } catch {
+          // Never created, or already renamed.
+        }
+        throw error
+      }
+      syncFolderSync(folder)
+    },
+  }
+  if (initialState !== undefined) return { ...backend, initialState }
+  return backend
+}
+
+/** Makes the rename itself durable. Not every platform can sync a folder; there the rename is as durable as the OS makes it. */
+async function syncFolder(folder: string): Promise<void> {
+  try {
+    const handle = await open(folder, 'r')
+    try {
+      await handle.sync()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    // Folders cannot be opened or synced on some platforms (Windows).
+  }
+}
+
+function syncFolderSync(folder: string): void {
+  try {
+    const fd = openSync(folder, 'r')
+    try {
+      fsyncSync(fd)
+    } finally {
+      closeSync(fd)
+    }
+  } catch {
+    // Folders cannot be opened or synced on some platforms (Windows).
+  }
+}

@@ -1,0 +1,119 @@
+import { StateAheadOfLogError } from './errors.js'
+import type { Indexed, Log } from './log.js'
+import { StateStoreInternals, type StateStore } from './state-store.js'
+
+/** Options of `catchupSubscribe`. */
+export interface CatchupSubscribeOptions {
+  /** Stops the subscription when aborted: the handler running finishes, no further event is handled, and the promise resolves. */
+  signal?: AbortSignal
+}
+
+/**
+ * Calls `handler` with each event of `events` (typically `log.events()`: the
+ * stored ones, then new ones as they are appended), one at a time, awaiting
+ * each call before the next. Resolves when the events end (the log closed) or
+ * `signal` aborts; rejects with the handler's error, handling nothing more.
+ * The handler may append to the log.
+ */
+export async function catchupSubscribe<E>(
+  events: AsyncIterable<E> | Iterable<E>,
+  handler: (event: E) => unknown,
+  options: CatchupSubscribeOptions = {},
+): Promise<void> {
+  const { signal } = options
+  if (typeof handler !== 'function') throw new TypeError('tiny-event-sourcing: catchupSubscribe(events, handler) needs a handler function')
+  const iterator =
+    Symbol.asyncIterator in events
+      ? (events as AsyncIterable<E>)[Symbol.asyncIterator]()
+      : (events as Iterable<E>)[Symbol.iterator]()
+  if (signal?.aborted) {
+    await iterator.return?.()
+    return
+  }
+  let onAbort: (() => void) | undefined
+  const aborted =
+    signal &&
+    new Promise<'aborted'>((resolve) => {
+      onAbort = () => resolve('aborted')
+      signal.addEventListener('abort', onAbort, { once: true })
+    })
+  try {
+    for (;;) {
+      const next = Promise.resolve(iterator.next())
+      const result = aborted ? await Promise.race([next, aborted]) : await next
+      if (result === 'aborted') {
+        // The iterator is still waiting for its next event, so return() would
+        // wait too; it is asked to finish without holding the caller up. (Pass
+        // the signal to log.events({ signal }) as well to end it at once.)
+        next.then(() => iterator.return?.(), () => {})
+        return
+      }
+      if (result.done) return
+      try {
+        await handler(result.value)
+      } catch (error) {
+        await iterator.return?.()
+        throw error
+      }
+      if (signal?.aborted) {
+        await iterator.return?.()
+        return
+      }
+    }
+  } finally {
+    if (onAbort) signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** Options of `project`. */
+export interface ProjectOptions<E, S> {
+  /** The log to read. */
+  log: Log<E>
+  /** The read model's store; events after its version are applied to its state. */
+  store: StateStore<S>
+  /**
+   * Returns the state after `event`, without changing `state` (build a new
+   * object) and without side effects, so replaying the log always builds the
+   * same state. Return `state` itself for events the read model ignores.
+   */
+  reduce: (state: S, event: Indexed<E>) => S
+  /**
+   * The version of your projection code. Change it when `reduce` changes
+   * meaning, and the read model is rebuilt from the start of the log. It is
+   * stored with the state (`"_projection"` in the file).
+   */
+  version?: number | string
+  /** Stops the projection when aborted; the promise resolves. */
+  signal?: AbortSignal
+}
+
+/**
+ * Keeps a read model up to date with a log: applies `reduce` to every event
+ * after the store's version, in order, and updates the store with each
+ * event's index, so a restart picks up exactly where it stopped. Rebuilds from
+ * the initial state when `version` differs from the one stored. Resolves when
+ * the log closes or `signal` aborts; rejects with `reduce`'s error, or with
+ * `StateAheadOfLogError` when the store reflects events the log lacks.
+ */
+export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
+  const { log, store, reduce, version, signal } = options
+  if (typeof reduce !== 'function') throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }')
+  if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
+    throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
+  }
+  if (StateStoreInternals.projectionOf(store) !== version) StateStoreInternals.restart(store, version)
+  if (store.getVersion() >= log.length) throw new StateAheadOfLogError(store.name, store.getVersion(), log.name, log.length)
+  await catchupSubscribe(
+    log.events({ after: store.getVersion(), signal }),
+    (event) => {
+      const next = reduce(store.getState(), event)
+      if (next === undefined) {
+        throw new TypeError(
+          `tiny-event-sourcing: reduce returned undefined for event ${event.index} of ${log.name}; return the state unchanged for events the read model ignores`,
+        )
+      }
+      store.update(next, event.index)
+    },
+    { signal },
+  )
+}

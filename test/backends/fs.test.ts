@@ -1,0 +1,113 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
+import { describeStateStoreBackendContract } from './contract.js'
+import { distEntry } from '../helpers/dist.js'
+
+const newFolder = () => mkdtemp(join(tmpdir(), 'tes-fs-backend-'))
+
+describeStateStoreBackendContract('fsStoreBackend', async () => {
+  const filename = join(await newFolder(), 'state.json')
+  return { open: (initialState?: unknown) => fsStoreBackend(filename, initialState) }
+})
+
+describe('fsStoreBackend', () => {
+  it('creates missing folders on the first write', async () => {
+    const filename = join(await newFolder(), 'a', 'b', 'read-model.json')
+    const backend = fsStoreBackend(filename)
+    expect(await backend.read()).toBeNull()
+    await backend.write({ version: 0, state: {} })
+    expect(await readFile(filename, 'utf8')).toBe('{"_version":0,"state":{}}\n')
+  })
+
+  it('writes the envelope { "_version", "_projection"?, "state" } on one line', async () => {
+    const filename = join(await newFolder(), 'state.json')
+    const backend = fsStoreBackend(filename)
+    await backend.write({ version: 12, state: { byUrl: { 'https://a.example/': { title: 'A' } } } })
+    expect(await readFile(filename, 'utf8')).toBe('{"_version":12,"state":{"byUrl":{"https://a.example/":{"title":"A"}}}}\n')
+    await backend.write({ version: 13, projection: 2, state: [] })
+    expect(await readFile(filename, 'utf8')).toBe('{"_version":13,"_projection":2,"state":[]}\n')
+  })
+
+  it('reads an envelope written by hand or by the original 0.2.x (pretty-printed, no _projection)', async () => {
+    const filename = join(await newFolder(), 'state.json')
+    await writeFile(filename, '{\n  "_version": 123,\n  "state": { "byUrl": {} }\n}\n')
+    expect(await fsStoreBackend(filename).read()).toEqual({ version: 123, state: { byUrl: {} } })
+  })
+
+  it('names its file by absolute path', () => {
+    expect(fsStoreBackend('relative/state.json').name).toBe(join(process.cwd(), 'relative', 'state.json'))
+  })
+
+  it('needs a filename', () => {
+    expect(() => fsStoreBackend('')).toThrow(/needs a filename/)
+  })
+
+  it('leaves no temporary files behind', async () => {
+    const folder = await newFolder()
+    const backend = fsStoreBackend(join(folder, 'state.json'))
+    for (let version = 0; version < 50; version++) await backend.write({ version, state: { version } })
+    backend.writeSync!({ version: 50, state: {} })
+    expect(await readdir(folder)).toEqual(['state.json'])
+  })
+
+  const corruptions: [string, string | Buffer, RegExp][] = [
+    ['invalid JSON', '{"_version":3,"state":{"a":', /is not valid JSON/],
+    ['an empty file', '', /the file is empty/],
+    ['only whitespace', '\n\n  \n', /the file is empty/],
+    ['an array', '[1,2]', /is not a JSON object/],
+    ['a missing "_version"', '{"state":{}}', /"_version" is missing/],
+    ['a fractional "_version"', '{"_version":1.5,"state":{}}', /"_version" is 1.5/],
+    ['a "_version" below -1', '{"_version":-2,"state":{}}', /"_version" is -2/],
+    ['a string "_version"', '{"_version":"3","state":{}}', /"_version" is "3"/],
+    ['no "state"', '{"_version":3}', /has no "state" field/],
+    ['an object "_projection"', '{"_version":3,"_projection":{},"state":{}}', /"_projection" is \{\}/],
+    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x5f, 0xff, 0xfe, 0x7d]), /is not valid UTF-8/],
+  ]
+  for (const [what, content, problem] of corruptions) {
+    it(`refuses ${what} with an error naming the file, and leaves it untouched`, async () => {
+      const filename = join(await newFolder(), 'state.json')
+      await writeFile(filename, content)
+      const before = await readFile(filename)
+      const error = await fsStoreBackend(filename).read().catch((caught: unknown) => caught)
+      expect(error).toBeInstanceOf(CorruptStateError)
+      expect((error as CorruptStateError).code).toBe('STATE_CORRUPT')
+      expect((error as CorruptStateError).filename).toBe(filename)
+      expect((error as Error).message).toContain(filename)
+      expect((error as Error).message).toMatch(problem)
+      expect((error as Error).message).toMatch(/delete it to rebuild/)
+      // Through a state store too: it does not open, so it cannot overwrite the file.
+      await expect(initStateStore({ storeBackend: fsStoreBackend(filename, {}), writeInterval: 0 })).rejects.toBeInstanceOf(CorruptStateError)
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(await readFile(filename)).toEqual(before)
+    })
+  }
+
+  it('never leaves a half-written file when the writer is killed mid-stream', async () => {
+    const filename = join(await newFolder(), 'state.json')
+    // Big snapshots make each write take long enough to be caught in the middle.
+    const script = `
+      import { fsStoreBackend } from ${JSON.stringify(distEntry())}
+      const backend = fsStoreBackend(${JSON.stringify(filename)})
+      const padding = 'x'.repeat(512 * 1024)
+      for (let version = 0; ; version++) {
+        await backend.write({ version, state: { version, padding } })
+        if (version === 3) process.stdout.write('writing\\n')
+      }
+    `
+    for (let round = 0; round < 3; round++) {
+      const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+      await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()))
+      await new Promise((resolve) => setTimeout(resolve, 20 + Math.random() * 100))
+      child.kill('SIGKILL')
+      await new Promise((resolve) => child.once('exit', resolve))
+      const snapshot = await fsStoreBackend<{ version: number; padding: string }>(filename).read()
+      expect(snapshot).not.toBeNull()
+      expect(snapshot!.state.version).toBe(snapshot!.version)
+      expect(snapshot!.state.padding).toHaveLength(512 * 1024)
+    }
+  })
+})

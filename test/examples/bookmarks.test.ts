@@ -1,0 +1,126 @@
+import { mkdtemp, readFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { distEntry } from '../helpers/dist.js'
+import { poll, startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
+
+const serverScript = new URL('../../examples/bookmarks/server.mjs', import.meta.url).pathname
+
+interface Bookmark {
+  url: string
+  title: string | null
+  faviconUrl: string | null
+  error: string | null
+  bookmarkedAt: string
+}
+type ReadModel = { byUrl: Record<string, Bookmark> }
+
+const running = new Set<RunningProgram>()
+afterEach(() => {
+  for (const program of running) program.child.kill('SIGKILL')
+  running.clear()
+})
+
+async function startService(dataDir: string) {
+  distEntry() // the example imports the built package
+  const program = startProgram([serverScript], { env: { PORT: '0', BOOKMARKS_DATA_DIR: dataDir } })
+  running.add(program)
+  const [, base] = await program.waitFor(/Bookmarks service on (http:\/\/\S+\/bookmarks) \(data in (.+)\)/)
+  const getBookmarks = async () => (await (await fetch(base!)).json()) as ReadModel
+  const postBookmark = (body: unknown) =>
+    fetch(base!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+  return { program, base: base!, getBookmarks, postBookmark }
+}
+
+const settled = (model: ReadModel, urls: string[]) => urls.every((url) => model.byUrl[url] && (model.byUrl[url].title !== null || model.byUrl[url].error !== null))
+
+describe('examples/bookmarks (npm start)', () => {
+  it('takes bookmarks over HTTP, fetches their info, and survives restarts without refetching or losing anything', async () => {
+    const pages = await startPageServer()
+    const dataDir = join(await mkdtemp(join(tmpdir(), 'tes-bookmarks-')), 'moved', 'here')
+    try {
+      let service = await startService(dataDir)
+      expect(service.program.output()).toContain(`(data in ${dataDir})`)
+      expect(await service.getBookmarks()).toEqual({ byUrl: {} })
+
+      const unreachable = await unreachableUrl()
+      const urls = [pages.url('/a'), pages.url('/b'), pages.url('/missing'), unreachable]
+      for (const url of urls) {
+        const response = await service.postBookmark({ url })
+        expect(response.status).toBe(202)
+        expect(await response.json()).toHaveProperty('index')
+      }
+
+      const model = await poll(service.getBookmarks, (value) => settled(value, urls))
+      expect(model.byUrl[pages.url('/a')]).toMatchObject({ title: 'Page A & friends', faviconUrl: pages.url('/icons/a.png'), error: null })
+      // A stylesheet link is not an icon: the site's /favicon.ico is assumed.
+      expect(model.byUrl[pages.url('/b')]).toMatchObject({ title: 'Page B', faviconUrl: pages.url('/favicon.ico'), error: null })
+      expect(model.byUrl[pages.url('/missing')]).toMatchObject({ title: null, error: expect.stringContaining('404') })
+      expect(model.byUrl[unreachable]).toMatchObject({ title: null, error: expect.stringMatching(/ECONNREFUSED/) })
+      expect(model.byUrl[pages.url('/a')]!.bookmarkedAt).toMatch(/^\d{4}-\d\d-\d\dT/)
+      expect(pages.hits.get('/a')).toBe(1)
+      expect(pages.hits.get('/missing')).toBe(1)
+
+      // Graceful restart (SIGTERM, as Ctrl-C would).
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+      service = await startService(dataDir)
+      expect(await service.getBookmarks()).toEqual(model)
+      // Once a new bookmark is handled, the fetcher has passed every older event: nothing was fetched again.
+      expect((await service.postBookmark({ url: pages.url('/c') })).status).toBe(202)
+      const afterRestart = await poll(service.getBookmarks, (value) => settled(value, [pages.url('/c')]))
+      expect(afterRestart.byUrl[pages.url('/c')]).toMatchObject({ title: 'Page C', faviconUrl: 'http://cdn.example/c.svg' })
+      expect([pages.hits.get('/a'), pages.hits.get('/b'), pages.hits.get('/missing')]).toEqual([1, 1, 1])
+
+      // Crash restart (SIGKILL): once the fetcher's version is on disk, nothing is fetched again either.
+      const dResponse = await service.postBookmark({ url: pages.url('/d') })
+      const { index: dIndex } = (await dResponse.json()) as { index: number }
+      await poll(service.getBookmarks, (value) => settled(value, [pages.url('/d')]))
+      await poll(
+        async () => JSON.parse(await readFile(join(dataDir, 'info-fetcher.json'), 'utf8')) as { _version: number },
+        (envelope) => envelope._version >= dIndex,
+      )
+      const beforeCrash = await service.getBookmarks()
+      service.program.child.kill('SIGKILL')
+      await service.program.exited
+      service = await startService(dataDir)
+      // The read model may be written up to a second behind; the log fills in the rest.
+      expect(await poll(service.getBookmarks, (value) => Object.keys(value.byUrl).length === 6 && settled(value, Object.keys(value.byUrl)))).toEqual(beforeCrash)
+      expect((await service.postBookmark({ url: pages.url('/a') })).status).toBe(202)
+      await poll(async () => pages.hits.get('/a'), (hits) => hits === 2) // bookmarking again refreshes, once
+      expect([pages.hits.get('/b'), pages.hits.get('/c'), pages.hits.get('/d'), pages.hits.get('/missing')]).toEqual([1, 1, 1, 1])
+
+      // The log holds every fact, failures included.
+      const events = (await readFile(join(dataDir, 'log.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { type: string; index: number })
+      expect(events.map((event) => event.index)).toEqual(events.map((_, index) => index))
+      expect(events.filter((event) => event.type === 'info-failed')).toHaveLength(2)
+      expect(events.filter((event) => event.type === 'bookmark')).toHaveLength(7)
+
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+    } finally {
+      await pages.close()
+    }
+  })
+
+  it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
+    const service = await startService(dataDir)
+    const notJson = await service.postBookmark('{"url":')
+    expect(notJson.status).toBe(400)
+    expect(await notJson.json()).toEqual({ error: expect.stringContaining('not JSON') })
+    for (const body of [{}, { url: 42 }, { url: 'not a url' }, { url: 'ftp://example.com/' }]) {
+      const response = await service.postBookmark(body)
+      expect(response.status).toBe(400)
+      expect(await response.json()).toEqual({ error: expect.stringContaining('http:// or https://') })
+    }
+    expect((await service.postBookmark({ url: 'x'.repeat(20_000) })).status).toBe(413)
+    expect((await fetch(service.base.replace('/bookmarks', '/elsewhere'))).status).toBe(404)
+    expect((await fetch(service.base, { method: 'DELETE' })).status).toBe(405)
+    expect(await service.getBookmarks()).toEqual({ byUrl: {} })
+    service.program.child.kill('SIGTERM')
+    expect(await service.program.exited).toBe(0)
+    expect(service.program.output().trim().split('\n')).toHaveLength(1) // only its greeting
+  })
+})
