@@ -4,11 +4,12 @@
 import { createReadStream, openSync, writeSync, closeSync, fdatasyncSync } from 'node:fs'
 import { appendFile, open, readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { initLog } from '../dist/index.js'
 import { initOriginalLog } from './original-design.mjs'
 import { makeEvent, now, percentile, rssTracker, storedLine } from './workload.mjs'
 
 const require = createRequire(import.meta.url)
+// BENCH_LIBRARY points at another build of the library (bench/compare.mjs uses it to measure before and after a change).
+const { initLog } = await import(process.env.BENCH_LIBRARY ?? '../dist/index.js')
 
 function lastIndexCheck(sum, count) {
   // Every replay sums the indices it saw, so a subject that skipped or
