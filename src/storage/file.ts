@@ -342,16 +342,35 @@ class FileStorage implements LogStorage {
         highIndex = knownIndex
       }
     }
+    // Lines tend to be of similar length, so where the index falls between
+    // the known ends is a good guess at its offset, and one or two probes
+    // usually land on it. A guess that does not halve the range is followed by
+    // a plain halving, which keeps the worst case logarithmic.
+    let halve = false
     while (high - low > scanBytes) {
-      const middle = low + Math.floor((high - low) / 2)
-      const probe = await this.#lineAfter(middle, high)
+      const range = high - low
+      // Indices out of order (a hand-edited file) leave no sensible guess: halve; the scan reports the fault.
+      if (!(highIndex > lowIndex)) halve = true
+      const guess = halve
+        ? low + Math.floor(range / 2)
+        : Math.min(high - 1, Math.max(low, low + Math.floor(((index - lowIndex - 0.5) / (highIndex - lowIndex)) * range)))
+      const probe = await this.#lineAfter(guess, high)
       if (probe === undefined) {
-        high = middle
+        // The last line before `high` spans the guess: its index is unknown, so only halving is left.
+        high = guess
+        highIndex = Number.NaN
+        halve = true
         continue
       }
       if (probe.index === index) return this.#rememberOffset(index, probe.start)
-      if (probe.index < index) low = probe.start
-      else high = probe.start
+      if (probe.index < index) {
+        low = probe.start
+        lowIndex = probe.index
+      } else {
+        high = probe.start
+        highIndex = probe.index
+      }
+      halve = Number.isNaN(highIndex) || high - low > range / 2
     }
     return this.#scanFor(index, low)
   }
@@ -395,9 +414,23 @@ class FileStorage implements LogStorage {
       const end = Math.min(before, offset + window)
       const bytes = await this.#readRange(offset, end)
       const newlineAt = bytes.indexOf(newline)
-      if (newlineAt !== -1) return this.#lineAt(offset + newlineAt + 1, before)
-      if (end >= before) return undefined
-      window *= 4
+      if (newlineAt === -1) {
+        if (end >= before) return undefined
+        window *= 4
+        continue
+      }
+      // Usually the line wanted is whole in what was just read: no second read.
+      const lineEnd = bytes.indexOf(newline, newlineAt + 1)
+      const start = offset + newlineAt + 1
+      if (lineEnd !== -1 && start < before) {
+        const line = bytes.subarray(newlineAt + 1, lineEnd)
+        if (!isBlank(line)) {
+          const index = parseIndex(line.toString('utf8'))
+          if (index === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+          return { start, index }
+        }
+      }
+      return this.#lineAt(start, before)
     }
   }
 
