@@ -223,6 +223,24 @@ const scenarios = {
     return { count, ms, cpuMs, bytes }
   },
 
+  async 'burst:promises'({ count }) {
+    // What any append that returns a promise per event costs in a burst:
+    // every promise stays pending, holding its event, until the burst ends.
+    const t0 = startClock()
+    const pending = []
+    let last
+    for (let n = 0; n < count; n++) {
+      const event = makeEvent(n)
+      const record = JSON.stringify(event)
+      last = new Promise((resolve) => pending.push({ record, event, resolve }))
+    }
+    await null
+    for (let i = 0; i < pending.length; i++) pending[i].resolve({ ...pending[i].event, index: i })
+    await last
+    const { ms, cpuMs } = elapsed(t0)
+    return { count, ms, cpuMs }
+  },
+
   async 'burst:original'({ file, count }) {
     const log = await initOriginalLog(file)
     const t0 = startClock()
