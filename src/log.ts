@@ -147,6 +147,10 @@ class EventLog<E extends object> implements Log<E> {
     if (this.#readOnly) {
       return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through the process that writes it`))
     }
+    const expectedLastIndex = options?.expectedLastIndex
+    if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+      return Promise.reject(new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`))
+    }
     let record: string
     try {
       record = serializeEvent(event)
@@ -157,7 +161,7 @@ class EventLog<E extends object> implements Log<E> {
       this.#appendQueue.push({
         record,
         event,
-        expectedLastIndex: options?.expectedLastIndex,
+        expectedLastIndex,
         resolve: resolve as PendingAppend['resolve'],
         reject,
       })
@@ -271,18 +275,17 @@ class EventLog<E extends object> implements Log<E> {
     let ended = false
     // The step in progress: later calls of next() wait for it, as with a generator.
     let pending: Promise<Step> | undefined
-    // Listened to from the first wait until the iteration ends.
-    let aborted: Promise<void> | undefined
-    let onAbort: (() => void) | undefined
     const stopped = () => ended || this.#closed || signal?.aborted === true
+    // An abort wakes every waiting iterator; this one then sees its signal and ends.
+    // (Racing each wait against an abort promise would pile reactions onto it.)
+    // Listened to from the first wait until the iteration ends.
+    let onAbort: (() => void) | undefined
     const waitForChange = () => {
-      if (signal && !aborted) {
-        aborted = new Promise<void>((resolve) => {
-          onAbort = () => resolve()
-          signal.addEventListener('abort', onAbort, { once: true })
-        })
+      if (signal && !onAbort) {
+        onAbort = () => this.#wake()
+        signal.addEventListener('abort', onAbort, { once: true })
       }
-      return this.#waitForChange(aborted)
+      return this.#waitForChange()
     }
     const stopReading = async () => {
       const current = reader
@@ -379,12 +382,12 @@ class EventLog<E extends object> implements Log<E> {
     return iterator
   }
 
-  /** Resolves at the next append or close (or abort). Must be called right after checking the length, with no await in between, so no wake-up is missed. */
-  async #waitForChange(aborted: Promise<void> | undefined): Promise<void> {
+  /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
+  async #waitForChange(): Promise<void> {
     const changed = this.#changed
     if (this.#readOnly && this.#waiting++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 30)
     try {
-      await (aborted ? Promise.race([changed, aborted]) : changed)
+      await changed
     } finally {
       if (this.#readOnly && --this.#waiting === 0) clearInterval(this.#keepAlive)
     }

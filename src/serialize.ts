@@ -7,18 +7,31 @@ function isPlainObject(value: object): boolean {
   return prototype === objectPrototype || prototype === null
 }
 
+function withArticle(noun: string): string {
+  return `${/^[aeio]/i.test(noun) ? 'an' : 'a'} ${noun}`
+}
+
 function describe(value: unknown): string {
   if (value === null) return 'null'
+  if (value === undefined) return 'undefined'
   if (Array.isArray(value)) return 'an array'
-  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'non-plain object'}`
+  if (typeof value === 'object') {
+    const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+    return withArticle(typeof name === 'string' && name !== '' ? name : 'non-plain object')
+  }
   if (typeof value === 'number') return String(value)
-  return `a ${typeof value}`
+  return withArticle(typeof value)
+}
+
+/** `event.key` for identifier keys, `event["some key"]` otherwise, so the path can be pasted into code. */
+function childPath(path: string, key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
 }
 
 /** `event.a[2].b`: the path of a value, from the keys that lead to it. */
 function pathOf(keys: (string | number)[]): string {
   let path = 'event'
-  for (const key of keys) path += typeof key === 'number' ? `[${key}]` : `.${key}`
+  for (const key of keys) path = typeof key === 'number' ? `${path}[${key}]` : childPath(path, key)
   return path
 }
 

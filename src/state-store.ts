@@ -183,7 +183,7 @@ class BackgroundStateStore<S> implements StateStore<S> {
   /** Throttle, not debounce: the next write is due one interval after the previous one started, however often updates come. */
   #schedule(): void {
     if (this.#timer !== undefined || this.#writing !== undefined || this.#savedChanges === this.#changes) return
-    const interval = this.#failed ? Math.max(this.#writeInterval, 1000) : this.#writeInterval
+    const interval = this.#failed ? this.#retryInterval() : this.#writeInterval
     const delay = Math.max(0, this.#lastWriteStart + interval - Date.now())
     this.#timer = setTimeout(() => {
       this.#timer = undefined
@@ -193,10 +193,14 @@ class BackgroundStateStore<S> implements StateStore<S> {
     ;(this.#timer as { unref?: () => void }).unref?.()
   }
 
+  #retryInterval(): number {
+    return Math.max(this.#writeInterval, 1000)
+  }
+
   #reportBackgroundFailure(error: unknown): void {
     if (this.#reported) return // once, until a write succeeds again
     this.#reported = true
-    const message = `tiny-event-sourcing: writing the state store ${this.name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${this.#writeInterval} ms and on flush()`
+    const message = `tiny-event-sourcing: writing the state store ${this.name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${this.#retryInterval()} ms and on flush()`
     if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') {
       process.emitWarning(message, { code: 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED' })
     } else {
@@ -239,7 +243,7 @@ class BackgroundStateStore<S> implements StateStore<S> {
     const target = this.#changes
     while (this.#savedChanges < target) {
       if (this.#writing !== undefined) {
-        // Its failure is retried (and reported) below.
+        // If it fails, the next turn writes again, and that failure rejects the flush.
         await this.#writing.catch(() => {})
         continue
       }

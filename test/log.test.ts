@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import fc from 'fast-check'
 import { getEventListeners } from 'node:events'
 import { type FileHandle, mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -152,6 +153,10 @@ describe('append', () => {
     expect(second).toMatchObject({ status: 'rejected', reason: { code: 'APPEND_CONFLICT', expectedLastIndex: 0, actualLastIndex: 1 } })
     // The conflict failed only itself: the next append got the next index.
     expect(third).toMatchObject({ status: 'fulfilled', value: { n: 3, index: 2 } })
+    for (const expectedLastIndex of [-2, 0.5, '1']) {
+      await expect(log.append({ type: 'counted', n: -1 }, { expectedLastIndex: expectedLastIndex as number })).rejects.toThrow(/takes an index of -1 or more/)
+    }
+    expect(log.length).toBe(3)
     await log.close()
   })
 })
@@ -277,6 +282,38 @@ describe('events()', () => {
     await iterator.return?.()
     await log.close()
   })
+
+  it('delivers every event exactly once, in order, to readers of any speed during bursts of any size', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 4000 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.integer({ min: 1, max: 5000 }), { minLength: 1, maxLength: 5 }),
+        async (bursts, pauses) => {
+          const log = await initLog<Counted>({ filename: freshLogPath() })
+          const total = bursts.reduce((sum, size) => sum + size, 0)
+          // Each reader pauses (a macrotask) every `pause` events: some lag far behind, some keep up.
+          const readers = pauses.map(async (pause) => {
+            let expected = 0
+            for await (const event of log.events()) {
+              if (event.index !== expected || event.n !== expected) return `expected ${expected}, got ${event.index}/${event.n}`
+              expected++
+              if (expected % pause === 0) await new Promise((resolve) => setImmediate(resolve))
+              if (expected === total) break
+            }
+            return 'ok'
+          })
+          let n = 0
+          for (const size of bursts) {
+            await Promise.all(Array.from({ length: size }, () => log.append({ type: 'counted', n: n++ })))
+          }
+          expect(await Promise.all(readers)).toEqual(pauses.map(() => 'ok'))
+          await log.close()
+        },
+      ),
+      // One case always big enough to overflow the in-memory window of recent events.
+      { numRuns: 8, examples: [[[4000, 1, 4000, 3000, 2], [1, 5000, 37]]] },
+    )
+  }, 120_000)
 
   it('sees appends made through another log sharing the storage, in order', async () => {
     const storage = memoryStorage()

@@ -13,6 +13,7 @@ import {
   type StateStoreBackend,
 } from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
+import { poll } from './helpers/poll.js'
 
 const newFolder = () => mkdtemp(join(tmpdir(), 'tes-state-store-'))
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -212,6 +213,40 @@ describe('writing in the background', () => {
     await store.flush()
     expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
     await store.close()
+  })
+})
+
+describe('a backend that fails in the background', () => {
+  it('warns once (not on every retry), retries, and recovers', async () => {
+    const warnings: Error[] = []
+    const onWarning = (warning: Error) => warnings.push(warning)
+    process.on('warning', onWarning)
+    try {
+      const inner = memoryStoreBackend({ n: -1 }, { name: 'flaky-store' })
+      let failures = 0
+      const flaky: StateStoreBackend<{ n: number }> = {
+        ...inner,
+        async write(snapshot) {
+          if (failures < 2) {
+            failures++
+            throw new Error('disk full')
+          }
+          await inner.write(snapshot)
+        },
+      }
+      const store = await initStateStore({ storeBackend: flaky, writeInterval: 0 })
+      store.update({ n: 0 }, 0)
+      // Retries come no faster than once a second after a failure.
+      await poll(() => inner.read(), (snapshot) => snapshot !== null)
+      expect(failures).toBe(2)
+      expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
+      const ours = warnings.filter((warning) => (warning as { code?: string }).code === 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED')
+      expect(ours).toHaveLength(1)
+      expect(ours[0]!.message).toContain('writing the state store flaky-store failed (disk full)')
+      await store.close()
+    } finally {
+      process.off('warning', onWarning)
+    }
   })
 })
 

@@ -1,6 +1,7 @@
 import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import {
   StateAheadOfLogError,
@@ -13,6 +14,7 @@ import {
   project,
   type Indexed,
 } from '../src/index.js'
+import { poll } from './helpers/poll.js'
 
 type Counted = { type: 'counted'; n: number } | { type: 'noise' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -23,10 +25,11 @@ async function logWith(count: number) {
   return log
 }
 
-/** Waits until `condition()` holds, checking often; fails the test only via the test timeout. */
-async function until(condition: () => boolean): Promise<void> {
-  while (!condition()) await sleep(5)
-}
+/** Waits until `condition()` holds; the test timeout bounds it. */
+const until = (condition: () => boolean) => poll(async () => condition(), (holds) => holds)
+
+const sum = (state: { total: number; count: number }, event: Indexed<Counted>) =>
+  event.type === 'counted' ? { total: state.total + event.n, count: state.count + 1 } : state
 
 describe('catchupSubscribe', () => {
   it('delivers stored events, then new ones, in order, and resolves when the log closes', async () => {
@@ -164,9 +167,6 @@ describe('catchupSubscribe', () => {
 })
 
 describe('project', () => {
-  const sum = (state: { total: number; count: number }, event: Indexed<Counted>) =>
-    event.type === 'counted' ? { total: state.total + event.n, count: state.count + 1 } : state
-
   it('applies reduce to every event and bumps the version for each, ignored ones too', async () => {
     const log = await initLog<Counted>({ storage: memoryStorage() })
     await log.append({ type: 'counted', n: 5 })
@@ -292,5 +292,53 @@ describe('project', () => {
     expect(store.getState().titles).toEqual({ a: 'A', b: 'B', c: 'C' })
     await log.close()
     await Promise.all([fetcher, projection])
+  })
+})
+
+describe('project, property', () => {
+  it('over any events and restarts, ends with the fold of all events, applying each once', async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        // Runs of appends; between runs the process "restarts" (log, store and projection reopened).
+        fc.array(fc.array(fc.integer({ min: -5, max: 5 }), { maxLength: 8 }), { minLength: 1, maxLength: 5 }),
+        fc.nat({ max: 3 }), // after which run the projection's version is bumped (a rebuild)
+        async (runs, bumpAfter) => {
+          const storage = memoryStorage()
+          const backend = memoryStoreBackend({ total: 0, count: 0 })
+          const appliedPerVersion = new Map<number, number[]>()
+          const all: number[] = []
+          for (let run = 0; run < runs.length; run++) {
+            const version = run > bumpAfter ? 2 : 1
+            const log = await initLog<Counted>({ storage })
+            const store = await initStateStore({ storeBackend: backend, writeInterval: 0 })
+            const applied = appliedPerVersion.get(version) ?? []
+            appliedPerVersion.set(version, applied)
+            const projection = project({
+              log,
+              store,
+              version,
+              reduce: (state, event) => {
+                applied.push(event.index)
+                return sum(state, event)
+              },
+            })
+            for (const n of runs[run]!) {
+              await log.append({ type: 'counted', n })
+              all.push(n)
+            }
+            await until(() => store.getVersion() === log.length - 1)
+            await log.close()
+            await projection
+            await store.close()
+          }
+          const expected = { total: all.reduce((a, b) => a + b, 0), count: all.length }
+          const stored = await backend.read()
+          if (all.length > 0) expect(stored).toMatchObject({ version: all.length - 1, state: expected })
+          // Each projection version applied every event exactly once, in order.
+          for (const applied of appliedPerVersion.values()) expect(applied).toEqual(applied.map((_, i) => i))
+        },
+      ),
+      { numRuns: 40 },
+    )
   })
 })

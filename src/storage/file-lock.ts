@@ -13,8 +13,9 @@ interface LockOwner {
 /** Lock files this process holds, with their exact text; removed on exit even without `close()`, so a clean exit leaves none behind. */
 const heldLocks = new Map<string, string>()
 let exitHookInstalled = false
-/** How many times a stale or vanishing lock is retried before giving up. */
-const maxAttempts = 10
+/** How many times a stale or vanishing lock is retried before giving up, waiting this long while another process takes it over. */
+const maxAttempts = 200
+const takeoverWaitMs = 5
 
 function removeHeldLocksOnExit(): void {
   for (const [lockFile, text] of heldLocks) {
@@ -66,6 +67,33 @@ function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLo
 }
 
 /**
+ * Removes a lock judged stale. Several processes may judge it stale at once,
+ * so removal is guarded by `<lock>.takeover`, created atomically: only its
+ * holder removes the lock, and only if it is still the stale one (once one
+ * process has taken over, the others find its live lock instead).
+ * `draft` is a file holding this process's owner record.
+ */
+async function removeStaleLock(lockFile: string, staleText: string, draft: string): Promise<void> {
+  const guard = `${lockFile}.takeover`
+  try {
+    await link(draft, guard)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    // Someone else is taking over; if it died doing so, clear its guard.
+    const guardText = await readText(guard)
+    const guardOwner = guardText === undefined ? undefined : parseOwner(guardText)
+    if (guardOwner && !isAlive(guardOwner) && (await readText(guard)) === guardText) await unlink(guard).catch(() => {})
+    await new Promise((resolve) => setTimeout(resolve, takeoverWaitMs))
+    return
+  }
+  try {
+    if ((await readText(lockFile)) === staleText) await unlink(lockFile).catch(() => {})
+  } finally {
+    await unlink(guard).catch(() => {})
+  }
+}
+
+/**
  * Takes the writer's lock on a log file: `<log>.lock`, holding the owner's pid
  * and host. A lock whose process no longer exists (killed with SIGKILL, say)
  * is taken over. Resolves with a function that releases the lock.
@@ -90,9 +118,7 @@ export async function acquireFileLock(lockFile: string, logFile: string): Promis
       if (attempt === maxAttempts) {
         throw new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: the lock ${lockFile} names no live process but could not be taken over; delete it by hand`)
       }
-      // Remove the stale lock only if it is still the one judged stale: if another
-      // process took it over meanwhile, its fresh lock must stay.
-      if (held !== undefined && (await readText(lockFile)) === held) await unlink(lockFile).catch(() => {})
+      if (held !== undefined) await removeStaleLock(lockFile, held, draft)
     }
   } finally {
     await unlink(draft).catch(() => {})

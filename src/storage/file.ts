@@ -63,6 +63,13 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+/** A line of JSON whitespace only (what editors leave behind); skipped. */
+const blankLine = /^[ \t\r]*$/
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
+}
+
 function isBlank(bytes: Uint8Array): boolean {
   for (const byte of bytes) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== newline) return false
   return true
@@ -228,6 +235,15 @@ class FileStorage implements LogStorage {
     if (expected !== undefined && expected !== this.#length - 1) {
       throw new AppendConflictError(this.name, expected, this.#length - 1)
     }
+    // One fstat a batch: if anything else wrote to the file (an editor, a script,
+    // a writer that ignored the lock), our next index may already be taken.
+    const size = (await this.#handle().stat()).size
+    if (size !== this.#end) {
+      throw new Error(
+        `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
+          `(${size} bytes where this log wrote ${this.#end}); nothing was appended. Stop the other writer, check the file, and open the log again`,
+      )
+    }
     let text = ''
     for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, this.#length + i)}\n`
     const bytes = Buffer.from(text)
@@ -288,24 +304,20 @@ class FileStorage implements LogStorage {
       if (!isUtf8(complete)) throw await this.#invalidUtf8In(complete, offset)
       const text = complete.toString('utf8')
       const batch: StoredEvent[] = []
-      let lineStart = 0
-      while (lineStart < text.length) {
-        const lineEnd = text.indexOf('\n', lineStart)
+      for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
-        let event: StoredEvent | undefined
+        if (blankLine.test(line)) continue
+        let event: unknown
         try {
-          event = JSON.parse(line) as StoredEvent
+          event = JSON.parse(line)
         } catch {
-          if (line.trim() !== '') throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
+          throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
-        if (event !== undefined && event.index !== expected) {
+        if (!isObject(event) || event.index !== expected) {
           throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy)
         }
-        if (event !== undefined) {
-          batch.push(event)
-          expected++
-        }
-        lineStart = lineEnd + 1
+        batch.push(event as StoredEvent)
+        expected++
       }
       offset += lastNewline + 1
       this.#rememberOffset(expected, offset)
@@ -584,8 +596,12 @@ class FileStorage implements LogStorage {
     this.#stopFollowing()
     this.#followers.clear()
     if (this.#activeReads > 0) await new Promise<void>((resolve) => (this.#readsDone = resolve))
-    await this.#file?.close()
+    const file = this.#file
     this.#file = undefined
-    await this.#releaseLock?.()
+    try {
+      await file?.close()
+    } finally {
+      await this.#releaseLock?.()
+    }
   }
 }

@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
-import { poll, startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
+import { poll } from '../helpers/poll.js'
+import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
 
 const serverScript = new URL('../../examples/bookmarks/server.mjs', import.meta.url).pathname
 
@@ -102,7 +103,7 @@ describe('examples/bookmarks (npm start)', () => {
     } finally {
       await pages.close()
     }
-  })
+  }, 90_000)
 
   it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))

@@ -68,15 +68,6 @@ export function startProgram(args: string[], options: { cwd?: string; env?: Reco
   return { child, output: () => output, exited, waitFor }
 }
 
-/** Asks `read` until `accept` likes the answer, pausing briefly between tries; the test timeout bounds it. */
-export async function poll<T>(read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
-  for (;;) {
-    const value = await read()
-    if (accept(value)) return value
-    await new Promise((resolve) => setTimeout(resolve, 20))
-  }
-}
-
 /** A local URL where nothing listens (a port that was free a moment ago): fetching it is refused. */
 export async function unreachableUrl(): Promise<string> {
   const server = createServer()

@@ -115,3 +115,11 @@ export async function startChild(source: string, args: string[] = []): Promise<C
 export async function killChildren(): Promise<void> {
   await Promise.all([...running].map((child) => child.kill()))
 }
+
+/** Kills the children and removes the built library (for `afterAll`). */
+export async function cleanUpChildren(): Promise<void> {
+  await killChildren()
+  const built = bundle
+  bundle = undefined
+  if (built) await rm((await built).dir, { recursive: true, force: true })
+}

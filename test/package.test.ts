@@ -1,0 +1,95 @@
+/**
+ * The package as users get it: built from the current sources with the
+ * project's tsup config, packed with `npm pack`, installed into a fresh
+ * project, loaded by `import` and by `require` in separate node processes.
+ * It is built and packed in a staging folder, so the `dist/` that other
+ * tests may use is never rebuilt under them.
+ */
+import { execFile } from 'node:child_process'
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+
+const run = promisify(execFile)
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm'
+
+let project: string
+
+beforeAll(async () => {
+  project = await mkdtemp(join(tmpdir(), 'tes-package-'))
+  const staging = join(project, 'staging')
+  const packed = join(project, 'packed')
+  await mkdir(staging)
+  await mkdir(packed)
+  for (const file of ['package.json', 'README.md', 'LICENSE']) await copyFile(join(root, file), join(staging, file))
+  await run(join(root, 'node_modules', '.bin', 'tsup'), ['--out-dir', join(staging, 'dist')], { cwd: root })
+  // The scripts (prepack) are skipped: the build above is the one being packed.
+  await run(npm, ['pack', '--ignore-scripts', '--pack-destination', packed], { cwd: staging })
+  const [tarball] = await readdir(packed)
+  await writeFile(join(project, 'package.json'), JSON.stringify({ name: 'uses-tiny-event-sourcing', private: true }))
+  await run(npm, ['install', join(packed, tarball!), '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project })
+}, 180_000)
+
+afterAll(async () => {
+  await rm(project, { recursive: true, force: true })
+})
+
+/** Runs a script in the fresh project with node and returns what it printed. */
+async function runInProject(file: string, source: string): Promise<string> {
+  await writeFile(join(project, file), source)
+  const { stdout } = await run(process.execPath, [file], { cwd: project })
+  return stdout
+}
+
+describe('the packed package', () => {
+  it('works from import, with named exports and the default export object', async () => {
+    const output = await runInProject(
+      'esm.mjs',
+      `
+      import tinyEventSourcing, { initLog, memoryStorage, CorruptLogError } from 'tiny-event-sourcing'
+      if (tinyEventSourcing.initLog !== initLog) throw new Error('the default export is not the same initLog')
+      if (typeof CorruptLogError !== 'function' || typeof memoryStorage !== 'function') throw new Error('missing exports')
+      const filename = new URL('./esm-log/log.ndjson', import.meta.url).pathname
+      const log = await tinyEventSourcing.initLog({ filename })
+      await log.append({ type: 'bookmark', url: 'https://example.com' })
+      await log.close()
+      const again = await initLog({ filename })
+      for await (const event of again.events()) { console.log(JSON.stringify(event)); break }
+      await again.close()
+      `,
+    )
+    expect(output.trim()).toBe('{"type":"bookmark","url":"https://example.com","index":0}')
+  })
+
+  it('works from require, with the same exports', async () => {
+    const output = await runInProject(
+      'cjs.cjs',
+      `
+      const tinyEventSourcing = require('tiny-event-sourcing')
+      const { initLog, default: defaultExport } = tinyEventSourcing
+      if (defaultExport.initLog !== initLog) throw new Error('the default export is not the same initLog')
+      const filename = require('node:path').join(__dirname, 'cjs-log', 'log.ndjson')
+      ;(async () => {
+        const log = await initLog({ filename })
+        const stored = await log.append({ type: 'bookmark', url: 'https://example.com' })
+        console.log(JSON.stringify(stored))
+        for await (const event of log.events()) { console.log(JSON.stringify(event)); break }
+        await log.close()
+      })()
+      `,
+    )
+    expect(output.trim().split('\n')).toEqual([
+      '{"type":"bookmark","url":"https://example.com","index":0}',
+      '{"type":"bookmark","url":"https://example.com","index":0}',
+    ])
+  })
+
+  it('ships only the build, the README and the licence', async () => {
+    const installed = join(project, 'node_modules', 'tiny-event-sourcing')
+    expect((await readdir(installed)).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json'])
+  })
+})
