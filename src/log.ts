@@ -360,7 +360,7 @@ class EventLog<E extends object> implements Log<E> {
     }
     const iterator: AsyncIterableIterator<Indexed<E>> = {
       next: (): Promise<Step> => {
-        if (pending) return pending.then(() => iterator.next())
+        if (pending) return pending.then(iterator.next, iterator.next)
         // Fast paths, without an async function's extra promises.
         if (!stopped()) {
           if (batchAt < batch.length) return Promise.resolve(fromBatch())
