@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { watch, writeSync, type FSWatcher } from 'node:fs'
+import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
@@ -237,7 +237,8 @@ class FileStorage implements LogStorage {
     }
     // One fstat a batch: if anything else wrote to the file (an editor, a script,
     // a writer that ignored the lock), our next index may already be taken.
-    const size = (await this.#handle().stat()).size
+    // Synchronous, like the write: a thread-pool round trip would cost more than the call.
+    const size = fstatSync(this.#handle().fd).size
     if (size !== this.#end) {
       throw new Error(
         `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
