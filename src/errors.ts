@@ -76,6 +76,17 @@ export class AppendConflictError extends TinyEventSourcingError {
   }
 }
 
+/** `initLog({ upcast })` threw for a stored event, or returned something other than an object. The log file is unchanged. */
+export class UpcastError extends TinyEventSourcingError {
+  /** Index of the stored event being upcast. */
+  readonly index: number
+
+  constructor(name: string, index: number, problem: string, options?: { cause?: unknown }) {
+    super('UPCAST_FAILED', `tiny-event-sourcing: upcast of event ${index} of ${name} ${problem}; fix the upcast function (the log is unchanged)`, options)
+    this.index = index
+  }
+}
+
 /** `store.update(state, version)` was given a version that is not higher than the store's. The store kept its state. */
 export class StaleVersionError extends TinyEventSourcingError {
   /** The store's version when the update was refused. */

@@ -32,6 +32,7 @@ export {
   CorruptStateError,
   StateStoreClosedError,
   StateAheadOfLogError,
+  UpcastError,
 } from './errors.js'
 
 /** Every function of the library on one object, for `import tinyEventSourcing from 'tiny-event-sourcing'`. */

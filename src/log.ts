@@ -1,4 +1,4 @@
-import { LogClosedError } from './errors.js'
+import { LogClosedError, UpcastError } from './errors.js'
 import { serializeEvent } from './serialize.js'
 import { defaultStorage } from './storage/default.js'
 import type { Indexed, LogStorage } from './storage/types.js'
@@ -22,6 +22,7 @@ export interface InitLogOptions {
    * Turns a stored event of an older shape into the current one as it is read,
    * so events can be reshaped without rewriting the log. Receives the stored
    * object (with `index`) and returns the event to deliver; the `index` is kept.
+   * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
    */
   upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
 }
@@ -396,7 +397,15 @@ class EventLog<E extends object> implements Log<E> {
   #deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
     if (this.#upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
-    const upcasted = this.#upcast(stored)
+    let upcasted: unknown
+    try {
+      upcasted = this.#upcast(stored)
+    } catch (error) {
+      throw new UpcastError(this.name, index, `threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
+      throw new UpcastError(this.name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
+    }
     return { ...upcasted, index } as unknown as Indexed<E>
   }
 

@@ -88,6 +88,18 @@ describe('the packed package', () => {
     ])
   })
 
+  it('installs the tiny-event-sourcing command (package.json "bin")', async () => {
+    const command = join(project, 'node_modules', '.bin', 'tiny-event-sourcing')
+    await runInProject('bin-log.mjs', `
+      import { initLog } from 'tiny-event-sourcing'
+      const log = await initLog({ filename: 'bin-log/log.ndjson' })
+      await log.append({ type: 'bookmark', url: 'https://example.com' })
+      await log.close()
+      `)
+    const { stdout } = await run(command, ['cat', 'bin-log/log.ndjson'], { cwd: project })
+    expect(stdout).toBe('{"type":"bookmark","url":"https://example.com","index":0}\n')
+  })
+
   it('ships only the build, the README and the licence', async () => {
     const installed = join(project, 'node_modules', 'tiny-event-sourcing')
     expect((await readdir(installed)).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json'])

@@ -1,0 +1,67 @@
+import { stat } from 'node:fs/promises'
+import { resolve } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { initLog, type InitLogOptions, type Log } from '../log.js'
+import type { Indexed } from '../storage/types.js'
+import { UsageError } from './command.js'
+
+type StoredEvent = Indexed<Record<string, unknown>>
+
+/** The `--upcast <module>` option shared by the commands that read events. */
+export const upcastOption = { upcast: { type: 'string' } } as const
+
+/** Help text of `--upcast`, the same in every command that has it. */
+export const upcastHelp = `      --upcast <module>  Read events through an upcast function: the module's
+                         default export (or its export named "upcast"), as in
+                         initLog({ upcast }); the file is not changed`
+
+/** Fails with a plain message when `filename` is not a file, before the library is asked to open it. */
+export async function assertFile(filename: string, what: string): Promise<void> {
+  let stats
+  try {
+    stats = await stat(filename)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`${filename}: no such file; give the path of ${what}`)
+    throw error
+  }
+  if (!stats.isFile()) throw new Error(`${filename} is not a file; give the path of ${what}`)
+}
+
+async function loadUpcast(modulePath: string): Promise<NonNullable<InitLogOptions['upcast']>> {
+  await assertFile(modulePath, 'a JavaScript module exporting an upcast function')
+  let loaded: Record<string, unknown>
+  try {
+    loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>
+  } catch (error) {
+    throw new Error(`--upcast ${modulePath} could not be loaded: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+  }
+  const upcast = typeof loaded.default === 'function' ? loaded.default : loaded.upcast
+  if (typeof upcast !== 'function') {
+    throw new UsageError(`--upcast ${modulePath} must export a function (export default function upcast(stored) { … })`)
+  }
+  return upcast as NonNullable<InitLogOptions['upcast']>
+}
+
+/**
+ * Opens a log file the way a follower does (read-only, no lock, the file
+ * left untouched), through the library itself, so the command line reads
+ * exactly what `initLog` reads.
+ */
+export async function openLogForReading(filename: string, upcastModule: string | undefined): Promise<Log<Record<string, unknown>>> {
+  const upcast = upcastModule === undefined ? undefined : await loadUpcast(upcastModule)
+  await assertFile(filename, 'an NDJSON log file')
+  return initLog({ filename, readOnly: true, upcast })
+}
+
+/**
+ * The events stored now, from `after + 1` up to `last` (default: the last
+ * one), then the iteration ends instead of waiting for appends.
+ */
+export async function* eventsStoredNow(log: Log<Record<string, unknown>>, after = -1, last = log.length - 1): AsyncGenerator<StoredEvent> {
+  const end = Math.min(last, log.length - 1)
+  if (end <= after) return
+  for await (const event of log.events({ after })) {
+    yield event
+    if (event.index >= end) return
+  }
+}
