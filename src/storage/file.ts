@@ -307,11 +307,12 @@ class FileStorage implements LogStorage {
       const batch: StoredEvent[] = []
       for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
-        if (blankLine.test(line)) continue
         let event: unknown
         try {
           event = JSON.parse(line)
         } catch {
+          // Checked only here: a blank line is never valid JSON, and testing every line costs.
+          if (blankLine.test(line)) continue
           throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
         if (!isObject(event) || event.index !== expected) {
