@@ -293,9 +293,11 @@ class FileStorage implements LogStorage {
     let offset = await this.#offsetOf(from)
     let expected = from
     let buffer = Buffer.allocUnsafe(readChunkBytes)
+    // The read of the chunk at `offset`, started while the previous one was parsed and delivered.
+    let readAhead: Promise<Buffer> | undefined
     while (offset < this.#end && !this.#closed) {
-      const size = Math.min(buffer.length, this.#end - offset)
-      const chunk = await this.#readInto(buffer, size, offset)
+      const chunk = await (readAhead ?? this.#readInto(buffer, Math.min(buffer.length, this.#end - offset), offset))
+      readAhead = undefined
       const lastNewline = chunk.lastIndexOf(newline)
       if (lastNewline === -1) {
         buffer = Buffer.allocUnsafe(buffer.length * 2) // a line longer than the buffer
@@ -304,6 +306,14 @@ class FileStorage implements LogStorage {
       const complete = chunk.subarray(0, lastNewline + 1)
       if (!isUtf8(complete)) throw await this.#invalidUtf8In(complete, offset)
       const text = complete.toString('utf8')
+      // The buffer is free once decoded: read the next chunk into it while
+      // this one is parsed and delivered, as a read stream does, so the
+      // thread pool's round trip is not waited for between chunks.
+      const nextOffset = offset + lastNewline + 1
+      if (nextOffset < this.#end) {
+        readAhead = this.#readInto(buffer, Math.min(buffer.length, this.#end - nextOffset), nextOffset)
+        readAhead.catch(() => {}) // seen when awaited; a reader that stops early does not wait for it
+      }
       const batch: StoredEvent[] = []
       for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
@@ -321,7 +331,7 @@ class FileStorage implements LogStorage {
         batch.push(event as StoredEvent)
         expected++
       }
-      offset += lastNewline + 1
+      offset = nextOffset
       this.#rememberOffset(expected, offset)
       if (batch.length > 0) yield batch
     }
