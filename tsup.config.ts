@@ -2,7 +2,9 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts' },
+    entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts' },
+    // Entries share one copy of common code (error classes above all), in CommonJS too.
+    splitting: true,
     format: ['esm', 'cjs'],
     dts: true,
     // The builds below write into dist/ too, at the same time: leave their files alone.

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `tiny-event-sourcing` command: look inside logs and state files.
+ * The `tiny-event-sourcing` command: look inside logs and state files, and
+ * move logs between files and PostgreSQL.
  * Each subcommand is one module under `cli/`; to add one, list it below.
  */
 import { readFileSync } from 'node:fs'
@@ -9,6 +10,7 @@ import { cat } from './cli/cat.js'
 import { check } from './cli/check.js'
 import { UsageError, type Command } from './cli/command.js'
 import { Output, OutputClosedError } from './cli/output.js'
+import { exportCommand, importCommand } from './cli/postgres.js'
 import { repair } from './cli/repair.js'
 import { state } from './cli/state.js'
 import { stats } from './cli/stats.js'
@@ -17,13 +19,14 @@ import { tail } from './cli/tail.js'
 const program = 'tiny-event-sourcing'
 
 /** Every subcommand, in the order `--help` lists them. */
-const commands: readonly Command[] = [cat, tail, stats, check, repair, state]
+const commands: readonly Command[] = [cat, tail, stats, check, repair, state, importCommand, exportCommand]
 
 function generalHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length))
   return `Usage: ${program} <command> [options]
 
-Look inside an event log and the state files of its read models.
+Look inside an event log and the state files of its read models,
+or move a log between a file and PostgreSQL.
 
 Commands:
 ${commands.map((command) => `  ${command.name.padEnd(width)}  ${command.summary}`).join('\n')}

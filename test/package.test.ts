@@ -100,6 +100,14 @@ describe('the packed package', () => {
     expect(stdout).toBe('{"type":"bookmark","url":"https://example.com","index":0}\n')
   })
 
+  it('has tiny-event-sourcing/postgres for import and require, which asks for pg (not installed here) only when it needs it', async () => {
+    const open = `const storage = postgresStorage({ connectionString: 'postgres://localhost:1/none', log: 'x' })
+      storage.open().then(() => console.log('opened?'), (error) => console.log(error.message))`
+    const esm = await runInProject('postgres.mjs', `import { postgresStorage } from 'tiny-event-sourcing/postgres'\n${open}`)
+    const cjs = await runInProject('postgres.cjs', `const { postgresStorage } = require('tiny-event-sourcing/postgres')\n${open}`)
+    for (const output of [esm, cjs]) expect(output).toBe('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`\n')
+  })
+
   it('ships only the build, the README and the licence', async () => {
     const installed = join(project, 'node_modules', 'tiny-event-sourcing')
     expect((await readdir(installed)).sort()).toEqual(['LICENSE', 'README.md', 'dist', 'package.json'])

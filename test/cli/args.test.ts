@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { removeTempDirs, run, tempDir, writeLog } from './run.js'
 
-const commands = ['cat', 'tail', 'stats', 'check', 'repair', 'state']
+const commands = ['cat', 'tail', 'stats', 'check', 'repair', 'state', 'import', 'export']
 
 afterAll(removeTempDirs)
 
@@ -35,7 +35,7 @@ describe('tiny-event-sourcing arguments', () => {
     const filename = join(await tempDir(), 'log.ndjson')
     await writeLog(filename, [{ type: 'a' }])
     const cases: [string[], string][] = [
-      [['frobnicate'], "tiny-event-sourcing: unknown command 'frobnicate'; the commands are cat, tail, stats, check, repair, state."],
+      [['frobnicate'], "tiny-event-sourcing: unknown command 'frobnicate'; the commands are cat, tail, stats, check, repair, state, import, export."],
       [['cat'], 'tiny-event-sourcing cat: missing <log>'],
       [['cat', filename, 'extra'], `tiny-event-sourcing cat: unexpected argument 'extra' (cat takes <log>)`],
       [['cat', filename, '--bogus'], "tiny-event-sourcing cat: Unknown option '--bogus'"],

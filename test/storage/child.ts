@@ -1,10 +1,11 @@
 /**
  * Real child processes for the tests: a script importing the library from
  * `src/` (bundled once per test worker, so no stale `dist/` is ever used),
- * talking to the test through lines on stdout.
+ * talking to the test through lines on stdout (and, if it likes, stdin).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -14,12 +15,15 @@ import { build } from 'tsup'
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 let bundle: Promise<{ url: string; dir: string }> | undefined
 
-/** The library built from `src/` as one ES module; its `file:` URL. */
+/** The library built from `src/` as ES modules (main entry and `/postgres`); the main entry's `file:` URL. */
 async function libraryUrl(): Promise<string> {
   bundle ??= (async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'tes-library-'))
+    // Inside node_modules, so that the bundle's own imports (`pg`) resolve.
+    await mkdir(join(root, 'node_modules', '.cache'), { recursive: true })
+    const dir = await mkdtemp(join(root, 'node_modules', '.cache', 'tes-library-'))
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }))
     await build({
-      entry: { index: join(root, 'src', 'index.ts') },
+      entry: { index: join(root, 'src', 'index.ts'), postgres: join(root, 'src', 'postgres', 'index.ts') },
       format: ['esm'],
       outDir: dir,
       dts: false,
@@ -53,15 +57,17 @@ const running = new Set<Child>()
 
 /**
  * Starts `node` on an ES module whose text is `source`; its
- * `from 'tiny-event-sourcing'` imports load the library built from `src/`.
- * Arguments are available to the script as `process.argv.slice(2)`.
+ * `from 'tiny-event-sourcing'` (and `'tiny-event-sourcing/postgres'`)
+ * imports load the library built from `src/`. Arguments are available to the
+ * script as `process.argv.slice(2)`; `child.process.stdin` writes to its stdin.
  */
 export async function startChild(source: string, args: string[] = []): Promise<Child> {
   const url = await libraryUrl()
   const dir = await mkdtemp(join(tmpdir(), 'tes-child-'))
   const script = join(dir, 'child.mjs')
-  await writeFile(script, source.replaceAll(`'tiny-event-sourcing'`, JSON.stringify(url)))
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const postgresUrl = new URL('postgres.js', url).href
+  await writeFile(script, source.replaceAll(`'tiny-event-sourcing/postgres'`, JSON.stringify(postgresUrl)).replaceAll(`'tiny-event-sourcing'`, JSON.stringify(url)))
+  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
   let errors = ''
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (errors += text))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

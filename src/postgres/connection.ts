@@ -1,0 +1,193 @@
+/**
+ * How the PostgreSQL storages reach the database: through a `pg` Pool the
+ * user passes (or one made from a connection string), and the tables they
+ * share, created on first use.
+ */
+
+/** The part of a `pg` client this package uses. A `pg.PoolClient` is one. */
+export interface PostgresClient {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
+  /** Returns the client to its pool; with an error (or `true`) the connection is closed instead. */
+  release(error?: Error | boolean): void
+  on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown
+  on(event: 'error', listener: (error: Error) => void): unknown
+  removeListener(event: 'notification' | 'error', listener: (...args: any[]) => void): unknown
+}
+
+/** A query as `pg` takes it: with a `name`, it is prepared once per connection and reused. */
+export interface PostgresQuery {
+  name?: string
+  text: string
+  values?: unknown[]
+}
+
+/**
+ * The part of a `pg` Pool this package uses: one-statement queries, and a
+ * dedicated client for `LISTEN` and for creating the tables. A `pg.Pool` is
+ * one; so is any pool with the same methods.
+ */
+export interface PostgresPool {
+  query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
+  query(query: PostgresQuery): Promise<{ rows: any[] }>
+  connect(): Promise<PostgresClient>
+  end(): Promise<void>
+}
+
+/** How to reach the database: a pool of yours, or a connection string. */
+export interface PostgresConnectionOptions {
+  /** A `pg` Pool to use. It stays yours: closing the log or store leaves it open. */
+  pool?: PostgresPool
+  /** Or a connection string (`postgres://user:password@host:5432/db`): a pool is made with `pg` and ended on close. */
+  connectionString?: string
+  /** The schema holding the tables, created if missing. Default `"tiny_event_sourcing"`. */
+  schema?: string
+}
+
+/** A pool to use, and what to do when done with it. */
+export interface Connection {
+  pool: PostgresPool
+  /** The schema name, quoted for use in SQL text. */
+  schema: string
+  /** The schema name as given, for messages and the notification channel. */
+  schemaName: string
+  /** Ends the pool if this package made it. */
+  release(): Promise<void>
+}
+
+const defaultSchema = 'tiny_event_sourcing'
+
+/** Quotes an identifier for SQL text (`a"b` → `"a""b"`). */
+export function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`
+}
+
+/** Checks the options naming `what` (for messages) and finds out which schema they use, before anything connects. */
+export function checkConnectionOptions(options: PostgresConnectionOptions | undefined, what: string): string {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`tiny-event-sourcing: ${what} needs options such as { pool } or { connectionString }`)
+  }
+  const hasPool = options.pool !== undefined
+  const hasString = options.connectionString !== undefined
+  if (hasPool === hasString) {
+    throw new TypeError(`tiny-event-sourcing: ${what} needs exactly one of { pool } (a pg Pool) or { connectionString: "postgres://…" }, got ${hasPool ? 'both' : 'neither'}`)
+  }
+  if (hasPool && (typeof options.pool!.query !== 'function' || typeof options.pool!.connect !== 'function')) {
+    throw new TypeError(`tiny-event-sourcing: ${what}: { pool } must be a pg Pool (with query() and connect())`)
+  }
+  if (hasString && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
+    throw new TypeError(`tiny-event-sourcing: ${what}: { connectionString } must be a non-empty string such as "postgres://user:password@localhost:5432/db"`)
+  }
+  const schema = options.schema ?? defaultSchema
+  if (typeof schema !== 'string' || schema === '' || schema.length > 40) {
+    throw new TypeError(`tiny-event-sourcing: ${what}: { schema } must be a name of 1 to 40 characters, got ${JSON.stringify(schema)}`)
+  }
+  return schema
+}
+
+/** Opens the connection the options describe: the user's pool as it is, or a new `pg` pool (loading `pg` only now). */
+export async function connect(options: PostgresConnectionOptions, schema: string): Promise<Connection> {
+  let pool: PostgresPool
+  let owned = false
+  if (options.pool !== undefined) {
+    pool = options.pool
+  } else {
+    let Pool: typeof import('pg').Pool
+    try {
+      Pool = (await import('pg')).default.Pool
+    } catch (error) {
+      throw new Error('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`', { cause: error })
+    }
+    // Idle connections must not keep the process alive: a state backend has no close().
+    const ownPool = new Pool({ connectionString: options.connectionString, allowExitOnIdle: true })
+    // An idle connection that drops is replaced on the next query; without a
+    // listener its error would crash the process.
+    ownPool.on('error', () => {})
+    pool = ownPool as unknown as PostgresPool
+    owned = true
+  }
+  const connection: Connection = {
+    pool,
+    schema: quoteIdentifier(schema),
+    schemaName: schema,
+    release: async () => {
+      if (owned) await pool.end()
+    },
+  }
+  try {
+    await ensureTables(connection)
+  } catch (error) {
+    await connection.release()
+    throw error
+  }
+  return connection
+}
+
+/**
+ * Arbitrary constant naming the advisory lock taken while creating the
+ * tables, so that processes starting together do not race on
+ * `CREATE … IF NOT EXISTS` (which is not safe against concurrent creation).
+ */
+const schemaLockKey = 0x7465_735f // "tes_"
+
+const created = new WeakMap<PostgresPool, Map<string, Promise<void>>>()
+
+/**
+ * Creates the schema and tables if missing (once per pool and schema):
+ *
+ * - `logs (log text primary key, length bigint)`: one row per log; its row
+ *   lock serialises appends (see `storage.ts`).
+ * - `events (log text, index bigint, event json, primary key (log, index))`:
+ *   `json`, not `jsonb`, so each event reads back exactly as it was written.
+ * - `states (name text primary key, envelope json)`: read-model snapshots, in
+ *   the file envelope `{ "_version": N, "state": … }`.
+ */
+function ensureTables(connection: Connection): Promise<void> {
+  let bySchema = created.get(connection.pool)
+  if (bySchema === undefined) {
+    bySchema = new Map()
+    created.set(connection.pool, bySchema)
+  }
+  let done = bySchema.get(connection.schemaName)
+  if (done === undefined) {
+    done = createTables(connection)
+    bySchema.set(connection.schemaName, done)
+    done.catch(() => bySchema.delete(connection.schemaName))
+  }
+  return done
+}
+
+async function createTables({ pool, schema }: Connection): Promise<void> {
+  // A role allowed only to read and write (the tables made by someone else) may not run CREATE, even IF NOT EXISTS.
+  const tables = ['logs', 'events', 'states'].map((table) => `${schema}.${table}`)
+  const { rows } = await pool.query('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS present', tables)
+  if (rows[0].present === true) return
+  const client = await pool.connect()
+  try {
+    await client.query('BEGIN')
+    await client.query('SELECT pg_advisory_xact_lock($1)', [schemaLockKey])
+    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.logs (log text PRIMARY KEY, length bigint NOT NULL DEFAULT 0)`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, PRIMARY KEY (log, index))`,
+    )
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.states (name text PRIMARY KEY, envelope json NOT NULL)`)
+    await client.query('COMMIT')
+    client.release()
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {})
+    client.release(error as Error)
+    throw error
+  }
+}
+
+/**
+ * A named query for `text`, so that the server parses and plans it once per
+ * connection instead of on every call (for the append statement, planning
+ * costs more than running it). The name is derived from the text, so that
+ * different texts (other schemas) never share one.
+ */
+export function prepared(text: string): { name: string; text: string } {
+  let hash = 5381
+  for (let i = 0; i < text.length; i++) hash = (Math.imul(hash, 33) ^ text.charCodeAt(i)) >>> 0
+  return { name: `tiny_event_sourcing_${hash.toString(36)}_${text.length}`, text }
+}

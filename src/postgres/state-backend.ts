@@ -1,0 +1,52 @@
+import { parseSnapshot, serializeSnapshot } from '../backends/envelope.js'
+import type { StateSnapshot, StateStoreBackend } from '../backends/types.js'
+import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
+
+/** Options of `postgresStoreBackend`. */
+export interface PostgresStoreBackendOptions<S> extends PostgresConnectionOptions {
+  /** The read model's name: its row in the `states` table. */
+  name: string
+  /** The state a new store starts with when nothing is stored yet. */
+  initialState?: S
+}
+
+/**
+ * A state-store backend that keeps a read model's snapshot in one row of the
+ * `states` table, as the same envelope a file holds,
+ * `{ "_version": N, "state": … }`: the state and the version it reflects are
+ * replaced together by one statement, so no reader or crash sees one without
+ * the other. The tables are created if missing.
+ */
+export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>): StateStoreBackend<S> {
+  const schema = checkConnectionOptions(options, 'postgresStoreBackend()')
+  const key = options.name
+  if (typeof key !== 'string' || key === '') {
+    throw new TypeError(`tiny-event-sourcing: postgresStoreBackend() needs { name: "read-model name" }, got ${JSON.stringify(key)}`)
+  }
+  const name = `PostgreSQL state ${JSON.stringify(key)} (${schema}.states)`
+  // Connects on first use: a backend is made before anything is awaited.
+  let connection: Promise<Connection> | undefined
+  const connected = () => {
+    connection ??= connect(options, schema)
+    connection.catch(() => (connection = undefined))
+    return connection
+  }
+
+  const backend: StateStoreBackend<S> = {
+    name,
+    async read(): Promise<StateSnapshot<S> | null> {
+      const { pool, schema } = await connected()
+      const { rows } = await pool.query(`SELECT envelope::text AS envelope FROM ${schema}.states WHERE name = $1`, [key])
+      return rows.length === 0 ? null : parseSnapshot<S>(rows[0].envelope, name)
+    },
+    async write(snapshot: StateSnapshot<S>): Promise<void> {
+      const envelope = serializeSnapshot(snapshot).trimEnd()
+      const { pool, schema } = await connected()
+      await pool.query(
+        `INSERT INTO ${schema}.states (name, envelope) VALUES ($1, $2::json) ON CONFLICT (name) DO UPDATE SET envelope = excluded.envelope`,
+        [key, envelope],
+      )
+    },
+  }
+  return options.initialState === undefined ? backend : { ...backend, initialState: options.initialState }
+}
