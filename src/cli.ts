@@ -51,8 +51,8 @@ function parseCommandLine(command: Command, args: string[]) {
   try {
     parsed = parseArgs({ args, options: { ...command.options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true })
   } catch (error) {
-    // parseArgs explains how to pass values that start with '-': the first sentence is what matters here.
-    throw new UsageError((error as Error).message.replace(/\. (To specify|This command).*$/s, ''))
+    // parseArgs goes on to explain how to pass values that start with '-', which none of ours do: what comes before is what matters.
+    throw new UsageError((error as Error).message.replace(/\.?\s+(To specify|This command).*$/s, ''))
   }
   if (parsed.values.help === true) return { help: true as const }
   const expected = command.positionals

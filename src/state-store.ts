@@ -1,8 +1,6 @@
 import type { StateSnapshot, StateStoreBackend } from './backends/types.js'
 import { CorruptStateError, StaleVersionError, StateStoreClosedError } from './errors.js'
 
-export type { StateSnapshot, StateStoreBackend } from './backends/types.js'
-
 /** Options of `initStateStore`. */
 export interface InitStateStoreOptions<S> {
   /** Where the snapshot is kept, e.g. `fsStoreBackend('data/bookmarks.json')` or `memoryStoreBackend()`. */
@@ -72,6 +70,9 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
     throw new TypeError(`tiny-event-sourcing: the initial state of ${backend.name} cannot be stored as JSON: ${(error as Error).message}`, { cause: error })
   }
   const snapshot = await backend.read()
+  if (snapshot === undefined) {
+    throw new TypeError(`tiny-event-sourcing: the state store backend ${backend.name} read() resolved with undefined; it must resolve with null when nothing is stored`)
+  }
   if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
     throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
   }

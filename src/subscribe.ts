@@ -22,25 +22,33 @@ export async function catchupSubscribe<E>(
 ): Promise<void> {
   const { signal } = options
   if (typeof handler !== 'function') throw new TypeError('tiny-event-sourcing: catchupSubscribe(events, handler) needs a handler function')
-  const iterator =
-    Symbol.asyncIterator in events
-      ? (events as AsyncIterable<E>)[Symbol.asyncIterator]()
-      : (events as Iterable<E>)[Symbol.iterator]()
+  const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
+  const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
+  if (typeof iterate !== 'function') {
+    const given =
+      events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'a log; pass log.events()' : 'an object that is not iterable'
+    throw new TypeError(`tiny-event-sourcing: catchupSubscribe(events, handler) needs the events to iterate, e.g. log.events(); got ${given}`)
+  }
+  const iterator = iterate.call(events)
   if (signal?.aborted) {
     await iterator.return?.()
     return
   }
-  let onAbort: (() => void) | undefined
-  const aborted =
-    signal &&
-    new Promise<'aborted'>((resolve) => {
-      onAbort = () => resolve('aborted')
-      signal.addEventListener('abort', onAbort, { once: true })
-    })
+  // An abort wakes the current wait. (Racing every wait against one abort
+  // promise would pile a reaction onto it per event, for as long as it runs.)
+  let wake: ((aborted: 'aborted') => void) | undefined
+  const onAbort = () => wake?.('aborted')
+  signal?.addEventListener('abort', onAbort, { once: true })
   try {
     for (;;) {
       const next = Promise.resolve(iterator.next())
-      const result = aborted ? await Promise.race([next, aborted]) : await next
+      const result = signal
+        ? await new Promise<IteratorResult<E> | 'aborted'>((resolve, reject) => {
+            wake = resolve
+            next.then(resolve, reject)
+          })
+        : await next
+      wake = undefined
       if (result === 'aborted') {
         // The iterator is still waiting for its next event, so return() would
         // wait too; it is asked to finish without holding the caller up. (Pass
@@ -52,7 +60,8 @@ export async function catchupSubscribe<E>(
       try {
         await handler(result.value)
       } catch (error) {
-        await iterator.return?.()
+        // The handler's error is the one to report, even if ending the iterator fails too.
+        await Promise.resolve(iterator.return?.()).catch(() => {})
         throw error
       }
       if (signal?.aborted) {
@@ -61,7 +70,7 @@ export async function catchupSubscribe<E>(
       }
     }
   } finally {
-    if (onAbort) signal?.removeEventListener('abort', onAbort)
+    signal?.removeEventListener('abort', onAbort)
   }
 }
 
@@ -97,7 +106,9 @@ export interface ProjectOptions<E, S> {
  */
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
-  if (typeof reduce !== 'function') throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }')
+  if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
+    throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }: a log from initLog(), a store from initStateStore()')
+  }
   if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
     throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
   }

@@ -6,7 +6,7 @@
  * tests may use is never rebuilt under them.
  */
 import { execFile } from 'node:child_process'
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -106,6 +106,16 @@ describe('the packed package', () => {
     const esm = await runInProject('postgres.mjs', `import { postgresStorage } from 'tiny-event-sourcing/postgres'\n${open}`)
     const cjs = await runInProject('postgres.cjs', `const { postgresStorage } = require('tiny-event-sourcing/postgres')\n${open}`)
     for (const output of [esm, cjs]) expect(output).toBe('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`\n')
+  })
+
+  it('has an exports map of only the conditions it means (types first), each pointing into dist/', async () => {
+    const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
+    const conditions = manifest.exports['.'] as Record<string, Record<string, unknown>>
+    expect(Object.keys(conditions)).toEqual(['import', 'require'])
+    for (const target of Object.values(conditions)) {
+      expect(Object.keys(target)).toEqual(['types', 'default'])
+      for (const file of Object.values(target)) expect(file).toMatch(/^\.\/dist\/index\.(d\.c?ts|c?js)$/)
+    }
   })
 
   it('ships only the build, the README and the licence', async () => {

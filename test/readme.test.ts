@@ -1,13 +1,15 @@
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import ts from 'typescript'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import * as library from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
 import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './examples/helpers.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 const root = new URL('../', import.meta.url)
 const readme = await readFile(new URL('README.md', root), 'utf8')
@@ -106,6 +108,13 @@ describe('README.md reference', () => {
     expect(missing).toEqual([])
   })
 
+  it('documents every exported type', async () => {
+    const indexSource = await readFile(new URL('src/index.ts', root), 'utf8')
+    const types = [...indexSource.matchAll(/^export type \{([^}]+)\}/gm)].flatMap((match) => match[1]!.split(',').map((name) => name.trim()))
+    expect(types.length).toBeGreaterThanOrEqual(17)
+    expect(types.filter((name) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}<`))).toEqual([])
+  })
+
   it('has every function on the default export too', () => {
     const functions = Object.entries(library).filter(([name, value]) => typeof value === 'function' && !/Error$/.test(name))
     expect(functions.length).toBeGreaterThanOrEqual(8)
@@ -135,7 +144,7 @@ describe('the six steps, run as a program', () => {
       .outputText.replaceAll("from 'tiny-event-sourcing'", `from ${JSON.stringify(distEntry())}`)
       .replace("from './page-info.mjs'", `from ${JSON.stringify(pathToFileURL(new URL('examples/bookmarks/page-info.mjs', root).pathname).href)}`)
     expect(javascript).not.toContain("'tiny-event-sourcing'")
-    const folder = await mkdtemp(join(tmpdir(), 'tes-readme-'))
+    const folder = await tempDir('readme')
     await writeFile(join(folder, 'six-steps.mjs'), javascript)
 
     const pages = await startPageServer()

@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
+  CorruptStateError,
   StaleVersionError,
   StateStoreClosedError,
   fsStoreBackend,
@@ -14,8 +14,11 @@ import {
 } from '../src/index.js'
 import { distEntry } from './helpers/dist.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
 
-const newFolder = () => mkdtemp(join(tmpdir(), 'tes-state-store-'))
+afterAll(removeTempDirs)
+
+const newFolder = () => tempDir('state-store')
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A memory backend that also records when each write started and what it wrote. */
@@ -64,6 +67,22 @@ describe('initStateStore', () => {
   it('refuses a negative or non-numeric writeInterval', async () => {
     await expect(initStateStore({ storeBackend: memoryStoreBackend({}), writeInterval: -1 })).rejects.toThrow(/writeInterval/)
     await expect(initStateStore({ storeBackend: memoryStoreBackend({}), writeInterval: Number.NaN })).rejects.toThrow(/writeInterval/)
+  })
+
+  it('checks what a backend of your own reads: null for nothing stored, an integer version of -1 or more', async () => {
+    const reading = (snapshot: unknown): StateStoreBackend<{ n: number }> => ({
+      name: 'custom',
+      initialState: { n: 0 },
+      read: async () => snapshot as StateSnapshot<{ n: number }>,
+      write: async () => {},
+    })
+    await expect(initStateStore({ storeBackend: reading(undefined) })).rejects.toThrow(
+      'the state store backend custom read() resolved with undefined; it must resolve with null when nothing is stored',
+    )
+    const badVersion = await initStateStore({ storeBackend: reading({ version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
+    expect(badVersion).toBeInstanceOf(CorruptStateError)
+    expect((badVersion as Error).message).toContain('custom: the backend returned version 1.5, where an integer of -1 or more was expected')
+    expect((await initStateStore({ storeBackend: reading(null) })).getVersion()).toBe(-1)
   })
 
   it('does not share the initial state object: a mutated state does not leak into it', async () => {

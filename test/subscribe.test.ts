@@ -1,8 +1,9 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import v8 from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import fc from 'fast-check'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import {
   StateAheadOfLogError,
   catchupSubscribe,
@@ -15,6 +16,9 @@ import {
   type Indexed,
 } from '../src/index.js'
 import { poll } from './helpers/poll.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 type Counted = { type: 'counted'; n: number } | { type: 'noise' }
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -76,6 +80,23 @@ describe('catchupSubscribe', () => {
     await log.close()
   })
 
+  it("rejects with the handler's error even when ending the iterator fails too", async () => {
+    const failure = new Error('handler broke')
+    const events: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => ({ done: false, value: 1 }),
+        return: async () => {
+          throw new Error('return broke')
+        },
+      }),
+    }
+    await expect(
+      catchupSubscribe(events, () => {
+        throw failure
+      }),
+    ).rejects.toBe(failure)
+  })
+
   it('resolves when its signal aborts while waiting for events', async () => {
     const log = await logWith(2)
     const controller = new AbortController()
@@ -106,6 +127,29 @@ describe('catchupSubscribe', () => {
     expect(seen).toEqual([0, 1])
     await log.close()
   })
+
+  it('holds no memory per event handled while it has a signal (500,000 events)', async () => {
+    v8.setFlagsFromString('--expose-gc')
+    const gc = runInNewContext('gc') as () => void
+    const count = 500_000
+    function* numbers() {
+      for (let n = 0; n < count; n++) yield n
+    }
+    gc()
+    const before = process.memoryUsage().heapUsed
+    let atEnd = 0
+    await catchupSubscribe(
+      numbers(),
+      (n) => {
+        if (n !== count - 1) return
+        gc()
+        atEnd = process.memoryUsage().heapUsed
+      },
+      { signal: new AbortController().signal },
+    )
+    // Racing each wait against one abort promise kept ~350 bytes an event (176 MB here).
+    expect(atEnd - before).toBeLessThan(20_000_000)
+  }, 60_000)
 
   it('does nothing with an already aborted signal', async () => {
     const log = await logWith(3)
@@ -140,6 +184,13 @@ describe('catchupSubscribe', () => {
     const fromGenerator: string[] = []
     await catchupSubscribe(generate(), (s) => void fromGenerator.push(s))
     expect(fromGenerator).toEqual(['a', 'b'])
+  })
+
+  it('says what it needs when given something other than events, such as the log itself', async () => {
+    const log = await logWith(1)
+    await expect(catchupSubscribe(log as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got a log; pass log\.events\(\)/)
+    await expect(catchupSubscribe(undefined as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got undefined/)
+    await log.close()
   })
 
   it('works with the README skip-and-bump style across a restart', async () => {
@@ -182,7 +233,7 @@ describe('project', () => {
   })
 
   it('starts after the stored version: a restart applies each event exactly once', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'sum.json')
     const reduced: number[] = []
@@ -205,7 +256,7 @@ describe('project', () => {
   })
 
   it('rebuilds from the initial state when its version changes, and stores the version', async () => {
-    const folder = await mkdtemp(join(tmpdir(), 'tes-project-'))
+    const folder = await tempDir('project')
     const logFile = join(folder, 'log.ndjson')
     const stateFile = join(folder, 'model.json')
     const log = await initLog<Counted>({ filename: logFile })
@@ -253,6 +304,17 @@ describe('project', () => {
       }),
     ).rejects.toBe(failure)
     expect(store.getVersion()).toBe(0)
+    await log.close()
+  })
+
+  it('says what it needs when the log, the store or reduce is missing', async () => {
+    const log = await logWith(1)
+    const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
+    const needs = /project\(\) needs \{ log, store, reduce: \(state, event\) => newState \}/
+    await expect(project({ store, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, reduce: sum } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store } as never)).rejects.toThrow(needs)
+    await expect(project({ log, store: {}, reduce: sum } as never)).rejects.toThrow('project() needs a store made by initStateStore()')
     await log.close()
   })
 

@@ -1,9 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { initLog, memoryStorage, type Indexed, type Log } from '../src/index.js'
+import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
 
 // The README's worked example: events were first stored as `{ type, url }`;
 // the current shape follows Flux Standard Action, `{ type, payload: { url } }`.
@@ -23,13 +23,10 @@ function toPayloadShape(stored: Record<string, unknown>): Record<string, unknown
   return { type, payload }
 }
 
-const tempDirs: string[] = []
-afterAll(() => Promise.all(tempDirs.map((dir) => rm(dir, { recursive: true, force: true }))))
+afterAll(removeTempDirs)
 
 async function tempFile(name = 'log.ndjson'): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tes-upcast-'))
-  tempDirs.push(dir)
-  return join(dir, name)
+  return join(await tempDir('upcast'), name)
 }
 
 /** The first `count` events of an iterator, then it is released. */

@@ -14,8 +14,12 @@ import { catchupSubscribe, fsStoreBackend, initLog, initStateStore, project } fr
 import { fetchPageInfo } from './page-info.mjs'
 
 const dataDir = process.env.BOOKMARKS_DATA_DIR || join(tmpdir(), 'tiny-event-sourcing-bookmarks')
-const port = Number(process.env.PORT ?? 3000)
+const port = Number(process.env.PORT || 3000)
 const host = process.env.HOST || '127.0.0.1'
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`PORT=${process.env.PORT} is not a port number: give one from 0 to 65535 (0 picks a free one)`)
+  process.exit(2)
+}
 const fetchTimeoutMs = 10_000
 const maxBodyBytes = 16 * 1024
 
@@ -132,18 +136,27 @@ const server = createServer(async (request, response) => {
   }
 })
 
+server.on('error', (error) => {
+  console.error(
+    error.code === 'EADDRINUSE'
+      ? `Port ${port} on ${host} is in use: stop what listens there, or start with another PORT (PORT=0 picks a free one)`
+      : `The server could not listen on ${host}:${port}: ${error.message}`,
+  )
+  void stop(1)
+})
+
 server.listen(port, host, () => {
   const { port: actualPort } = server.address()
   console.log(`Bookmarks service on http://${host}:${actualPort}/bookmarks (data in ${dataDir})`)
 })
 
-async function stop() {
+async function stop(exitCode = 0) {
   server.close()
   shutdown.abort()
   await Promise.allSettled([projecting, fetching])
   await log.close()
   await Promise.all([bookmarks.close(), infoFetcher.close()])
-  process.exit(0)
+  process.exit(exitCode)
 }
-process.once('SIGINT', stop)
-process.once('SIGTERM', stop)
+process.once('SIGINT', () => stop())
+process.once('SIGTERM', () => stop())

@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer'
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { CorruptStateError } from '../errors.js'
+import { syncFolder, syncFolderSync } from '../sync-folder.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
 
@@ -23,7 +24,6 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   }
   const name = resolve(filename)
   const folder = dirname(name)
-  let folderReady = false
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
 
   const backend: StateStoreBackend<S> = {
@@ -33,7 +33,13 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       try {
         bytes = await readFile(name)
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'ENOENT') return null
+        if (code === 'EISDIR') {
+          // Node's message names no path here.
+          const message = `tiny-event-sourcing: the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`
+          throw Object.assign(new Error(message, { cause: error }), { code })
+        }
         throw error
       }
       // Decoding would quietly replace bad bytes, and the next write would make that permanent.
@@ -43,10 +49,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
 
     async write(snapshot: StateSnapshot<S>): Promise<void> {
       const text = serializeSnapshot(snapshot)
-      if (!folderReady) {
-        await mkdir(folder, { recursive: true })
-        folderReady = true
-      }
+      // Every time, not once: the folder may have been deleted to start the read models over.
+      await mkdir(folder, { recursive: true })
       const temporary = temporaryName()
       try {
         const file = await open(temporary, 'wx')
@@ -91,31 +95,4 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   }
   if (initialState !== undefined) return { ...backend, initialState }
   return backend
-}
-
-/** Makes the rename itself durable. Not every platform can sync a folder; there the rename is as durable as the OS makes it. */
-async function syncFolder(folder: string): Promise<void> {
-  try {
-    const handle = await open(folder, 'r')
-    try {
-      await handle.sync()
-    } finally {
-      await handle.close()
-    }
-  } catch {
-    // Folders cannot be opened or synced on some platforms (Windows).
-  }
-}
-
-function syncFolderSync(folder: string): void {
-  try {
-    const fd = openSync(folder, 'r')
-    try {
-      fsyncSync(fd)
-    } finally {
-      closeSync(fd)
-    }
-  } catch {
-    // Folders cannot be opened or synced on some platforms (Windows).
-  }
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import type { Command } from './command.js'
-import { formatBytes, formatCount } from './format.js'
+import { formatBytes, formatCount, plural } from './format.js'
 import { inspectLog, problemsOf } from './log-lines.js'
 import { assertFile } from './read-log.js'
 
@@ -40,7 +40,7 @@ Example:
     if (problems.length === 0) {
       text += `${filename}: sound, ${formatCount(health.events)} events${range}, ${formatBytes(bytes)}\n`
     } else {
-      text += `${filename}: ${formatCount(problems.length)} ${problems.length === 1 ? 'problem' : 'problems'} in ${formatCount(health.lines)} ${health.lines === 1 ? 'line' : 'lines'}; ${health.events === 1 ? '1 line is an event' : `${formatCount(health.events)} lines are events`}\n`
+      text += `${filename}: ${plural(problems.length, 'problem', 'problems')} in ${plural(health.lines, 'line', 'lines')}; ${health.events === 1 ? '1 line is an event' : `${formatCount(health.events)} lines are events`}\n`
       if (health.invalid.length > 0) {
         text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${filename}\` move them to a side file.\n`
       }
@@ -55,7 +55,7 @@ Example:
         text += `\`tiny-event-sourcing repair ${filename}\` ${fixes}, keeping a backup of the file.\n`
       }
     }
-    if (health.blankLines > 0) text += `note: ${formatCount(health.blankLines)} blank ${health.blankLines === 1 ? 'line' : 'lines'}, which the log skips\n`
+    if (health.blankLines > 0) text += `note: ${plural(health.blankLines, 'blank line', 'blank lines')}, which the log skips\n`
     if (health.lastEventUnterminated) text += 'note: the last event has no newline after it; the next writer to open the log adds it\n'
     await out.write(text)
     await out.flush()

@@ -40,15 +40,13 @@ export class UsageError extends Error {
   override name = 'UsageError'
 }
 
-/** A whole number of `min` or more given to `--name`, or `undefined` when the option is absent. */
-export function wholeNumberOption(values: OptionValues, name: string, min = 0): number | undefined {
+/** A whole number (0 or more) given to `--name`, or `undefined` when the option is absent. */
+export function wholeNumberOption(values: OptionValues, name: string): number | undefined {
   const raw = values[name]
   if (raw === undefined) return undefined
   const text = String(raw)
   const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
-  if (!Number.isSafeInteger(value) || value < min) {
-    throw new UsageError(`--${name} expects a whole number of ${min} or more, got '${text}'`)
-  }
+  if (!Number.isSafeInteger(value)) throw new UsageError(`--${name} expects a whole number of 0 or more, got '${text}'`)
   return value
 }
 

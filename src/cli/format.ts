@@ -5,6 +5,11 @@ export function formatCount(count: number): string {
   return count.toLocaleString('en-US')
 }
 
+/** `1 event`, `2 events`, `1,000 events`. */
+export function plural(count: number, one: string, many: string): string {
+  return `${formatCount(count)} ${count === 1 ? one : many}`
+}
+
 /** A byte count in B, kB, MB or GB (powers of 1000, one decimal). */
 export function formatBytes(bytes: number): string {
   if (bytes < 1000) return `${bytes} B`

@@ -3,8 +3,9 @@ import { copyFile, open, rename, unlink, type FileHandle } from 'node:fs/promise
 import { dirname, resolve } from 'node:path'
 import { serializeEvent, withIndex } from '../serialize.js'
 import { acquireFileLock } from '../storage/file-lock.js'
+import { syncFolder } from '../sync-folder.js'
 import type { Command } from './command.js'
-import { formatCount } from './format.js'
+import { formatCount, plural } from './format.js'
 import { inspectLog, scanLog, type LogHealth } from './log-lines.js'
 import { assertFile } from './read-log.js'
 
@@ -13,10 +14,6 @@ const listedLines = 10
 function lineList(lines: number[]): string {
   const shown = lines.slice(0, listedLines).join(', ')
   return lines.length > listedLines ? `${shown} and ${formatCount(lines.length - listedLines)} more` : shown
-}
-
-function plural(count: number, one: string, many: string): string {
-  return `${formatCount(count)} ${count === 1 ? one : many}`
 }
 
 /** One change a repair makes, worded for `--dry-run` ("would renumber …") and for the report ("renumbered …"). */
@@ -90,15 +87,6 @@ async function writeRepaired(filename: string, target: string, droppedFile: stri
   } finally {
     await output.close()
     await dropped?.close()
-  }
-}
-
-async function syncFolder(folder: string): Promise<void> {
-  const handle = await open(folder, 'r')
-  try {
-    await handle.datasync()
-  } finally {
-    await handle.close()
   }
 }
 

@@ -1,7 +1,10 @@
 import { stat } from 'node:fs/promises'
 import { fsStoreBackend } from '../backends/fs.js'
+import type { StateSnapshot } from '../backends/types.js'
+import { CorruptStateError } from '../errors.js'
 import { stringOption, type Command } from './command.js'
-import { formatBytes, formatCount, table } from './format.js'
+import { formatBytes, formatCount, plural, table } from './format.js'
+import { readLines } from './log-lines.js'
 import { assertFile, openLogForReading } from './read-log.js'
 
 /** Keys of the state listed one by one; beyond this only their number is given. */
@@ -10,13 +13,45 @@ const valueChars = 60
 
 function describe(value: unknown): string {
   if (value === null) return 'null'
-  if (Array.isArray(value)) return `an array of ${formatCount(value.length)} ${value.length === 1 ? 'item' : 'items'}`
+  if (Array.isArray(value)) return `an array of ${plural(value.length, 'item', 'items')}`
   if (typeof value === 'object') {
     const keys = Object.keys(value).length
-    return `an object with ${formatCount(keys)} ${keys === 1 ? 'key' : 'keys'}`
+    return `an object with ${plural(keys, 'key', 'keys')}`
   }
   const text = JSON.stringify(value)
   return text.length > valueChars ? `${text.slice(0, valueChars - 1)}…` : text
+}
+
+/**
+ * Reads a state file as a state store reads it, with the same checks and
+ * errors, except that a log given by mistake is named as such: the store's
+ * advice for a corrupt state file (delete it) must not be given for a log.
+ */
+async function readStateFile(filename: string): Promise<StateSnapshot<unknown>> {
+  try {
+    return (await fsStoreBackend(filename).read())!
+  } catch (error) {
+    if (error instanceof CorruptStateError && (await startsLikeALog(filename))) {
+      throw new Error(
+        `${filename} looks like an event log (its first line is an event with an "index"), not a state file { "_version": N, "state": … }; ` +
+          'the file was left as it is. To look inside a log, use `tiny-event-sourcing cat`, `stats` or `check`',
+        { cause: error },
+      )
+    }
+    throw error
+  }
+}
+
+async function startsLikeALog(filename: string): Promise<boolean> {
+  for await (const line of readLines(filename)) {
+    try {
+      const first: unknown = JSON.parse(line.bytes.toString('utf8'))
+      return typeof first === 'object' && first !== null && Number.isInteger((first as { index?: unknown }).index)
+    } catch {
+      return false
+    }
+  }
+  return false
 }
 
 /** `state <file>`: a state envelope's version and a summary of its state. */
@@ -42,8 +77,7 @@ Example:
   async run({ values, positionals, out }) {
     const filename = positionals[0]!
     await assertFile(filename, 'a state file ({ "_version": N, "state": … })')
-    // Read as a state store reads it, with the same checks and errors.
-    const { version, state: value, projection } = (await fsStoreBackend(filename).read())!
+    const { version, state: value, projection } = await readStateFile(filename)
     if (values.full === true) {
       await out.write(`${JSON.stringify(value, null, 2)}\n`)
       await out.flush()
@@ -61,9 +95,9 @@ Example:
       const behind = length - 1 - version
       text +=
         behind > 0
-          ? `${logFile} holds ${formatCount(length)} events: the state is ${formatCount(behind)} ${behind === 1 ? 'event' : 'events'} behind (its projection catches up when it next runs).\n`
+          ? `${logFile} holds ${plural(length, 'event', 'events')}: the state is ${plural(behind, 'event', 'events')} behind (its projection catches up when it next runs).\n`
           : behind === 0
-            ? `${logFile} holds ${formatCount(length)} events: the state is up to date.\n`
+            ? `${logFile} holds ${plural(length, 'event', 'events')}: the state is up to date.\n`
             : `${logFile} holds only ${formatCount(length)} events, but the state reflects events up to ${version}: it was built from another log, or the log was cut short.\n`
     }
     text += `state: ${describe(value)}\n`

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises'
 import { stringOption, type Command } from './command.js'
-import { formatBytes, formatCount, table } from './format.js'
+import { formatBytes, formatCount, plural, table } from './format.js'
 import { ProgressBar } from './progress.js'
 import { eventsStoredNow, openLogForReading, upcastHelp, upcastOption } from './read-log.js'
 
@@ -150,13 +150,13 @@ Example:
       return 0
     }
 
-    let text = `${filename}: ${formatCount(total)} events, ${formatBytes(bytes)}`
+    let text = `${filename}: ${plural(total, 'event', 'events')}, ${formatBytes(bytes)}`
     text += total === 0 ? '\n' : `, indices 0–${total - 1}, ${formatBytes(Math.round(bytes / total))} an event on average\n`
     if (total > 0) {
       text += `\n${table(['type', 'events', 'share'], byCount.map(([type, summary]) => [type, formatCount(summary.count), percent(summary.count, total)]), [false, true, true])}`
     }
     for (const [type, summary] of byCount) {
-      text += `\n${type} (${formatCount(summary.count)} events)\n`
+      text += `\n${type} (${plural(summary.count, 'event', 'events')})\n`
       const rows = [...summary.fields].map(([path, field]) => [
         `  ${path}`,
         formatCount(field.count),

@@ -1,13 +1,15 @@
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
 import { describeStateStoreBackendContract } from './contract.js'
 import { distEntry } from '../helpers/dist.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
-const newFolder = () => mkdtemp(join(tmpdir(), 'tes-fs-backend-'))
+afterAll(removeTempDirs)
+
+const newFolder = () => tempDir('fs-backend')
 
 describeStateStoreBackendContract('fsStoreBackend', async () => {
   const filename = join(await newFolder(), 'state.json')
@@ -23,6 +25,16 @@ describe('fsStoreBackend', () => {
     expect(await readFile(filename, 'utf8')).toBe('{"_version":0,"state":{}}\n')
   })
 
+  it('creates the folder again when it was deleted while the store was open', async () => {
+    const folder = join(await newFolder(), 'data')
+    const filename = join(folder, 'read-model.json')
+    const backend = fsStoreBackend(filename)
+    await backend.write({ version: 0, state: {} })
+    await rm(folder, { recursive: true })
+    await backend.write({ version: 1, state: { n: 1 } })
+    expect(await readFile(filename, 'utf8')).toBe('{"_version":1,"state":{"n":1}}\n')
+  })
+
   it('writes the envelope { "_version", "_projection"?, "state" } on one line', async () => {
     const filename = join(await newFolder(), 'state.json')
     const backend = fsStoreBackend(filename)
@@ -36,6 +48,15 @@ describe('fsStoreBackend', () => {
     const filename = join(await newFolder(), 'state.json')
     await writeFile(filename, '{\n  "_version": 123,\n  "state": { "byUrl": {} }\n}\n')
     expect(await fsStoreBackend(filename).read()).toEqual({ version: 123, state: { byUrl: {} } })
+  })
+
+  it('names the folder, and says to give a file, when given a folder', async () => {
+    const folder = await newFolder()
+    const error = await initStateStore({ storeBackend: fsStoreBackend(folder, {}) }).catch((caught: unknown) => caught)
+    expect(error).toMatchObject({ code: 'EISDIR' })
+    expect((error as Error).message).toBe(
+      `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`,
+    )
   })
 
   it('names its file by absolute path', () => {

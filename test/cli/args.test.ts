@@ -51,6 +51,9 @@ describe('tiny-event-sourcing arguments', () => {
       expect({ args, code: result.code, stdout: result.stdout }).toEqual({ args, code: 2, stdout: '' })
       expect(result.stderr.split('\n')[0]).toContain(message)
     }
+    // What parseArgs adds about values that start with '-' is left out: no value here does.
+    expect((await run(['tail', filename, '-n', '-3'])).stderr).not.toContain('To specify')
+    expect((await run(['cat', filename, '--bogus'])).stderr).not.toContain('To specify')
     const usage = await run(['cat'])
     expect(usage.stderr).toContain('Usage: tiny-event-sourcing cat <log> [--type T]...')
     expect(usage.stderr).toContain('See `tiny-event-sourcing cat --help`.')

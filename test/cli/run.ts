@@ -1,10 +1,10 @@
 /** Drives the built `tiny-event-sourcing` bin as a child process, as users run it. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { removeTempDirs, tempDir as makeTempDir } from '../helpers/temp-dir.js'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..')
 /** The bin as package.json points to it. */
@@ -79,19 +79,9 @@ export function stdoutLines(child: ChildProcessWithoutNullStreams): { until(coun
   }
 }
 
-const tempDirs: string[] = []
-
 /** A fresh temporary folder, removed by `removeTempDirs()`. */
-export async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'tes-cli-'))
-  tempDirs.push(dir)
-  return dir
-}
-
-/** Removes the folders `tempDir` made (for `afterAll`). */
-export async function removeTempDirs(): Promise<void> {
-  await Promise.all(tempDirs.splice(0).map((dir) => rm(dir, { recursive: true, force: true })))
-}
+export const tempDir = (): Promise<string> => makeTempDir('cli')
+export { removeTempDirs }
 
 /** Writes a log file line by line as the library writes it: `JSON.stringify({ ...event, index })`. */
 export async function writeLog(filename: string, events: object[]): Promise<string[]> {

@@ -95,4 +95,16 @@ describe('tiny-event-sourcing state', () => {
     expect(notEnvelope.stderr).toContain(`${other.filename}: "_version" is missing, where an integer of -1 or more was expected`)
     expect(await readFile(other.filename, 'utf8')).toBe('{"version":3,"data":{}}')
   })
+
+  it('says so when given a log instead of a state file, without the advice to delete it', async () => {
+    const dir = await tempDir()
+    const log = join(dir, 'log.ndjson')
+    const lines = await writeLog(log, [{ type: 'bookmark', url: 'https://example.com' }, { type: 'bookmark', url: 'https://nodejs.org' }])
+    const result = await run(['state', log])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`${log} looks like an event log`)
+    expect(result.stderr).toContain('tiny-event-sourcing cat')
+    expect(result.stderr).not.toContain('delete')
+    expect(await readFile(log, 'utf8')).toBe(lines.map((line) => `${line}\n`).join(''))
+  })
 })

@@ -66,6 +66,7 @@ describe('tiny-event-sourcing stats', () => {
     expect(result.stdout).toContain(`${filename}: 5 events, ${bytes} B, indices 0–4`)
     expect(result.stdout).toMatch(/^bookmark\s+3\s+60%$/m)
     expect(result.stdout).toContain('bookmark (3 events)')
+    expect(result.stdout).toContain('\ninfo (1 event)\n')
     expect(result.stdout).toMatch(/^ {2}user\.agent\s+1\s+33%\s+string\s+"curl"$/m)
     expect(result.stdout).toMatch(/^ {2}faviconUrl\s+1\s+100%\s+null$/m)
   })

@@ -1,10 +1,14 @@
-import { mkdtemp, readFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
-import { afterEach, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
 import { poll } from '../helpers/poll.js'
 import { startPageServer, startProgram, unreachableUrl, type RunningProgram } from './helpers.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+
+afterAll(removeTempDirs)
 
 const serverScript = new URL('../../examples/bookmarks/server.mjs', import.meta.url).pathname
 
@@ -39,7 +43,7 @@ const settled = (model: ReadModel, urls: string[]) => urls.every((url) => model.
 describe('examples/bookmarks (npm start)', () => {
   it('takes bookmarks over HTTP, fetches their info, and survives restarts without refetching or losing anything', async () => {
     const pages = await startPageServer()
-    const dataDir = join(await mkdtemp(join(tmpdir(), 'tes-bookmarks-')), 'moved', 'here')
+    const dataDir = join(await tempDir('bookmarks'), 'moved', 'here')
     try {
       let service = await startService(dataDir)
       expect(service.program.output()).toContain(`(data in ${dataDir})`)
@@ -106,7 +110,7 @@ describe('examples/bookmarks (npm start)', () => {
   }, 90_000)
 
   it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), 'tes-bookmarks-'))
+    const dataDir = await tempDir('bookmarks')
     const service = await startService(dataDir)
     const notJson = await service.postBookmark('{"url":')
     expect(notJson.status).toBe(400)
@@ -124,4 +128,27 @@ describe('examples/bookmarks (npm start)', () => {
     expect(await service.program.exited).toBe(0)
     expect(service.program.output().trim().split('\n')).toHaveLength(1) // only its greeting
   })
+
+  it('says what to do, and exits, when its port is taken or PORT is not a port', async () => {
+    const dataDir = await tempDir('bookmarks')
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    try {
+      const { port } = taken.address() as AddressInfo
+      const busy = startProgram([serverScript], { env: { PORT: String(port), BOOKMARKS_DATA_DIR: dataDir } })
+      running.add(busy)
+      expect(await busy.exited).toBe(1)
+      expect(busy.output()).toContain(`Port ${port} on 127.0.0.1 is in use: stop what listens there, or start with another PORT (PORT=0 picks a free one)`)
+      // It let go of its log on the way out: the next start opens it.
+      const service = await startService(dataDir)
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+    } finally {
+      await new Promise((resolve) => taken.close(resolve))
+    }
+    const notAPort = startProgram([serverScript], { env: { PORT: 'eighty', BOOKMARKS_DATA_DIR: dataDir } })
+    running.add(notAPort)
+    expect(await notAPort.exited).toBe(2)
+    expect(notAPort.output()).toBe('PORT=eighty is not a port number: give one from 0 to 65535 (0 picks a free one)\n')
+  }, 60_000)
 })
