@@ -556,8 +556,9 @@ class FileStorage implements LogStorage {
     if (this.#watcher === undefined) {
       this.#watcher = watch(this.name, { persistent: false }, () => void this.#refresh())
       this.#watcher.on('error', () => {}) // the safety poll carries on alone
+      // Not unref'd: a process that follows a log is waiting for another
+      // process's events, and must not exit while it does; close() stops it.
       this.#safetyPoll = setInterval(() => void this.#refresh(), followSafetyPollMs)
-      this.#safetyPoll.unref()
     }
     return () => {
       this.#followers.delete(onAppend)
