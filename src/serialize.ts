@@ -28,47 +28,63 @@ function childPath(path: string, key: string): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`
 }
 
+/** `event.a[2].b`: the path of a value, from the keys that lead to it. */
+function pathOf(keys: (string | number)[]): string {
+  let path = 'event'
+  for (const key of keys) path = typeof key === 'number' ? `${path}[${key}]` : childPath(path, key)
+  return path
+}
+
 /**
  * Refuses what JSON would silently change: after a round trip through the log
  * an event must read back exactly as it was appended. `undefined` object
  * properties are allowed (JSON drops them, and a missing property reads back
- * as `undefined`).
+ * as `undefined`). The path of the value at fault is built only for the error
+ * message, so the walk allocates nothing for a valid event.
  */
-function assertJsonSafe(value: unknown, path: string, ancestors: object[]): void {
+function assertJsonSafe(value: unknown, keys: (string | number)[], ancestors: object[]): void {
   switch (typeof value) {
     case 'string':
     case 'boolean':
       return
     case 'number':
       if (Number.isFinite(value)) return
-      throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${value}, which JSON stores as null; use a finite number or null`)
+      throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${value}, which JSON stores as null; use a finite number or null`)
     case 'object': {
       if (value === null) return
       if (ancestors.includes(value)) {
-        throw new InvalidEventError(`tiny-event-sourcing: ${path} refers back to an enclosing object; events must not be circular`)
+        throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} refers back to an enclosing object; events must not be circular`)
       }
       ancestors.push(value)
       if (Array.isArray(value)) {
         for (let i = 0; i < value.length; i++) {
-          if (value[i] === undefined) {
-            throw new InvalidEventError(`tiny-event-sourcing: ${path}[${i}] is undefined, which JSON stores as null; use null`)
+          const child: unknown = value[i]
+          if (typeof child === 'string') continue
+          keys.push(i)
+          if (child === undefined) {
+            throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is undefined, which JSON stores as null; use null`)
           }
-          assertJsonSafe(value[i], `${path}[${i}]`, ancestors)
+          assertJsonSafe(child, keys, ancestors)
+          keys.pop()
         }
       } else if (isPlainObject(value)) {
-        for (const key of Object.keys(value)) {
+        for (const key in value) {
+          if (!Object.hasOwn(value, key)) continue
           const child = (value as Record<string, unknown>)[key]
-          if (child !== undefined) assertJsonSafe(child, childPath(path, key), ancestors)
+          if (child === undefined || typeof child === 'string') continue
+          keys.push(key)
+          assertJsonSafe(child, keys, ancestors)
+          keys.pop()
         }
       } else {
         const hint = value instanceof Date ? ' (store date.toISOString() instead)' : ''
-        throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${describe(value)}, which JSON cannot store faithfully${hint}; use plain objects, arrays, strings, numbers, booleans and null`)
+        throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${describe(value)}, which JSON cannot store faithfully${hint}; use plain objects, arrays, strings, numbers, booleans and null`)
       }
       ancestors.pop()
       return
     }
     default:
-      throw new InvalidEventError(`tiny-event-sourcing: ${path} is ${describe(value)}, which JSON cannot store; use plain objects, arrays, strings, numbers, booleans and null`)
+      throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${describe(value)}, which JSON cannot store; use plain objects, arrays, strings, numbers, booleans and null`)
   }
 }
 
@@ -81,7 +97,7 @@ export function serializeEvent(event: unknown): string {
   if (typeof event !== 'object' || event === null || Array.isArray(event) || !isPlainObject(event)) {
     throw new InvalidEventError(`tiny-event-sourcing: an event must be a plain object such as { type: 'bookmark' }, got ${describe(event)}`)
   }
-  assertJsonSafe(event, 'event', [])
+  assertJsonSafe(event, [], [])
   if (!Object.hasOwn(event, 'index')) return JSON.stringify(event)
   const { index: _ignored, ...withoutIndex } = event as Record<string, unknown>
   return JSON.stringify(withoutIndex)

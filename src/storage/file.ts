@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer'
-import { watch, type FSWatcher } from 'node:fs'
+import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { mkdir, open, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
@@ -18,7 +18,7 @@ export interface FileStorageOptions {
 type StoredEvent = Indexed<Record<string, unknown>>
 
 const newline = 0x0a
-const readChunkBytes = 1024 * 1024
+const readChunkBytes = 64 * 1024
 /** Below this many bytes a binary search for an index gives way to a plain scan. */
 const scanBytes = 64 * 1024
 /** First read when looking at one line; most lines fit, longer ones are read in growing windows. */
@@ -152,7 +152,7 @@ class FileStorage implements LogStorage {
     if (parseIndex(fragment.toString('utf8')) === this.#length) {
       // A complete event that only lacks its newline (an editor dropped it, or the crash came just before it).
       if (this.#readOnly) return
-      await this.#writeAll(Buffer.from('\n'))
+      this.#writeAll(Buffer.from('\n'))
       this.#end = size + 1
       this.#length++
       return
@@ -237,7 +237,8 @@ class FileStorage implements LogStorage {
     }
     // One fstat a batch: if anything else wrote to the file (an editor, a script,
     // a writer that ignored the lock), our next index may already be taken.
-    const size = (await this.#handle().stat()).size
+    // Synchronous, like the write: a thread-pool round trip would cost more than the call.
+    const size = fstatSync(this.#handle().fd).size
     if (size !== this.#end) {
       throw new Error(
         `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
@@ -248,7 +249,7 @@ class FileStorage implements LogStorage {
     for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, this.#length + i)}\n`
     const bytes = Buffer.from(text)
     try {
-      await this.#writeAll(bytes)
+      this.#writeAll(bytes)
       if (this.#fsync) await this.#handle().datasync()
     } catch (error) {
       // Leave no partial line behind: the next append must start on a clean line.
@@ -266,12 +267,15 @@ class FileStorage implements LogStorage {
     return first
   }
 
-  async #writeAll(bytes: Buffer): Promise<void> {
+  /**
+   * Writes synchronously: appending to the page cache takes microseconds,
+   * less than a round trip through libuv's thread pool, and nothing else can
+   * interleave with the batch. Durability (`fsync`) stays asynchronous.
+   */
+  #writeAll(bytes: Buffer): void {
+    const fd = this.#handle().fd
     let written = 0
-    while (written < bytes.length) {
-      const result = await this.#handle().write(bytes, written, bytes.length - written, null)
-      written += result.bytesWritten
-    }
+    while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
   }
 
   async *read(from: number): AsyncGenerator<StoredEvent[]> {
@@ -289,9 +293,11 @@ class FileStorage implements LogStorage {
     let offset = await this.#offsetOf(from)
     let expected = from
     let buffer = Buffer.allocUnsafe(readChunkBytes)
+    // The read of the chunk at `offset`, started while the previous one was parsed and delivered.
+    let readAhead: Promise<Buffer> | undefined
     while (offset < this.#end && !this.#closed) {
-      const size = Math.min(buffer.length, this.#end - offset)
-      const chunk = await this.#readInto(buffer, size, offset)
+      const chunk = await (readAhead ?? this.#readInto(buffer, Math.min(buffer.length, this.#end - offset), offset))
+      readAhead = undefined
       const lastNewline = chunk.lastIndexOf(newline)
       if (lastNewline === -1) {
         buffer = Buffer.allocUnsafe(buffer.length * 2) // a line longer than the buffer
@@ -300,14 +306,23 @@ class FileStorage implements LogStorage {
       const complete = chunk.subarray(0, lastNewline + 1)
       if (!isUtf8(complete)) throw await this.#invalidUtf8In(complete, offset)
       const text = complete.toString('utf8')
+      // The buffer is free once decoded: read the next chunk into it while
+      // this one is parsed and delivered, as a read stream does, so the
+      // thread pool's round trip is not waited for between chunks.
+      const nextOffset = offset + lastNewline + 1
+      if (nextOffset < this.#end) {
+        readAhead = this.#readInto(buffer, Math.min(buffer.length, this.#end - nextOffset), nextOffset)
+        readAhead.catch(() => {}) // seen when awaited; a reader that stops early does not wait for it
+      }
       const batch: StoredEvent[] = []
       for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
-        if (blankLine.test(line)) continue
         let event: unknown
         try {
           event = JSON.parse(line)
         } catch {
+          // Checked only here: a blank line is never valid JSON, and testing every line costs.
+          if (blankLine.test(line)) continue
           throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
         if (!isObject(event) || event.index !== expected) {
@@ -316,7 +331,7 @@ class FileStorage implements LogStorage {
         batch.push(event as StoredEvent)
         expected++
       }
-      offset += lastNewline + 1
+      offset = nextOffset
       this.#rememberOffset(expected, offset)
       if (batch.length > 0) yield batch
     }
@@ -351,16 +366,35 @@ class FileStorage implements LogStorage {
         highIndex = knownIndex
       }
     }
+    // Lines tend to be of similar length, so where the index falls between
+    // the known ends is a good guess at its offset, and one or two probes
+    // usually land on it. A guess that does not halve the range is followed by
+    // a plain halving, which keeps the worst case logarithmic.
+    let halve = false
     while (high - low > scanBytes) {
-      const middle = low + Math.floor((high - low) / 2)
-      const probe = await this.#lineAfter(middle, high)
+      const range = high - low
+      // Indices out of order (a hand-edited file) leave no sensible guess: halve; the scan reports the fault.
+      if (!(highIndex > lowIndex)) halve = true
+      const guess = halve
+        ? low + Math.floor(range / 2)
+        : Math.min(high - 1, Math.max(low, low + Math.floor(((index - lowIndex - 0.5) / (highIndex - lowIndex)) * range)))
+      const probe = await this.#lineAfter(guess, high)
       if (probe === undefined) {
-        high = middle
+        // The last line before `high` spans the guess: its index is unknown, so only halving is left.
+        high = guess
+        highIndex = Number.NaN
+        halve = true
         continue
       }
       if (probe.index === index) return this.#rememberOffset(index, probe.start)
-      if (probe.index < index) low = probe.start
-      else high = probe.start
+      if (probe.index < index) {
+        low = probe.start
+        lowIndex = probe.index
+      } else {
+        high = probe.start
+        highIndex = probe.index
+      }
+      halve = Number.isNaN(highIndex) || high - low > range / 2
     }
     return this.#scanFor(index, low)
   }
@@ -404,9 +438,23 @@ class FileStorage implements LogStorage {
       const end = Math.min(before, offset + window)
       const bytes = await this.#readRange(offset, end)
       const newlineAt = bytes.indexOf(newline)
-      if (newlineAt !== -1) return this.#lineAt(offset + newlineAt + 1, before)
-      if (end >= before) return undefined
-      window *= 4
+      if (newlineAt === -1) {
+        if (end >= before) return undefined
+        window *= 4
+        continue
+      }
+      // Usually the line wanted is whole in what was just read: no second read.
+      const lineEnd = bytes.indexOf(newline, newlineAt + 1)
+      const start = offset + newlineAt + 1
+      if (lineEnd !== -1 && start < before) {
+        const line = bytes.subarray(newlineAt + 1, lineEnd)
+        if (!isBlank(line)) {
+          const index = parseIndex(line.toString('utf8'))
+          if (index === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
+          return { start, index }
+        }
+      }
+      return this.#lineAt(start, before)
     }
   }
 

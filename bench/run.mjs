@@ -1,0 +1,415 @@
+// The benchmark: `npm run bench` (builds first), `npm run bench -- --quick`
+// for a fast pass at a tenth of the sizes, `--only=replay,tail` to run some
+// sections. Every measurement runs in a child process of its own
+// (bench/scenario.mjs); library and baselines run interleaved, and each
+// repetition's best time counts, so that load from other processes on the
+// machine hits all of them alike. Writes bench/RESULTS.md (not in quick or
+// --only runs, unless --write is given).
+import { execFileSync, spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { storedLine, writeLogFile } from './workload.mjs'
+
+const here = fileURLToPath(new URL('.', import.meta.url))
+const args = process.argv.slice(2)
+const quick = args.includes('--quick')
+const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',')
+const write = args.includes('--write') || (!quick && !only)
+const scale = quick ? 0.1 : 1
+const sizes = {
+  replay: 1_000_000 * scale,
+  burst: 200_000 * scale,
+  burstSmall: 20_000 * scale,
+  burstPeer: 10_000 * scale,
+  awaited: 20_000 * scale,
+  awaitedOriginal: 5_000 * scale,
+  fsyncBatches: Math.max(50, 200 * scale),
+  tail: 5_000 * scale,
+  tailOriginal: quick ? 3 : 8,
+  afterSmall: 100_000 * scale,
+  afterLarge: 1_000_000 * scale,
+}
+const reps = quick ? 1 : 3
+const bytesPerEvent = storedLine(sizes.replay / 2).length + 1
+
+const dir = await mkdtemp(join(os.tmpdir(), 'tiny-es-bench-'))
+const results = {}
+const started = new Date()
+const loadBefore = os.loadavg()
+let runCounter = 0
+
+function log(message) {
+  process.stderr.write(`${message}\n`)
+}
+
+/** Runs one scenario in a fresh Node process and returns its JSON result, or `{ error }`. */
+function runChild(name, params) {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--expose-gc', join(here, 'scenario.mjs'), name, JSON.stringify(params)], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.on('data', (data) => (out += data))
+    child.stderr.on('data', (data) => (err += data))
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10 * 60_000)
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      const line = out.trim().split('\n').pop()
+      if (code === 0 && line) return resolve(JSON.parse(line))
+      // The error's own line (e.g. "Error: EMFILE: too many open files"), not the code frame Node prints first.
+      const errLines = err.trim().split('\n').filter(Boolean)
+      const reason = errLines.find((line) => /^\w*Error\b|^\[?\w+Error/.test(line.trim())) ?? errLines.slice(0, 3).join(' / ') ?? `exit ${code ?? signal}`
+      resolve({ error: reason })
+    })
+  })
+}
+
+/** A fresh file path for a scenario that writes. */
+const freshFile = (ext = 'ndjson') => join(dir, `run-${++runCounter}.${ext}`)
+
+/**
+ * Runs each subject `repetitions` times, interleaved, keeping for each the
+ * run with the lowest time (or the lowest p50 for latencies).
+ */
+async function measure(section, subjects, repetitions = reps) {
+  for (let rep = 0; rep < repetitions; rep++) {
+    for (const [key, name, makeParams] of subjects) {
+      const params = makeParams()
+      const result = await runChild(name, params)
+      if (result.error && params.count !== undefined) result.count = params.count
+      if (params.file?.startsWith(join(dir, 'run-'))) await rm(params.file, { force: true })
+      if (params.dir?.startsWith(join(dir, 'run-'))) await rm(params.dir, { recursive: true, force: true })
+      const id = `${section}/${key}`
+      const best = results[id]
+      const score = (r) => r.p50 ?? r.ms
+      log(`${id} #${rep + 1}: ${result.error ? `ERROR ${result.error}` : `${result.ms?.toFixed(1)} ms${result.p50 !== undefined ? ` p50 ${result.p50.toFixed(3)} ms` : ''}${result.rss !== undefined ? ` rss +${(result.rss / 2 ** 20).toFixed(1)} MB` : ''}`}`)
+      if (!best || best.error || (!result.error && score(result) < score(best))) results[id] = result
+    }
+  }
+}
+
+const wanted = (section) => !only || only.includes(section)
+
+const replayFile = join(dir, 'replay.ndjson')
+const afterSmallFile = join(dir, 'after-small.ndjson')
+const sqliteFile = join(dir, 'replay.sqlite')
+const eventStorageDir = join(dir, 'event-storage')
+
+if (wanted('replay') || wanted('after')) {
+  log(`writing ${sizes.replay} events to ${replayFile}`)
+  await writeLogFile(replayFile, sizes.replay)
+}
+
+if (wanted('replay')) {
+  log('preparing the peers’ stores')
+  const setups = {
+    sqlite: await runChild('setup:sqlite', { file: sqliteFile, count: sizes.replay }),
+    'event-storage': await runChild('setup:event-storage', { dir: eventStorageDir, count: sizes.replay }),
+  }
+  const n = sizes.replay
+  await measure('replay', [
+    ['lib', 'replay:lib', () => ({ file: replayFile, count: n })],
+    ['stream', 'replay:stream', () => ({ file: replayFile, count: n })],
+    ['memory', 'replay:memory', () => ({ file: replayFile, count: n })],
+  ])
+  await measure(
+    'replay',
+    [
+      ['original', 'replay:original', () => ({ file: replayFile, count: n })],
+      ['emmett', 'replay:emmett', () => ({ count: n })],
+      ['event-storage', 'replay:event-storage', () => ({ dir: eventStorageDir, count: n })],
+      ['sqlite', 'replay:sqlite', () => ({ file: sqliteFile, count: n })],
+    ],
+    1,
+  )
+  for (const [peer, setup] of Object.entries(setups)) if (setup.error) results[`replay/${peer}`] = { error: `setup failed: ${setup.error}` }
+}
+
+if (wanted('burst')) {
+  const n = sizes.burst
+  await measure('burst', [
+    ['lib', 'burst:lib', () => ({ file: freshFile(), count: n })],
+    ['raw', 'burst:raw', () => ({ file: freshFile(), count: n })],
+    ['stringify', 'burst:stringify', () => ({ count: n })],
+    ['promises', 'burst:promises', () => ({ count: n })],
+    ['lib-small', 'burst:lib', () => ({ file: freshFile(), count: sizes.burstSmall })],
+    ['raw-small', 'burst:raw', () => ({ file: freshFile(), count: sizes.burstSmall })],
+  ])
+  await measure(
+    'burst',
+    [
+      ['original', 'burst:original', () => ({ file: freshFile(), count: n })],
+      ['original-small', 'burst:original', () => ({ file: freshFile(), count: sizes.burstPeer })],
+      ['emmett', 'burst:emmett', () => ({ count: sizes.burstPeer })],
+      ['event-storage', 'burst:event-storage', () => ({ dir: freshFile('dir'), count: n })],
+      ['sqlite', 'burst:sqlite', () => ({ file: freshFile('sqlite'), count: n })],
+    ],
+    1,
+  )
+}
+
+if (wanted('awaited')) {
+  const n = sizes.awaited
+  await measure('awaited', [
+    ['lib', 'awaited:lib', () => ({ file: freshFile(), count: n })],
+    ['appendFile', 'awaited:appendFile', () => ({ file: freshFile(), count: sizes.awaitedOriginal })],
+    ['write', 'awaited:write', () => ({ file: freshFile(), count: n })],
+  ])
+  await measure(
+    'awaited',
+    [
+      ['original', 'awaited:original', () => ({ file: freshFile(), count: sizes.awaitedOriginal })],
+      ['emmett', 'awaited:emmett', () => ({ count: n })],
+      ['event-storage', 'awaited:event-storage', () => ({ dir: freshFile('dir'), count: n })],
+      ['sqlite', 'awaited:sqlite', () => ({ file: freshFile('sqlite'), count: n })],
+    ],
+    1,
+  )
+}
+
+if (wanted('fsync')) {
+  for (const appenders of [1, 10, 100]) {
+    const count = appenders * sizes.fsyncBatches
+    // fdatasync times swing most with other processes' disk traffic: more repetitions.
+    await measure(
+      'fsync',
+      [
+        [`lib-${appenders}`, 'fsync:lib', () => ({ file: freshFile(), appenders, count })],
+        [`raw-${appenders}`, 'fsync:raw', () => ({ file: freshFile(), appenders, count })],
+      ],
+      reps + 2,
+    )
+  }
+}
+
+if (wanted('tail')) {
+  await measure('tail', [
+    ['lib', 'tail:lib', () => ({ file: freshFile(), count: sizes.tail })],
+    ['raw', 'tail:raw', () => ({ file: freshFile(), count: sizes.tail })],
+  ])
+  await measure('tail', [['original', 'tail:original', () => ({ file: freshFile(), count: sizes.tailOriginal })]], 1)
+}
+
+if (wanted('after')) {
+  await writeLogFile(afterSmallFile, sizes.afterSmall)
+  for (const [label, file, count] of [
+    ['small', afterSmallFile, sizes.afterSmall],
+    ['large', replayFile, sizes.afterLarge],
+  ]) {
+    await measure('after', [
+      [`lib-${label}`, 'after:lib', () => ({ file, count })],
+      [`scan-${label}`, 'after:scan', () => ({ file, count })],
+    ])
+  }
+}
+
+await rm(dir, { recursive: true, force: true })
+const loadAfter = os.loadavg()
+
+// ---- Report --------------------------------------------------------------------
+
+const fmtInt = (x) => Math.round(x).toLocaleString('en-US')
+const rate = (r) => (r && !r.error ? (r.count / r.ms) * 1000 : NaN)
+const evps = (r) => (r?.error ? '—' : `${fmtInt(rate(r))} ev/s`)
+const mb = (bytes) => (bytes === undefined ? '' : `${(bytes / 2 ** 20).toFixed(1)} MB`)
+const ms = (x) => (x === undefined || Number.isNaN(x) ? '' : x < 1 ? `${(x * 1000).toFixed(0)} µs` : x < 100 ? `${x.toFixed(2)} ms` : `${fmtInt(x)} ms`)
+const ratio = (a, b) => (Number.isFinite(a) && Number.isFinite(b) && b > 0 ? `${(a / b).toFixed(2)}×` : '—')
+const get = (id) => results[id]
+const errorCell = (r) => (r?.error ? `failed: \`${r.error.replace(/\|/g, '\\|').slice(0, 300)}\`` : '')
+const met = (ok) => (ok === undefined ? '' : ok ? '**met**' : '**not met**')
+
+const lines = []
+const push = (...xs) => lines.push(...xs)
+const targets = []
+
+function throughputTable(section, rows, baselines) {
+  push(`| Subject | Events | Time | Throughput | ${baselines.map(([, label]) => `vs ${label}`).join(' | ')} | Notes |`)
+  push(`| --- | ---: | ---: | ---: | ${baselines.map(() => '---:').join(' | ')} | --- |`)
+  for (const [key, label, extra] of rows) {
+    const r = get(`${section}/${key}`)
+    if (!r) continue
+    const cells = baselines.map(([baseKey]) => ratio(rate(r), rate(get(`${section}/${baseKey}`))))
+    const note = [errorCell(r), r.note, extra?.(r)].filter(Boolean).join('; ')
+    push(`| ${label} | ${r.count === undefined ? '' : fmtInt(r.count)} | ${r.error ? '' : ms(r.ms)} | ${evps(r)} | ${cells.join(' | ')} | ${note} |`)
+  }
+  push('')
+}
+
+const section = (id) => Object.keys(results).some((key) => key.startsWith(`${id}/`))
+
+if (section('replay')) {
+  push(`### Replay of ${fmtInt(sizes.replay)} events (~${bytesPerEvent} bytes each), from open to the last event`, '')
+  push('| Subject | Time | Throughput | vs streaming read | vs JSON.parse ceiling | Peak RSS growth | Notes |')
+  push('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
+  const rows = [
+    ['lib', '**tiny-event-sourcing** `events()`'],
+    ['stream', 'baseline: `createReadStream` + split + `JSON.parse`'],
+    ['memory', 'ceiling: `JSON.parse` of lines in memory'],
+    ['original', 'peer: original design (`readFile` whole log)'],
+    ['emmett', 'peer: Emmett in-memory `readStream`'],
+    ['event-storage', 'peer: node-event-storage `getEventStream`'],
+    ['sqlite', 'peer: better-sqlite3 `SELECT` + `JSON.parse`'],
+  ]
+  for (const [key, label] of rows) {
+    const r = get(`replay/${key}`)
+    if (!r) continue
+    push(`| ${label} | ${r.error ? '' : ms(r.ms)} | ${evps(r)} | ${ratio(rate(r), rate(get('replay/stream')))} | ${ratio(rate(r), rate(get('replay/memory')))} | ${r.error ? '' : mb(r.rss)} | ${[errorCell(r), r.note].filter(Boolean).join('; ')} |`)
+  }
+  push('')
+  const lib = get('replay/lib')
+  const r1 = rate(lib) / rate(get('replay/stream'))
+  targets.push(['Replay ≥ 0.85× streaming read', `${r1.toFixed(2)}×`, met(r1 >= 0.85)])
+  targets.push(['Peak RSS growth < 32 MB during the replay', mb(lib?.rss), met(lib?.rss < 32 * 2 ** 20)])
+}
+
+if (section('burst')) {
+  push(`### Burst of ${fmtInt(sizes.burst)} un-awaited appends`, '')
+  throughputTable(
+    'burst',
+    [
+      ['lib', '**tiny-event-sourcing** `append` ×N, then await the last'],
+      ['raw', 'baseline: `JSON.stringify` + `FileHandle.write` per 1 MiB'],
+      ['stringify', 'ceiling: `JSON.stringify` alone, no I/O'],
+      ['promises', 'floor of a promise per append: `JSON.stringify` + a pending promise per event, all resolved after the burst, no I/O'],
+      ['original', 'peer: original design (concurrent `appendFile`)'],
+      ['original-small', 'peer: original design (concurrent `appendFile`)'],
+      ['emmett', 'peer: Emmett in-memory `appendToStream` (its time grows with the square of the burst)'],
+      ['event-storage', 'peer: node-event-storage `commit`'],
+      ['sqlite', 'peer: better-sqlite3 `INSERT` in one transaction'],
+    ],
+    [
+      ['raw', 'raw batched write'],
+      ['stringify', 'stringify'],
+    ],
+  )
+  push(`A smaller burst, of ${fmtInt(sizes.burstSmall)} appends, whose pending promises fit in V8's young generation:`, '')
+  throughputTable(
+    'burst',
+    [
+      ['lib-small', '**tiny-event-sourcing** `append` ×N, then await the last'],
+      ['raw-small', 'baseline: `JSON.stringify` + `FileHandle.write` per 1 MiB'],
+    ],
+    [['raw-small', 'raw batched write']],
+  )
+  const r = rate(get('burst/lib')) / rate(get('burst/raw'))
+  const floor = rate(get('burst/promises')) / rate(get('burst/raw'))
+  const small = rate(get('burst/lib-small')) / rate(get('burst/raw-small'))
+  targets.push([
+    'Burst append ≥ 0.6× raw batched `write()`',
+    `${r.toFixed(2)}× (a promise per append alone, without I/O: ${floor.toFixed(2)}×; a burst of ${fmtInt(sizes.burstSmall)}: ${small.toFixed(2)}×)`,
+    met(r >= 0.6),
+  ])
+}
+
+if (section('awaited')) {
+  push(`### Awaited appends, one at a time`, '')
+  throughputTable(
+    'awaited',
+    [
+      ['lib', '**tiny-event-sourcing** `await append`'],
+      ['appendFile', 'baseline: `fs.promises.appendFile` per event'],
+      ['write', 'baseline: `FileHandle.write` per event'],
+      ['original', 'peer: original design'],
+      ['emmett', 'peer: Emmett in-memory `appendToStream`'],
+      ['event-storage', 'peer: node-event-storage `commit` + callback'],
+      ['sqlite', 'peer: better-sqlite3 `INSERT`'],
+    ],
+    [
+      ['appendFile', 'appendFile'],
+      ['write', 'FileHandle.write'],
+    ],
+  )
+  const r = rate(get('awaited/lib')) / rate(get('awaited/appendFile'))
+  targets.push(['Awaited appends ≥ 3× per-event `appendFile`', `${r.toFixed(2)}×`, met(r >= 3)])
+}
+
+if (section('fsync')) {
+  push('### `fsync: true`, concurrent appenders each awaiting its appends', '')
+  push('| Appenders | Events | tiny-event-sourcing | raw `write` + `fdatasync` per batch of the same size | Ratio |')
+  push('| ---: | ---: | ---: | ---: | ---: |')
+  for (const appenders of [1, 10, 100]) {
+    const lib = get(`fsync/lib-${appenders}`)
+    const raw = get(`fsync/raw-${appenders}`)
+    if (!lib || !raw) continue
+    push(`| ${appenders} | ${fmtInt(lib.count ?? 0)} | ${evps(lib)} ${errorCell(lib)} | ${evps(raw)} ${errorCell(raw)} | ${ratio(rate(lib), rate(raw))} |`)
+  }
+  push('')
+  const r = rate(get('fsync/lib-100')) / rate(get('fsync/raw-100'))
+  targets.push(['`fsync: true`, 100 appenders ≥ 0.8× raw batched `fdatasync`', `${r.toFixed(2)}×`, met(r >= 0.8)])
+}
+
+if (section('tail')) {
+  push('### Tail latency: from `append` to a waiting iterator', '')
+  push('| Subject | Samples | p50 | p99 | p50 vs raw |')
+  push('| --- | ---: | ---: | ---: | ---: |')
+  for (const [key, label] of [
+    ['lib', '**tiny-event-sourcing** `events()` caught up'],
+    ['raw', 'baseline: `FileHandle.write`, then resolve a waiting promise'],
+    ['original', 'peer: original design (1 s polling)'],
+  ]) {
+    const r = get(`tail/${key}`)
+    if (!r) continue
+    push(`| ${label} | ${r.count ?? ''} | ${ms(r.p50)} ${errorCell(r)} | ${ms(r.p99)} | ${ratio(r.p50, get('tail/raw')?.p50)} |`)
+  }
+  push('')
+  const p50 = get('tail/lib')?.p50
+  targets.push(['Tail latency p50 < 0.1 ms', ms(p50), met(p50 < 0.1)])
+}
+
+if (section('after')) {
+  push('### `events({ after })`: time to the first event near the end (fresh process, log just opened)', '')
+  push('| Log | tiny-event-sourcing | open (read-only) | baseline: stream from the start | Ratio |')
+  push('| ---: | ---: | ---: | ---: | ---: |')
+  for (const [label, count] of [
+    ['small', sizes.afterSmall],
+    ['large', sizes.afterLarge],
+  ]) {
+    const lib = get(`after/lib-${label}`)
+    const scan = get(`after/scan-${label}`)
+    if (!lib) continue
+    push(`| ${fmtInt(count)} events | ${ms(lib.ms)} ${errorCell(lib)} | ${ms(lib.openMs)} | ${ms(scan?.ms)} | ${ratio(scan?.ms, lib.ms)} faster |`)
+  }
+  push('')
+  const t = get('after/lib-large')?.ms
+  targets.push([`\`events({ after })\` < 5 ms at ${fmtInt(sizes.afterLarge)} events`, ms(t), met(t < 5)])
+}
+
+
+const cpus = os.cpus()
+let revision = 'unknown revision'
+try {
+  revision = execFileSync('git', ['describe', '--always', '--dirty'], { cwd: here, encoding: 'utf8' }).trim()
+} catch {}
+const header = [
+  '# Benchmark results',
+  '',
+  `Generated by \`npm run bench\`${quick ? ' --quick (a tenth of the sizes)' : ''} on ${started.toISOString().replace('T', ' ').slice(0, 16)} UTC.`,
+  '',
+  `- Machine: ${cpus.length} × ${cpus[0]?.model.trim() ?? 'unknown CPU'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM, ${os.type()} ${os.release()}`,
+  `- Node ${process.version}; library at git ${revision}`,
+  `- Load average (1/5/15 min) before: ${loadBefore.map((x) => x.toFixed(2)).join(' / ')}, after: ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} — the machine is shared, so absolute numbers are noisy; ratios compare runs made side by side.`,
+  `- Method: every measurement in a fresh Node process; library and baselines interleaved, ${reps} repetition${reps > 1 ? 's' : ''} each (best kept); peers once. Events are ~${bytesPerEvent} bytes as stored.`,
+  '',
+  '## Targets',
+  '',
+  '| Target | Measured | |',
+  '| --- | --- | --- |',
+  ...targets.map((row) => `| ${row.join(' | ')} |`),
+  '',
+  '## Measurements',
+  '',
+]
+
+let notes = ''
+try {
+  notes = await readFile(join(here, 'NOTES.md'), 'utf8')
+} catch {}
+const report = `${header.join('\n')}${lines.join('\n')}\n${notes ? `\n${notes.trim()}\n` : ''}`
+process.stdout.write(report)
+if (write) {
+  await writeFile(join(here, 'RESULTS.md'), report)
+  log('wrote bench/RESULTS.md')
+}

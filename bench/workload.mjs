@@ -1,0 +1,66 @@
+// The shared workload of the benchmark: the event every scenario writes and
+// reads, the data files, and the measuring helpers every child process uses.
+import { createWriteStream } from 'node:fs'
+import { once } from 'node:events'
+
+/** An event of ~120 bytes once stored as an NDJSON line with its index. */
+export function makeEvent(n) {
+  return { type: 'bookmarked', url: `https://example.com/a/${n}`, title: `Article ${n} on ES`, at: 1700000000000 + n }
+}
+
+/** The exact line the library stores for event `n`. */
+export function storedLine(n) {
+  return JSON.stringify({ ...makeEvent(n), index: n })
+}
+
+/** Writes an NDJSON log of `count` events in the library's format. */
+export async function writeLogFile(filename, count) {
+  const out = createWriteStream(filename)
+  let text = ''
+  for (let n = 0; n < count; n++) {
+    text += `${storedLine(n)}\n`
+    if (text.length > 1 << 20) {
+      if (!out.write(text)) await once(out, 'drain')
+      text = ''
+    }
+  }
+  out.end(text)
+  await once(out, 'finish')
+}
+
+/**
+ * Tracks the peak resident set size while a scenario runs: sampled every
+ * `every` calls of `tick()` and at `stop()`, so the peak of a setup phase
+ * that ran before `start()` does not count.
+ */
+export function rssTracker(every = 4096) {
+  let base = 0
+  let peak = 0
+  let calls = 0
+  const sample = () => {
+    const rss = process.memoryUsage.rss()
+    if (rss > peak) peak = rss
+  }
+  return {
+    start() {
+      globalThis.gc?.()
+      base = process.memoryUsage.rss()
+      peak = base
+    },
+    tick() {
+      if (++calls % every === 0) sample()
+    },
+    stop() {
+      sample()
+      return peak - base
+    },
+  }
+}
+
+export const now = () => performance.now()
+
+export function percentile(sorted, p) {
+  if (sorted.length === 0) return NaN
+  const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
+  return sorted[at]
+}
