@@ -6,7 +6,7 @@
 /** Base class of every error this library throws on purpose. */
 export class TinyEventSourcingError extends Error {
   /** Stable, machine-readable identifier of the failure. */
-  readonly code: string
+  declare readonly code: string
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
     super(message, options)
@@ -35,7 +35,7 @@ export class LogClosedError extends TinyEventSourcingError {
 /** Another writer holds the log. Open it with `readOnly: true` to follow it instead. */
 export class LogLockedError extends TinyEventSourcingError {
   /** The lock file that is held. */
-  readonly lockFile: string
+  declare readonly lockFile: string
 
   constructor(lockFile: string, message: string) {
     super('LOG_LOCKED', message)
@@ -46,9 +46,9 @@ export class LogLockedError extends TinyEventSourcingError {
 /** A stored log that cannot be read as it is. The file was not modified. */
 export class CorruptLogError extends TinyEventSourcingError {
   /** The log file (or storage name) at fault. */
-  readonly filename: string
+  declare readonly filename: string
   /** 1-based line number at fault, when known. */
-  readonly line: number | undefined
+  declare readonly line: number | undefined
 
   constructor(filename: string, line: number | undefined, problem: string, remedy: string) {
     const where = line === undefined ? filename : `${filename}:${line}`
@@ -61,15 +61,14 @@ export class CorruptLogError extends TinyEventSourcingError {
 /** `append(event, { expectedLastIndex })` found that the log had moved on. Nothing was written. */
 export class AppendConflictError extends TinyEventSourcingError {
   /** The last index the caller expected. */
-  readonly expectedLastIndex: number
+  declare readonly expectedLastIndex: number
   /** The log's actual last index (-1 for an empty log). */
-  readonly actualLastIndex: number
+  declare readonly actualLastIndex: number
 
   constructor(name: string, expectedLastIndex: number, actualLastIndex: number) {
     super(
       'APPEND_CONFLICT',
-      `tiny-event-sourcing: append to ${name} expected the last index to be ${expectedLastIndex}, ` +
-        `but it is ${actualLastIndex}; read the new events and decide again`,
+      `tiny-event-sourcing: append to ${name} expected last index ${expectedLastIndex}, found ${actualLastIndex}; read the new events and decide again`,
     )
     this.expectedLastIndex = expectedLastIndex
     this.actualLastIndex = actualLastIndex
@@ -79,7 +78,7 @@ export class AppendConflictError extends TinyEventSourcingError {
 /** `initLog({ upcast })` threw for a stored event, or returned something other than an object. The log file is unchanged. */
 export class UpcastError extends TinyEventSourcingError {
   /** Index of the stored event being upcast. */
-  readonly index: number
+  declare readonly index: number
 
   constructor(name: string, index: number, problem: string, options?: { cause?: unknown }) {
     super('UPCAST_FAILED', `tiny-event-sourcing: upcast of event ${index} of ${name} ${problem}; fix the upcast function (the log is unchanged)`, options)
@@ -90,15 +89,15 @@ export class UpcastError extends TinyEventSourcingError {
 /** `store.update(state, version)` was given a version that is not higher than the store's. The store kept its state. */
 export class StaleVersionError extends TinyEventSourcingError {
   /** The store's version when the update was refused. */
-  readonly currentVersion: number
+  declare readonly currentVersion: number
   /** The version the update asked for. */
-  readonly attemptedVersion: number
+  declare readonly attemptedVersion: number
 
   constructor(name: string, currentVersion: number, attemptedVersion: number) {
     super(
       'STALE_VERSION',
-      `tiny-event-sourcing: the state store ${name} is at version ${currentVersion}, so update(state, ${attemptedVersion}) was refused and the state kept; ` +
-        `pass the index of the event the new state reflects, and skip events with event.index <= store.getVersion()`,
+      `tiny-event-sourcing: the state store ${name} is at version ${currentVersion}: update(state, ${attemptedVersion}) refused, state kept; ` +
+        `pass the new state's event index, and skip events with event.index <= store.getVersion()`,
     )
     this.currentVersion = currentVersion
     this.attemptedVersion = attemptedVersion
@@ -108,12 +107,12 @@ export class StaleVersionError extends TinyEventSourcingError {
 /** A stored state snapshot that cannot be read as it is. It was not modified or overwritten. */
 export class CorruptStateError extends TinyEventSourcingError {
   /** The state file (or backend name) at fault. */
-  readonly filename: string
+  declare readonly filename: string
 
   constructor(filename: string, problem: string, options?: { cause?: unknown }) {
     super(
       'STATE_CORRUPT',
-      `tiny-event-sourcing: ${filename}: ${problem}. The file was left as it is: fix it by hand, or delete it to rebuild the read model from the log`,
+      `tiny-event-sourcing: ${filename}: ${problem}. It was left as it is: fix it, or delete it to rebuild the read model from the log`,
       options,
     )
     this.filename = filename
@@ -132,8 +131,8 @@ export class StateAheadOfLogError extends TinyEventSourcingError {
   constructor(storeName: string, version: number, logName: string, logLength: number) {
     super(
       'STATE_AHEAD_OF_LOG',
-      `tiny-event-sourcing: the state store ${storeName} is at version ${version}, but the log ${logName} has only ${logLength} event(s) (last index ${logLength - 1}); ` +
-        `if the log was started over, delete the state so it is rebuilt, otherwise point the store at the right log`,
+      `tiny-event-sourcing: the state store ${storeName} is at version ${version}, but the log ${logName} ends at index ${logLength - 1}; ` +
+        `delete the state to rebuild it, or point the store at the right log`,
     )
   }
 }

@@ -52,7 +52,7 @@ const defaultWriteInterval = 1000
 export async function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
   const backend = options?.storeBackend
   if (typeof backend?.read !== 'function' || typeof backend.write !== 'function') {
-    throw new TypeError('tiny-event-sourcing: initStateStore() needs { storeBackend }, e.g. { storeBackend: fsStoreBackend("data/read-model.json", initialState) }')
+    throw new TypeError('tiny-event-sourcing: initStateStore() needs { storeBackend }, e.g. fsStoreBackend("state.json")')
   }
   const writeInterval = options.writeInterval ?? defaultWriteInterval
   if (typeof writeInterval !== 'number' || !(writeInterval >= 0) || writeInterval === Infinity) {
@@ -61,7 +61,7 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
   const initialState = options.initialState !== undefined ? options.initialState : backend.initialState
   if (initialState === undefined) {
     throw new TypeError(
-      `tiny-event-sourcing: the state store ${backend.name} needs an initial state: pass initStateStore({ storeBackend, initialState }) or fsStoreBackend(filename, initialState)`,
+      `tiny-event-sourcing: the state store ${backend.name} needs an initialState, in initStateStore() or fsStoreBackend()`,
     )
   }
   let initialText: string
@@ -72,7 +72,7 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
   }
   const snapshot = await backend.read()
   if (snapshot === undefined) {
-    throw new TypeError(`tiny-event-sourcing: the state store backend ${backend.name} read() resolved with undefined; it must resolve with null when nothing is stored`)
+    throw new TypeError(`tiny-event-sourcing: the backend ${backend.name} read() gave undefined; it must give null when nothing is stored`)
   }
   if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
     throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
@@ -154,7 +154,7 @@ class BackgroundStateStore<S> implements StateStore<S> {
   update(newState: S, newVersion: number): void {
     if (this.#closeCalled) throw new StateStoreClosedError(this.name)
     if (!Number.isInteger(newVersion)) {
-      throw new TypeError(`tiny-event-sourcing: update(state, version) on ${this.name} needs an integer version (the index of the event the state reflects), got ${String(newVersion)}`)
+      throw new TypeError(`tiny-event-sourcing: update(state, version) on ${this.name} needs an integer version (an event index), got ${String(newVersion)}`)
     }
     if (newVersion <= this.#version) throw new StaleVersionError(this.name, this.#version, newVersion)
     this.#state = newState

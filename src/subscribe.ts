@@ -107,7 +107,7 @@ export interface ProjectOptions<E, S> {
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
   if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
-    throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }: a log from initLog(), a store from initStateStore()')
+    throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }')
   }
   if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
     throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
@@ -120,7 +120,7 @@ export async function project<E extends object, S>(options: ProjectOptions<E, S>
       const next = reduce(store.getState(), event)
       if (next === undefined) {
         throw new TypeError(
-          `tiny-event-sourcing: reduce returned undefined for event ${event.index} of ${log.name}; return the state unchanged for events the read model ignores`,
+          `tiny-event-sourcing: reduce returned undefined for event ${event.index} of ${log.name}; return state itself to ignore an event`,
         )
       }
       store.update(next, event.index)

@@ -57,7 +57,7 @@ describe('initStateStore', () => {
   })
 
   it('needs an initial state, and says where to give it', async () => {
-    await expect(initStateStore({ storeBackend: memoryStoreBackend() })).rejects.toThrow(/needs an initial state.*fsStoreBackend\(filename, initialState\)/)
+    await expect(initStateStore({ storeBackend: memoryStoreBackend() })).rejects.toThrow(/needs an initialState, in initStateStore\(\) or fsStoreBackend\(\)/)
   })
 
   it('needs a backend', async () => {
@@ -77,7 +77,7 @@ describe('initStateStore', () => {
       write: async () => {},
     })
     await expect(initStateStore({ storeBackend: reading(undefined) })).rejects.toThrow(
-      'the state store backend custom read() resolved with undefined; it must resolve with null when nothing is stored',
+      'the backend custom read() gave undefined; it must give null when nothing is stored',
     )
     const badVersion = await initStateStore({ storeBackend: reading({ version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
     expect(badVersion).toBeInstanceOf(CorruptStateError)
@@ -124,7 +124,7 @@ describe('store.update', () => {
       })()
       expect(error).toBeInstanceOf(StaleVersionError)
       expect(error).toMatchObject({ code: 'STALE_VERSION', currentVersion: 3, attemptedVersion: version })
-      expect((error as Error).message).toContain(`is at version 3, so update(state, ${version}) was refused`)
+      expect((error as Error).message).toContain(`is at version 3: update(state, ${version}) refused, state kept`)
       expect((error as Error).message).toContain('skip events with event.index <= store.getVersion()')
     }
     expect(store.getState()).toEqual({ n: 1 })

@@ -333,7 +333,7 @@ describe('project', () => {
     const error = await project({ log, store, reduce: sum }).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(StateAheadOfLogError)
     expect(error).toMatchObject({ code: 'STATE_AHEAD_OF_LOG' })
-    expect((error as Error).message).toContain('sum.json is at version 9, but the log memory has only 2 event(s)')
+    expect((error as Error).message).toContain('sum.json is at version 9, but the log memory ends at index 1')
     await log.close()
   })
 

@@ -15,7 +15,7 @@ export function serializeSnapshot(snapshot: StateSnapshot<unknown>): string {
 
 /** Reads an envelope back, or throws `CorruptStateError` naming `name` and saying what is wrong with it. */
 export function parseSnapshot<S>(text: string, name: string): StateSnapshot<S> {
-  if (text.trim() === '') throw new CorruptStateError(name, `the file is empty (${text.length} bytes) where a JSON envelope { "_version": N, "state": … } was expected`)
+  if (text.trim() === '') throw new CorruptStateError(name, `is empty, where { "_version": N, "state": … } was expected`)
   let envelope: unknown
   try {
     envelope = JSON.parse(text)

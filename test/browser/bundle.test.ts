@@ -36,13 +36,15 @@ describe('the browser entry', () => {
 /** What the browser build was asked to stay under, minified and gzipped (issue 4). */
 const targetBytes = 6 * 1024
 /**
- * What this test enforces, until the target can be: the shared core (log,
- * state store, serialization, errors with their messages) alone is ~5 kB
- * gzipped and grows with every feature, so the target cannot be met by the
- * browser-specific code (~1.3 kB). This ceiling keeps the figure from
- * drifting unnoticed; lower it towards `targetBytes` as the core shrinks.
+ * What this test enforces, as the target is missed (6.8 kB at the last count).
+ * The code alone, every string literal removed, gzips to ~5.2 kB: the log's
+ * iterator and group commit, the state store's throttled writes, upcasting,
+ * projections and the IndexedDB storage. Error messages that name the value
+ * at fault and the remedy add ~1.5 kB; meeting the target would mean halving
+ * them or dropping features. This ceiling keeps the figure from creeping up
+ * unnoticed; lower it as the core shrinks.
  */
-const budgetBytes = 7 * 1024
+const budgetBytes = 7000
 
 function bundleText(): string {
   try {
