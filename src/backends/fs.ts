@@ -1,8 +1,9 @@
 import { isUtf8 } from 'node:buffer'
 import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { mkdir, open, readFile, rename, unlink } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
 import { CorruptStateError } from '../errors.js'
+import { isProcessAlive } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
@@ -11,12 +12,56 @@ import type { StateSnapshot, StateStoreBackend } from './types.js'
 let temporaryCount = 0
 
 /**
+ * Removes the temporary files of the state file `name` that no write will
+ * ever rename: `<name>.tmp-<pid>-<n>` of a process killed mid-write. Those of
+ * live processes may be in the middle of a write and stay, and so does every
+ * other file. Best effort: what cannot be listed or removed is left.
+ */
+/**
+ * Whether a temporary file named with this process's own pid was left by an
+ * earlier process that had the same pid (a container restarted after a kill
+ * gives its process the same pid again): a number this module never gave
+ * out, on a file older than this process. Either alone could misjudge the
+ * file of a worker thread or of a second copy of this library.
+ */
+async function leftByEarlierProcess(file: string, n: number): Promise<boolean> {
+  if (n <= temporaryCount) return false
+  try {
+    return (await stat(file)).mtimeMs < performance.timeOrigin
+  } catch {
+    return false // gone already
+  }
+}
+
+async function removeLeftoverTemporaries(name: string): Promise<void> {
+  const folder = dirname(name)
+  const prefix = `${basename(name)}.tmp-`
+  let entries: string[]
+  try {
+    entries = await readdir(folder)
+  } catch {
+    return // no folder yet, or not readable: reading the state says what is wrong
+  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      const match = entry.startsWith(prefix) ? /^([1-9]\d*)-([1-9]\d*)$/.exec(entry.slice(prefix.length)) : null
+      if (match === null) return
+      const pid = Number(match[1])
+      const file = join(folder, entry)
+      if (pid === process.pid ? !(await leftByEarlierProcess(file, Number(match[2]))) : isProcessAlive(pid)) return
+      await unlink(file).catch(() => {})
+    }),
+  )
+}
+
+/**
  * A state-store backend that keeps the snapshot in a JSON file, the envelope
  * `{ "_version": N, "state": … }`. Missing folders are created on the first
  * write. Each write goes to a temporary file next to it, is flushed to disk,
  * and is renamed over the old file, so the file is always either the old
  * snapshot or the new one, even after a crash or power loss. A file that is
- * not a valid envelope is reported, never overwritten.
+ * not a valid envelope is reported, never overwritten. Temporary files left
+ * by a process killed mid-write are removed by the next `read()` (at open).
  */
 export function fsStoreBackend<S>(filename: string, initialState?: S): StateStoreBackend<S> {
   if (typeof filename !== 'string' || filename === '') {
@@ -29,6 +74,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const backend: StateStoreBackend<S> = {
     name,
     async read(): Promise<StateSnapshot<S> | null> {
+      await removeLeftoverTemporaries(name)
       let bytes: Buffer
       try {
         bytes = await readFile(name)

@@ -1,13 +1,18 @@
 import { spawn } from 'node:child_process'
-import { readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
 import { describeStateStoreBackendContract } from './contract.js'
 import { distEntry } from '../helpers/dist.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+import { cleanUpChildren, killChildren, startChild } from '../storage/child.js'
 
-afterAll(removeTempDirs)
+afterAll(async () => {
+  await cleanUpChildren()
+  await removeTempDirs()
+})
+afterEach(killChildren)
 
 const newFolder = () => tempDir('fs-backend')
 
@@ -130,5 +135,94 @@ describe('fsStoreBackend', () => {
       expect(snapshot!.state.version).toBe(snapshot!.version)
       expect(snapshot!.state.padding).toHaveLength(512 * 1024)
     }
+  })
+
+  describe('temporary files left by a process killed mid-write', () => {
+    /** What a writer killed between creating its temporary file and renaming it leaves: a real process writes it, named with its own pid, and is killed with SIGKILL. */
+    async function killedWriter(filename: string): Promise<{ pid: number; temporary: string }> {
+      const child = await startChild(
+        `
+        import { writeFileSync } from 'node:fs'
+        const temporary = process.argv[2] + '.tmp-' + process.pid + '-1'
+        writeFileSync(temporary, '{"_version":99,"state":{"half')
+        console.log(temporary)
+        setInterval(() => {}, 1000)
+        `,
+        [filename],
+      )
+      const temporary = await child.nextLine()
+      await child.kill()
+      return { pid: child.process.pid!, temporary }
+    }
+
+    it('are removed when the store opens; those of live processes and every other file stay', async () => {
+      const folder = await newFolder()
+      const filename = join(folder, 'state.json')
+      await fsStoreBackend(filename).write({ version: 7, state: { n: 7 } })
+      const killed = [await killedWriter(filename), await killedWriter(filename)]
+      const dead = killed[0]!.pid
+      // A live process in the middle of a write: its temporary file must survive.
+      const live = await startChild(`console.log(process.pid); setInterval(() => {}, 1000)`)
+      const livePid = Number(await live.nextLine())
+      const kept = [
+        `state.json.tmp-${livePid}-3`,
+        // Not this state file's temporaries, or not named as the backend names them.
+        `other.json.tmp-${dead}-1`,
+        `state.json.tmp-${dead}-1.bak`,
+        `state.json.tmp-${dead}`,
+        `state.json.tmp-0${dead}-1`,
+        `state.json.tmp-${dead}-x`,
+        `state.json.tmp-${dead}-1-2`,
+        `xstate.json.tmp-${dead}-1`,
+        `state.json.tmp-`,
+        'notes.txt',
+      ]
+      for (const name of kept) await writeFile(join(folder, name), name)
+      expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json', ...killed.map(({ temporary }) => temporary.slice(folder.length + 1))].sort())
+
+      const store = await initStateStore({ storeBackend: fsStoreBackend(filename, {}), writeInterval: 0 })
+      expect(store.getVersion()).toBe(7)
+      expect(store.getState()).toEqual({ n: 7 })
+      await store.close()
+      expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json'].sort())
+      for (const name of kept) expect(await readFile(join(folder, name), 'utf8')).toBe(name)
+      expect(await readFile(filename, 'utf8')).toBe('{"_version":7,"state":{"n":7}}\n')
+    }, 60_000)
+
+    it('are removed by read() even when there is no state file yet', async () => {
+      const folder = await newFolder()
+      const filename = join(folder, 'state.json')
+      const { temporary } = await killedWriter(filename)
+      expect(await readdir(folder)).toEqual([temporary.slice(folder.length + 1)])
+      expect(await fsStoreBackend(filename).read()).toBeNull()
+      expect(await readdir(folder)).toEqual([])
+    }, 60_000)
+
+    it('do not hide a corrupt state file: read() still reports it', async () => {
+      const folder = await newFolder()
+      const filename = join(folder, 'state.json')
+      await writeFile(filename, '{"_version":3,"state":')
+      await killedWriter(filename)
+      await expect(fsStoreBackend(filename).read()).rejects.toBeInstanceOf(CorruptStateError)
+      expect(await readdir(folder)).toEqual(['state.json'])
+      expect(await readFile(filename, 'utf8')).toBe('{"_version":3,"state":')
+    }, 60_000)
+
+    it('named with this process’s own pid are removed only if older than this process and not numbered by it', async () => {
+      // A container restarted after a kill gives its process the same pid as the killed one.
+      const folder = await newFolder()
+      const filename = join(folder, 'state.json')
+      const backend = fsStoreBackend(filename)
+      await backend.write({ version: 0, state: {} })
+      const before = new Date(performance.timeOrigin - 60_000)
+      const earlier = `state.json.tmp-${process.pid}-99999999`
+      const fresh = `state.json.tmp-${process.pid}-99999998` // could be another copy of the library, or a worker thread, writing now
+      const numberedHere = `state.json.tmp-${process.pid}-1` // this module gave out 1: maybe being written now
+      for (const name of [earlier, fresh, numberedHere]) await writeFile(join(folder, name), '{')
+      await utimes(join(folder, earlier), before, before)
+      await utimes(join(folder, numberedHere), before, before)
+      expect(await backend.read()).toEqual({ version: 0, state: {} })
+      expect((await readdir(folder)).sort()).toEqual([fresh, numberedHere, 'state.json'].sort())
+    })
   })
 })
