@@ -1,7 +1,9 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { link, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { basename, dirname, join } from 'node:path'
 import { LogLockedError } from '../errors.js'
+import { isProcessAlive } from '../process-alive.js'
 
 /** What a lock file says about the process holding it. */
 interface LockOwner {
@@ -48,13 +50,7 @@ function parseOwner(text: string): LockOwner | undefined {
 
 /** A lock's owner counts as alive unless it is on this host and its process is gone (killed, crashed). */
 function isAlive(owner: LockOwner): boolean {
-  if (owner.hostname !== hostname()) return true
-  try {
-    process.kill(owner.pid, 0)
-    return true
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
-  }
+  return owner.hostname !== hostname() || isProcessAlive(owner.pid)
 }
 
 function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
@@ -94,9 +90,41 @@ async function removeStaleLock(lockFile: string, staleText: string, draft: strin
 }
 
 /**
+ * Removes the drafts (`<lock>.<pid>.<random>`) of processes killed while
+ * taking the lock. A draft is judged by the owner record inside it, which
+ * must name the pid in its name and this host; an empty one (killed while
+ * writing it) by its name alone. Anything else is left, as are drafts of live
+ * processes. Best effort: what cannot be listed or removed stays.
+ */
+async function removeLeftoverDrafts(lockFile: string): Promise<void> {
+  const folder = dirname(lockFile)
+  const prefix = `${basename(lockFile)}.`
+  let entries: string[]
+  try {
+    entries = await readdir(folder)
+  } catch {
+    return
+  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      const match = entry.startsWith(prefix) ? /^([1-9]\d*)\.[0-9a-z]+$/.exec(entry.slice(prefix.length)) : null
+      if (match === null) return
+      const pid = Number(match[1])
+      const draft = join(folder, entry)
+      const text = await readText(draft)
+      if (text === undefined) return
+      const owner = text === '' ? { pid, hostname: hostname() } : parseOwner(text)
+      if (owner === undefined || owner.pid !== pid || owner.hostname !== hostname() || isProcessAlive(pid)) return
+      await unlink(draft).catch(() => {})
+    }),
+  )
+}
+
+/**
  * Takes the writer's lock on a log file: `<log>.lock`, holding the owner's pid
  * and host. A lock whose process no longer exists (killed with SIGKILL, say)
- * is taken over. Resolves with a function that releases the lock.
+ * is taken over, and drafts such processes left beside it are removed.
+ * Resolves with a function that releases the lock.
  */
 export async function acquireFileLock(lockFile: string, logFile: string): Promise<() => Promise<void>> {
   const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
@@ -128,6 +156,8 @@ export async function acquireFileLock(lockFile: string, logFile: string): Promis
     exitHookInstalled = true
     process.once('exit', removeHeldLocksOnExit)
   }
+  // Only the holder tidies up, so takers racing for the lock do not race for this too.
+  await removeLeftoverDrafts(lockFile)
   return async () => {
     if (!heldLocks.delete(lockFile)) return
     if ((await readText(lockFile)) === text) await unlink(lockFile).catch(() => {})

@@ -572,6 +572,57 @@ describe('the writer lock', () => {
     expect(JSON.parse(await readFile(`${filename}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
     await log.close()
   })
+
+  it('leaves no drafts of processes killed while taking it; drafts of live processes and every other file stay', async () => {
+    const filename = freshLogPath()
+    await writeLog(filename, countedLines(1))
+    const lockFile = `${filename}.lock`
+    // What a process killed between writing its draft and removing it leaves (the draft is written
+    // aside, then hard-linked into place): real processes write one as acquireFileLock does, and are
+    // killed with SIGKILL; one is killed before it wrote anything into it.
+    const draftScript = `
+      import { writeFileSync } from 'node:fs'
+      import { hostname } from 'node:os'
+      const draft = process.argv[2] + '.' + process.pid + '.' + Math.random().toString(36).slice(2)
+      const owner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
+      writeFileSync(draft, process.argv[3] === 'empty' ? '' : JSON.stringify(owner) + '\\n')
+      console.log(draft)
+      setInterval(() => {}, 1000)
+    `
+    const draftOf = async (child: Awaited<ReturnType<typeof startChild>>) => basename(await child.nextLine())
+    const killed: string[] = []
+    for (const how of ['full', 'full', 'empty']) {
+      const child = await startChild(draftScript, [lockFile, how])
+      killed.push(await draftOf(child))
+      await child.kill()
+    }
+    const dead = Number(killed[0]!.split('.').at(-2))
+    const live = await startChild(draftScript, [lockFile, 'full'])
+    const liveDraft = await draftOf(live)
+    const log = basename(filename)
+    const deadOwner = `${JSON.stringify({ pid: dead, hostname: hostname(), since: new Date().toISOString() })}\n`
+    const kept: Record<string, string> = {
+      [`${log}.lock.${dead}.abc.bak`]: deadOwner, // not a draft's name
+      [`${log}.lock.0${dead}.abc`]: deadOwner,
+      [`${log}.lock.notes`]: 'notes',
+      [`other.ndjson.lock.${dead}.abc`]: deadOwner, // another log's
+      [`${log}.lock.${dead}.other`]: `${JSON.stringify({ pid: live.process.pid, hostname: hostname(), since: '' })}\n`, // names another pid
+      [`${log}.lock.${dead}.host`]: `${JSON.stringify({ pid: dead, hostname: `not-${hostname()}`, since: '' })}\n`, // another host's
+      [`${log}.lock.${dead}.text`]: 'not a lock owner',
+    }
+    for (const [name, text] of Object.entries(kept)) await writeFile(join(dirname(filename), name), text)
+    const before = await readdir(dirname(filename))
+    expect(before).toEqual(expect.arrayContaining([...killed, liveDraft]))
+
+    const writer = await initLog({ filename })
+    expect(writer.length).toBe(1)
+    await writer.append({ type: 'after the kills' })
+    const after = await readdir(dirname(filename))
+    expect(after.sort()).toEqual([log, basename(lockFile), liveDraft, ...Object.keys(kept)].sort())
+    for (const [name, text] of Object.entries(kept)) expect(await readFile(join(dirname(filename), name), 'utf8')).toBe(text)
+    await writer.close()
+    await live.kill()
+  }, 60_000)
 })
 
 describe('a read-only follower', () => {
