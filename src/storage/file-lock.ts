@@ -48,9 +48,16 @@ function parseOwner(text: string): LockOwner | undefined {
   return undefined
 }
 
-/** A lock's owner counts as alive unless it is on this host and its process is gone (killed, crashed). */
+/**
+ * A lock's owner counts as alive unless it is on this host and its process is
+ * gone (killed, crashed), or it names this process but dates from before this
+ * process started: a container restarted after a kill gives its process the
+ * same pid again, and its lock must not read as this process's own.
+ */
 function isAlive(owner: LockOwner): boolean {
-  return owner.hostname !== hostname() || isProcessAlive(owner.pid)
+  if (owner.hostname !== hostname()) return true
+  if (owner.pid === process.pid) return !(Date.parse(owner.since) < performance.timeOrigin)
+  return isProcessAlive(owner.pid)
 }
 
 function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
@@ -113,8 +120,8 @@ async function removeLeftoverDrafts(lockFile: string): Promise<void> {
       const draft = join(folder, entry)
       const text = await readText(draft)
       if (text === undefined) return
-      const owner = text === '' ? { pid, hostname: hostname() } : parseOwner(text)
-      if (owner === undefined || owner.pid !== pid || owner.hostname !== hostname() || isProcessAlive(pid)) return
+      const owner = text === '' ? { pid, hostname: hostname(), since: '' } : parseOwner(text)
+      if (owner === undefined || owner.pid !== pid || owner.hostname !== hostname() || isAlive(owner)) return
       await unlink(draft).catch(() => {})
     }),
   )
@@ -142,7 +149,8 @@ export async function acquireFileLock(lockFile: string, logFile: string): Promis
       }
       const held = await readText(lockFile) // undefined: released meanwhile, try again
       const holder = held === undefined ? undefined : parseOwner(held)
-      if (holder && isAlive(holder)) throw lockedError(lockFile, logFile, holder)
+      // Ours for sure, whatever the clock did since: never taken over.
+      if (holder && (heldLocks.get(lockFile) === held || isAlive(holder))) throw lockedError(lockFile, logFile, holder)
       if (attempt === maxAttempts) {
         throw new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: the lock ${lockFile} names no live process but could not be taken over; delete it by hand`)
       }

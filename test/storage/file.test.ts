@@ -623,6 +623,30 @@ describe('the writer lock', () => {
     await writer.close()
     await live.kill()
   }, 60_000)
+
+  it('naming this process’s pid but taken before it started is taken over, with such drafts', async () => {
+    // A container restarted after a kill gives its process the same pid as the killed one, on the same host.
+    const filename = freshLogPath()
+    await writeLog(filename, countedLines(1))
+    const lockFile = `${filename}.lock`
+    const earlier = `${JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date(performance.timeOrigin - 60_000).toISOString() })}\n`
+    const now = `${JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString() })}\n`
+    await writeFile(lockFile, earlier)
+    const earlierDraft = `${lockFile}.${process.pid}.earlier`
+    const currentDraft = `${lockFile}.${process.pid}.current` // could be a worker thread's, or another copy of the library's
+    await writeFile(earlierDraft, earlier)
+    await writeFile(currentDraft, now)
+    const log = await initLog({ filename })
+    expect(log.length).toBe(1)
+    expect(await readFile(lockFile, 'utf8')).not.toBe(earlier)
+    expect(JSON.parse(await readFile(lockFile, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
+    expect(existsSync(earlierDraft)).toBe(false)
+    expect(await readFile(currentDraft, 'utf8')).toBe(now)
+    // Still refused while this process really holds it.
+    await expect(initLog({ filename })).rejects.toThrow(`this process (pid ${process.pid})`)
+    await log.close()
+    expect(existsSync(lockFile)).toBe(false)
+  })
 })
 
 describe('a read-only follower', () => {
