@@ -1,9 +1,9 @@
 // A dedicated module Web Worker using the browser build as an app would: the
-// default import by URL (workers get no import map) and an error class, then initLog,
-// initStateStore, fsStoreBackend, project and catchupSubscribe. The test page
-// (worker.test.ts) sends it commands `{ id, command, args }`; it answers each
-// with `{ id, result }` or `{ id, error }`, and reports anything thrown outside
-// a command as `{ problem }`.
+// default import by URL (the page's import map does not apply in a worker),
+// then initLog, initStateStore, fsStoreBackend, project and catchupSubscribe.
+// The test page (worker.test.ts) sends it commands `{ id, command, args }`; it
+// answers each with `{ id, result }` or `{ id, error }`, and reports anything
+// thrown outside a command as `{ problem }`.
 import tinyEventSourcing, { LogLockedError } from '/dist/browser.js'
 
 const { initLog, initStateStore, fsStoreBackend, project, catchupSubscribe } = tinyEventSourcing
