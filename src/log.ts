@@ -146,7 +146,7 @@ class EventLog<E extends object> implements Log<E> {
   append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
     if (this.#closing) return Promise.reject(new LogClosedError(this.name))
     if (this.#readOnly) {
-      return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} is readOnly; append through its writer`))
+      return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through its writer`))
     }
     const expectedLastIndex = options?.expectedLastIndex
     if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {

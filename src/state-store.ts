@@ -47,7 +47,8 @@ const defaultWriteInterval = 1000
  * `CorruptStateError` (leaving the stored data as it is) when the snapshot is
  * unreadable. The latest state is written on `flush()`, `close()`, within
  * `writeInterval`, and when the process exits (in a browser: when the page is
- * left), even without `close()`.
+ * left; a Web Worker has no such moment, so close its stores), even without
+ * `close()`.
  */
 export async function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
   const backend = options?.storeBackend

@@ -1,7 +1,8 @@
 import { isUtf8 } from 'node:buffer'
-import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
+import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
+import { createFolderFor, createFolderForSync, folderError } from '../create-folder.js'
 import { CorruptStateError } from '../errors.js'
 import { isProcessAlive } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
@@ -11,12 +12,6 @@ import type { StateSnapshot, StateStoreBackend } from './types.js'
 /** Makes each temporary file name unique within this process. */
 let temporaryCount = 0
 
-/**
- * Removes the temporary files of the state file `name` that no write will
- * ever rename: `<name>.tmp-<pid>-<n>` of a process killed mid-write. Those of
- * live processes may be in the middle of a write and stay, and so does every
- * other file. Best effort: what cannot be listed or removed is left.
- */
 /**
  * Whether a temporary file named with this process's own pid was left by an
  * earlier process that had the same pid (a container restarted after a kill
@@ -33,6 +28,12 @@ async function leftByEarlierProcess(file: string, n: number): Promise<boolean> {
   }
 }
 
+/**
+ * Removes the temporary files of the state file `name` that no write will
+ * ever rename: `<name>.tmp-<pid>-<n>` of a process killed mid-write. Those of
+ * live processes may be in the middle of a write and stay, and so does every
+ * other file. Best effort: what cannot be listed or removed is left.
+ */
 async function removeLeftoverTemporaries(name: string): Promise<void> {
   const folder = dirname(name)
   const prefix = `${basename(name)}.tmp-`
@@ -70,6 +71,13 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const name = resolve(filename)
   const folder = dirname(name)
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
+  /** Node's message names no path when the state file is a folder: this one names it and says what to give instead. */
+  const folderGiven = (error: unknown): unknown => {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code !== 'EISDIR') return error
+    const message = `tiny-event-sourcing: the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`
+    return Object.assign(new Error(message, { cause: error }), { code })
+  }
 
   const backend: StateStoreBackend<S> = {
     name,
@@ -81,12 +89,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'ENOENT') return null
-        if (code === 'EISDIR') {
-          // Node's message names no path here.
-          const message = `tiny-event-sourcing: the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`
-          throw Object.assign(new Error(message, { cause: error }), { code })
-        }
-        throw error
+        if (code === 'ENOTDIR') throw folderError('read the state file', name, error) // Node's message does not say which part is a file
+        throw folderGiven(error)
       }
       // Decoding would quietly replace bad bytes, and the next write would make that permanent.
       if (!isUtf8(bytes)) throw new CorruptStateError(name, 'is not valid UTF-8 text')
@@ -96,7 +100,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
     async write(snapshot: StateSnapshot<S>): Promise<void> {
       const text = serializeSnapshot(snapshot)
       // Every time, not once: the folder may have been deleted to start the read models over.
-      await mkdir(folder, { recursive: true })
+      await createFolderFor(name)
       const temporary = temporaryName()
       try {
         const file = await open(temporary, 'wx')
@@ -109,14 +113,14 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         await rename(temporary, name)
       } catch (error) {
         await unlink(temporary).catch(() => {})
-        throw error
+        throw folderGiven(error)
       }
       await syncFolder(folder)
     },
 
     writeSync(snapshot: StateSnapshot<S>): void {
       const text = serializeSnapshot(snapshot)
-      mkdirSync(folder, { recursive: true })
+      createFolderForSync(name)
       const temporary = temporaryName()
       try {
         const fd = openSync(temporary, 'wx')
@@ -134,7 +138,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         } catch {
           // Never created, or already renamed.
         }
-        throw error
+        throw folderGiven(error)
       }
       syncFolderSync(folder)
     },

@@ -1,4 +1,5 @@
 import { stat } from 'node:fs/promises'
+import { shellQuote } from '../shell-quote.js'
 import type { Command } from './command.js'
 import { formatBytes, formatCount, plural } from './format.js'
 import { inspectLog, problemsOf } from './log-lines.js'
@@ -42,7 +43,7 @@ Example:
     } else {
       text += `${filename}: ${plural(problems.length, 'problem', 'problems')} in ${plural(health.lines, 'line', 'lines')}; ${health.events === 1 ? '1 line is an event' : `${formatCount(health.events)} lines are events`}\n`
       if (health.invalid.length > 0) {
-        text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${filename}\` move them to a side file.\n`
+        text += `Fix or delete the lines that are not events by hand, or let \`tiny-event-sourcing repair --drop-invalid ${shellQuote(filename)}\` move them to a side file.\n`
       }
       if (health.misnumbered.length > 0 || health.torn || health.byteOrderMark) {
         const fixes = new Intl.ListFormat('en').format(
@@ -52,7 +53,7 @@ Example:
             health.torn && 'sets the incomplete line aside',
           ].filter((fix) => typeof fix === 'string'),
         )
-        text += `\`tiny-event-sourcing repair ${filename}\` ${fixes}, keeping a backup of the file.\n`
+        text += `\`tiny-event-sourcing repair ${shellQuote(filename)}\` ${fixes}, keeping a backup of the file.\n`
       }
     }
     if (health.blankLines > 0) text += `note: ${plural(health.blankLines, 'blank line', 'blank lines')}, which the log skips\n`

@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import { fsStoreBackend } from '../backends/fs.js'
 import type { StateSnapshot } from '../backends/types.js'
 import { CorruptStateError } from '../errors.js'
+import { shellQuote } from '../shell-quote.js'
 import { stringOption, type Command } from './command.js'
 import { formatBytes, formatCount, plural, table } from './format.js'
 import { readLines } from './log-lines.js'
@@ -34,7 +35,7 @@ async function readStateFile(filename: string): Promise<StateSnapshot<unknown>> 
     if (error instanceof CorruptStateError && (await startsLikeALog(filename))) {
       throw new Error(
         `${filename} looks like an event log (its first line is an event with an "index"), not a state file { "_version": N, "state": … }; ` +
-          'the file was left as it is. To look inside a log, use `tiny-event-sourcing cat`, `stats` or `check`',
+          `the file was left as it is. To look inside the log, run \`tiny-event-sourcing cat ${shellQuote(filename)}\` (or \`stats\` or \`check\` instead of \`cat\`)`,
         { cause: error },
       )
     }

@@ -1,9 +1,11 @@
 import { isUtf8 } from 'node:buffer'
 import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
-import { mkdir, open, type FileHandle } from 'node:fs/promises'
-import { dirname, resolve } from 'node:path'
+import { open, type FileHandle } from 'node:fs/promises'
+import { dirname, join, resolve } from 'node:path'
+import { createFolderFor, folderError } from '../create-folder.js'
 import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
 import { withIndex } from '../serialize.js'
+import { shellQuote } from '../shell-quote.js'
 import { acquireFileLock } from './file-lock.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from './types.js'
 
@@ -28,7 +30,10 @@ const offsetCacheSize = 1024
 /** Followers re-check the file this often in case a change notification was missed. */
 const followSafetyPollMs = 1000
 
-const repairRemedy = 'Renumber it with `npx tiny-event-sourcing repair <file>` (it keeps a backup), or fix the file by hand'
+/** What to do about misnumbered lines, with the command to run on this very file. */
+function repairRemedy(filename: string): string {
+  return `Renumber it with \`npx tiny-event-sourcing repair ${shellQuote(filename)}\` (it keeps a backup), or fix the file by hand`
+}
 
 /**
  * The NDJSON file storage behind `initLog({ filename })`: one event a line,
@@ -107,17 +112,20 @@ class FileStorage implements LogStorage {
       try {
         this.#file = await open(this.name, 'r')
       } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error
+        const code = (error as NodeJS.ErrnoException).code
+        if (code === 'EISDIR') throw this.#folderGivenError(error) // where a folder cannot be opened at all (Windows)
+        if (code === 'ENOTDIR') throw folderError('follow', this.name, error) // Node's message does not say which part is a file
+        if (code !== 'ENOENT') throw error
         throw new Error(`tiny-event-sourcing: cannot follow ${this.name}: the file does not exist; start the process that writes it first`, { cause: error })
       }
     } else {
-      await mkdir(dirname(this.name), { recursive: true })
+      await createFolderFor(this.name)
       this.#releaseLock = await acquireFileLock(`${this.name}.lock`, this.name)
       try {
         this.#file = await open(this.name, 'a+')
       } catch (error) {
         await this.#releaseLock()
-        throw error
+        throw this.#openError(error)
       }
     }
     try {
@@ -130,9 +138,31 @@ class FileStorage implements LogStorage {
     return this.#length
   }
 
+  /** Node's message for a failed open names the path at best; this one also says what is wrong and what to do. */
+  #openError(error: unknown): unknown {
+    const { code, message } = error as NodeJS.ErrnoException
+    if (code === 'EISDIR') return this.#folderGivenError(error)
+    const problem =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied; choose another filename, or give this user write access to it'
+        : code === 'EROFS'
+          ? `${message}; open it with { readOnly: true } to follow it, or choose another filename`
+          : undefined
+    if (problem === undefined) return error // e.g. EMFILE: Node's message says it all, and no advice about the file fits
+    return Object.assign(new Error(`tiny-event-sourcing: cannot open ${this.name} for writing: ${problem}`, { cause: error }), { code })
+  }
+
+  #folderGivenError(cause?: unknown): Error {
+    const message = `tiny-event-sourcing: cannot open ${this.name}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(this.name, 'log.ndjson')}`
+    return Object.assign(new Error(message, { cause }), { code: 'EISDIR' })
+  }
+
   /** Finds the last event and deals with a torn last line, so that appends continue the file cleanly. */
   async #recover(): Promise<void> {
-    const size = (await this.#handle().stat()).size
+    const stats = await this.#handle().stat()
+    // Opening a folder to read succeeds here; only the first read fails, with a message that names no path.
+    if (stats.isDirectory()) throw this.#folderGivenError()
+    const size = stats.size
     const { lastLine, fragmentStart } = await this.#findLastLine(0, size)
     if (lastLine) {
       const index = parseIndex(lastLine.text)
@@ -176,7 +206,7 @@ class FileStorage implements LogStorage {
     const problem = previous
       ? `has index ${lastIndex}, but the line before it has index ${previousIndex}: lines were removed, duplicated, moved or renumbered by hand`
       : `has index ${lastIndex}, but it is the first event, which must have index 0: lines were removed or renumbered by hand`
-    throw await this.#corruptAt(lastLineStart, problem, `${repairRemedy}; nothing was changed`)
+    throw await this.#corruptAt(lastLineStart, problem, `${repairRemedy(this.name)}; nothing was changed`)
   }
 
   async #setAsideTornTail(fragment: Buffer, fragmentStart: number): Promise<void> {
@@ -326,7 +356,7 @@ class FileStorage implements LogStorage {
           throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
         }
         if (!isObject(event) || event.index !== expected) {
-          throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy)
+          throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy(this.name))
         }
         batch.push(event as StoredEvent)
         expected++
@@ -419,7 +449,7 @@ class FileStorage implements LogStorage {
         if (found === undefined) throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
         if (found === index) return this.#rememberOffset(index, start)
         if (found > index) {
-          throw await this.#corruptAt(start, `has index ${found}, but no line before it has index ${index}: lines were removed, moved or renumbered by hand`, `${repairRemedy}; nothing was changed`)
+          throw await this.#corruptAt(start, `has index ${found}, but no line before it has index ${index}: lines were removed, moved or renumbered by hand`, `${repairRemedy(this.name)}; nothing was changed`)
         }
       }
       if (lineStart === 0) {
@@ -428,7 +458,7 @@ class FileStorage implements LogStorage {
       }
       position += lineStart
     }
-    throw await this.#corruptAt(from, `starts the part of the file where the line with index ${index} should be, but it is not there: lines were moved or renumbered by hand`, `${repairRemedy}; nothing was changed`)
+    throw await this.#corruptAt(from, `starts the part of the file where the line with index ${index} should be, but it is not there: lines were moved or renumbered by hand`, `${repairRemedy(this.name)}; nothing was changed`)
   }
 
   /** The first non-blank line starting after the newline that follows `offset`, and before `before`. */

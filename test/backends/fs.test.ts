@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process'
-import { readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
@@ -15,6 +15,16 @@ afterAll(async () => {
 afterEach(killChildren)
 
 const newFolder = () => tempDir('fs-backend')
+
+/** What `run` throws (for matching its fields); fails the test when it does not throw. */
+function thrownBy(run: () => void): unknown {
+  try {
+    run()
+  } catch (error) {
+    return error
+  }
+  throw new Error('expected it to throw')
+}
 
 describeStateStoreBackendContract('fsStoreBackend', async () => {
   const filename = join(await newFolder(), 'state.json')
@@ -62,6 +72,46 @@ describe('fsStoreBackend', () => {
     expect((error as Error).message).toBe(
       `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`,
     )
+  })
+
+  it('names the folder when a write would replace a folder, and leaves no temporary file', async () => {
+    const parent = await newFolder()
+    const folder = join(parent, 'read-model.json')
+    await mkdir(folder)
+    const message = `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`
+    const backend = fsStoreBackend(folder)
+    await expect(backend.write({ version: 0, state: {} })).rejects.toMatchObject({ code: 'EISDIR', message })
+    expect(thrownBy(() => backend.writeSync!({ version: 0, state: {} }))).toMatchObject({ code: 'EISDIR', message })
+    expect(await readdir(parent)).toEqual(['read-model.json'])
+  })
+
+  describe.each([
+    ['is the folder itself (EEXIST)', [], 'EEXIST'],
+    ['is on the way to the folder (ENOTDIR)', ['2026', 'november'], 'ENOTDIR'],
+  ])('when a regular file %s', (_, between, createCode) => {
+    async function setUp(): Promise<{ file: string; filename: string }> {
+      const file = join(await newFolder(), 'notes.txt')
+      await writeFile(file, 'not a folder\n')
+      return { file, filename: join(file, ...between, 'state.json') }
+    }
+    const inTheWay = (file: string) => `${file} is a file, not a folder; choose another filename, or move that file out of the way`
+
+    it('read() and initStateStore() name the state file and that file', async () => {
+      const { file, filename } = await setUp()
+      const expected = { code: 'ENOTDIR', cause: { code: 'ENOTDIR' }, message: `tiny-event-sourcing: cannot read the state file ${filename}: ${inTheWay(file)}` }
+      await expect(fsStoreBackend(filename).read()).rejects.toMatchObject(expected)
+      await expect(initStateStore({ storeBackend: fsStoreBackend(filename, {}) })).rejects.toMatchObject(expected)
+      expect(await readFile(file, 'utf8')).toBe('not a folder\n')
+    })
+
+    it('write() and writeSync() say the folder cannot be created, naming the state file and that file', async () => {
+      const { file, filename } = await setUp()
+      const expected = { code: createCode, cause: { code: createCode }, message: `tiny-event-sourcing: cannot create the folder for ${filename}: ${inTheWay(file)}` }
+      const backend = fsStoreBackend(filename)
+      await expect(backend.write({ version: 0, state: {} })).rejects.toMatchObject(expected)
+      expect(thrownBy(() => backend.writeSync!({ version: 0, state: {} }))).toMatchObject(expected)
+      expect(await readFile(file, 'utf8')).toBe('not a folder\n')
+    })
   })
 
   it('names its file by absolute path', () => {

@@ -1,9 +1,10 @@
-import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
-import { removeTempDirs, run, tempDir, writeLog } from './run.js'
+import { bin, finished, removeTempDirs, run, tempDir, writeLog, type RunResult } from './run.js'
 
 const events = Array.from({ length: 6 }, (_, n) => ({ type: n % 2 ? 'info' : 'bookmark', url: `https://example.com/${n}` }))
 
@@ -228,5 +229,41 @@ describe('tiny-event-sourcing repair', () => {
       ),
       { numRuns: 12 },
     )
+  })
+})
+
+describe('the repair command that check and the library print', () => {
+  /** Runs a printed command line in a real shell, with the built bin in place of `[npx ]tiny-event-sourcing`. */
+  function runAsPrinted(command: string): Promise<RunResult> {
+    expect(command).toMatch(/^(npx )?tiny-event-sourcing /)
+    const line = command.replace(/^(npx )?tiny-event-sourcing /, `"${process.execPath}" "${bin}" `)
+    return finished(spawn('/bin/sh', ['-c', line], { stdio: 'pipe' }))
+  }
+
+  it('runs as printed, for a log whose path has spaces, quotes and $ in it', async () => {
+    const folder = join(await tempDir(), `it's my "logs" $HOME`)
+    await mkdir(folder)
+    const filename = join(folder, 'log.ndjson')
+    await writeFile(filename, ['{"type":"a","index":0}', '{"type":"b","index":2}', '{"type":"c","index":3}', ''].join('\n'))
+
+    const checked = await run(['check', filename])
+    expect(checked.code).toBe(1)
+    const fromCheck = /`(tiny-event-sourcing repair [^`]*)`/.exec(checked.stdout)?.[1]
+    expect(fromCheck).toBeDefined()
+    const dryRun = await runAsPrinted(`${fromCheck!} --dry-run`)
+    expect(dryRun).toMatchObject({ code: 0, stderr: '' })
+    expect(dryRun.stdout.split('\n').slice(0, 2)).toEqual([`${filename}: repair would`, expect.stringMatching(/^  renumber/)])
+
+    const log = await initLog({ filename })
+    const replayed = await (async () => {
+      for await (const event of log.events()) if (event.index === log.length - 1) break
+    })().catch((caught: unknown) => caught as Error)
+    await log.close()
+    const fromLibrary = /`(npx tiny-event-sourcing repair [^`]*)`/.exec(replayed!.message)?.[1]
+    expect(fromLibrary).toBeDefined()
+    const repaired = await runAsPrinted(fromLibrary!)
+    expect(repaired).toMatchObject({ code: 0, stderr: '' })
+    expect(repaired.stdout).toContain(`${filename}: repaired; the original is kept as ${filename}.backup-`)
+    expect(await readBack(filename)).toEqual([{ type: 'a', index: 0 }, { type: 'b', index: 1 }, { type: 'c', index: 2 }])
   })
 })

@@ -103,7 +103,7 @@ describe('tiny-event-sourcing state', () => {
     const result = await run(['state', log])
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(`${log} looks like an event log`)
-    expect(result.stderr).toContain('tiny-event-sourcing cat')
+    expect(result.stderr).toContain(`To look inside the log, run \`tiny-event-sourcing cat ${log}\``)
     expect(result.stderr).not.toContain('delete')
     expect(await readFile(log, 'utf8')).toBe(lines.map((line) => `${line}\n`).join(''))
   })

@@ -364,7 +364,7 @@ describe('a hand-edited log', () => {
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(5)
     expect(error.message).toMatch(/line 5 has index 5 where 4 was expected: lines were removed/)
-    expect(error.message).toMatch(/repair/)
+    expect(error.message).toContain(`Renumber it with \`npx tiny-event-sourcing repair ${filename}\` (it keeps a backup)`)
     // The next index is past every index in the file: none is handed out twice.
     expect((await log.append({ type: 'counted', n: 8 })).index).toBe(8)
     await log.close()
@@ -402,9 +402,22 @@ describe('a hand-edited log', () => {
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(7)
     expect(error.message).toMatch(/line 7 has index 2, but the line before it has index 5/)
-    expect(error.message).toMatch(/nothing was changed/)
+    expect(error.message).toContain(`Renumber it with \`npx tiny-event-sourcing repair ${filename}\` (it keeps a backup), or fix the file by hand; nothing was changed`)
     expect(await readFile(filename)).toEqual(before)
     expect(existsSync(`${filename}.lock`)).toBe(false)
+  })
+
+  it('in a folder whose name has spaces, quotes and $ gives the repair command with the path quoted for a shell', async () => {
+    const folder = join(base, randomUUID(), `it's my "data" $HOME`)
+    const filename = join(folder, 'log.ndjson')
+    const lines = countedLines(4)
+    lines.splice(1, 1)
+    await writeLog(filename, lines)
+    const log = await initLog<Counted>({ filename })
+    const error = (await collect(log).catch((caught: unknown) => caught)) as CorruptLogError
+    await log.close()
+    // Single quotes keep everything literal; a single quote itself is closed, escaped and reopened.
+    expect(error.message).toContain(`\`npx tiny-event-sourcing repair '${dirname(folder)}/it'\\''s my "data" $HOME/log.ndjson'\``)
   })
 
   it('with a single line whose index is not 0 refuses to open', async () => {
@@ -420,7 +433,9 @@ describe('a hand-edited log', () => {
     await writeLog(filename, lines)
     const log = await initLog<Counted>({ filename })
     const iterator = log.events({ after: 11_999 })
-    await expect(iterator.next()).rejects.toMatchObject({ name: 'CorruptLogError', line: 12_001, message: expect.stringMatching(/line 12001 has index 12001, but no line before it has index 12000/) })
+    const error = (await iterator.next().catch((caught: unknown) => caught)) as CorruptLogError
+    expect(error).toMatchObject({ name: 'CorruptLogError', line: 12_001, message: expect.stringMatching(/line 12001 has index 12001, but no line before it has index 12000/) })
+    expect(error.message).toContain(`\`npx tiny-event-sourcing repair ${filename}\``)
     // Around the gap, reads that start after it are sound.
     const later = await log.events({ after: 15_000 }).next()
     expect(later.value).toMatchObject({ n: 15_001, index: 15_001 })
@@ -749,5 +764,53 @@ describe('a read-only follower', () => {
 
   it('of a file that does not exist says to start the writer first', async () => {
     await expect(initLog({ filename: freshLogPath(), readOnly: true })).rejects.toThrow(/does not exist; start the process that writes it first/)
+  })
+
+  it('given a folder says it is a folder, and names a file to give instead', async () => {
+    const folder = dirname(freshLogPath())
+    await mkdtempLike(folder)
+    await expect(initLog({ filename: folder, readOnly: true })).rejects.toMatchObject({
+      code: 'EISDIR',
+      message: `tiny-event-sourcing: cannot open ${folder}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(folder, 'log.ndjson')}`,
+    })
+  })
+})
+
+describe('a filename that cannot be used', () => {
+  /** A regular file where the log's folder should be. */
+  async function fileInTheWay(): Promise<string> {
+    const file = join(base, randomUUID(), 'notes.txt')
+    await mkdtempLike(dirname(file))
+    await writeFile(file, 'not a folder\n')
+    return file
+  }
+
+  it.each([
+    ['is the folder itself (EEXIST)', [], 'EEXIST'],
+    ['is on the way to the folder (ENOTDIR)', ['2026', 'november'], 'ENOTDIR'],
+  ])('refuses to open when a file %s, naming the log and that file, and changes nothing', async (_, between, code) => {
+    const file = await fileInTheWay()
+    const filename = join(file, ...between, 'log.ndjson')
+    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as Error
+    expect(error.message).toBe(
+      `tiny-event-sourcing: cannot create the folder for ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
+    )
+    expect(error).toMatchObject({ code, cause: { code } })
+    expect(await readFile(file, 'utf8')).toBe('not a folder\n')
+    // A follower is told the same, rather than that the file does not exist.
+    await expect(initLog({ filename, readOnly: true })).rejects.toMatchObject({
+      code: 'ENOTDIR',
+      message: `tiny-event-sourcing: cannot follow ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
+    })
+  })
+
+  it('refuses to open a folder as the log file, names a file to give instead, and leaves no lock behind', async () => {
+    const folder = dirname(freshLogPath())
+    await mkdtempLike(folder)
+    const error = (await initLog({ filename: folder }).catch((caught: unknown) => caught)) as Error
+    expect(error.message).toBe(`tiny-event-sourcing: cannot open ${folder}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(folder, 'log.ndjson')}`)
+    expect(error).toMatchObject({ code: 'EISDIR', cause: { code: 'EISDIR' } })
+    expect(existsSync(`${folder}.lock`)).toBe(false)
+    expect(await readdir(folder)).toEqual([])
   })
 })

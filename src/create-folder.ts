@@ -1,0 +1,60 @@
+/**
+ * Creates the folder a file goes into. When that fails, Node's error names
+ * only the whole path it tried; this one names the file it was for, says
+ * what is in the way (a file where a folder should be, missing permission),
+ * and what to do about it.
+ */
+import { mkdirSync, statSync } from 'node:fs'
+import { mkdir } from 'node:fs/promises'
+import { dirname } from 'node:path'
+
+/** Creates `filename`'s folder and any missing parents. */
+export async function createFolderFor(filename: string): Promise<void> {
+  try {
+    await mkdir(dirname(filename), { recursive: true })
+  } catch (error) {
+    throw folderError('create the folder for', filename, error)
+  }
+}
+
+/** `createFolderFor`, synchronously. */
+export function createFolderForSync(filename: string): void {
+  try {
+    mkdirSync(dirname(filename), { recursive: true })
+  } catch (error) {
+    throw folderError('create the folder for', filename, error)
+  }
+}
+
+/** The nearest folder or file on the way to `path` that exists, if any. */
+function nearestExisting(path: string): { path: string; isFolder: boolean } | undefined {
+  for (let part = path; ; part = dirname(part)) {
+    try {
+      // Only after a failure, so looking synchronously costs nothing in normal use and serves both variants.
+      const stats = statSync(part)
+      return { path: part, isFolder: stats.isDirectory() }
+    } catch {
+      // Not there (ENOENT), or below a file (ENOTDIR): look one level up.
+    }
+    if (dirname(part) === part) return undefined
+  }
+}
+
+/**
+ * The error for a failure to create or reach `filename`'s folder, e.g.
+ * `cannot ${action} ${filename}: … is a file, not a folder; …`. The original
+ * error is its `cause`, and its `code` is kept.
+ */
+export function folderError(action: string, filename: string, error: unknown): Error {
+  const { code, message } = error as NodeJS.ErrnoException
+  const existing = nearestExisting(dirname(filename))
+  let problem: string
+  if ((code === 'ENOTDIR' || code === 'EEXIST') && existing && !existing.isFolder) {
+    problem = `${existing.path} is a file, not a folder; choose another filename, or move that file out of the way`
+  } else if ((code === 'EACCES' || code === 'EPERM') && existing) {
+    problem = `permission denied; choose another filename, or give this user write access to ${existing.path}`
+  } else {
+    problem = `${message}; choose another filename, or fix the folder`
+  }
+  return Object.assign(new Error(`tiny-event-sourcing: cannot ${action} ${filename}: ${problem}`, { cause: error }), { code })
+}
