@@ -1,8 +1,11 @@
 /**
- * Whether the process a file names still runs: the judgement behind taking
- * over a lock and removing the temporary files a killed process left behind.
- * Only meaningful for a pid of this host.
+ * Whether the process a file names still runs, and removing the files of
+ * those that don't: the judgement behind taking over a log's lock and
+ * tidying up what a process killed mid-write left (temporary state files,
+ * lock drafts). Only meaningful for pids of this host.
  */
+import { readdir, unlink } from 'node:fs/promises'
+import { basename, dirname, join } from 'node:path'
 
 /** Linux never gives pids above 2^22, other systems stay within 32 bits; `process.kill` refuses anything larger. */
 const maxPid = 2 ** 31 - 1
@@ -22,4 +25,37 @@ export function isProcessAlive(pid: number): boolean {
     // Only "no such process" proves it gone; anything else leaves it be.
     return (error as NodeJS.ErrnoException).code !== 'ESRCH'
   }
+}
+
+/**
+ * Removes the files named `prefix` + a suffix matching `pattern` (`prefix` is
+ * a path: the files are in its folder) that `isLeftover` judges left behind;
+ * every other file stays. Best effort: what cannot be listed, judged or
+ * removed is left, and nothing is thrown.
+ */
+export async function removeLeftovers(
+  prefix: string,
+  pattern: RegExp,
+  isLeftover: (file: string, match: RegExpExecArray) => boolean | Promise<boolean>,
+): Promise<void> {
+  const folder = dirname(prefix)
+  const start = basename(prefix)
+  let entries: string[]
+  try {
+    entries = await readdir(folder)
+  } catch {
+    return // no folder yet, or not readable: the caller's own reading says what is wrong
+  }
+  await Promise.all(
+    entries.map(async (entry) => {
+      const match = entry.startsWith(start) ? pattern.exec(entry.slice(start.length)) : null
+      if (match === null) return
+      const file = join(folder, entry)
+      try {
+        if (await isLeftover(file, match)) await unlink(file)
+      } catch {
+        // Gone already, or not ours to remove.
+      }
+    }),
+  )
 }

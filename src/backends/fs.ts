@@ -1,10 +1,10 @@
 import { isUtf8 } from 'node:buffer'
 import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
-import { basename, dirname, join, resolve } from 'node:path'
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { dirname, resolve } from 'node:path'
 import { createFolderFor, createFolderForSync, folderError } from '../create-folder.js'
 import { CorruptStateError } from '../errors.js'
-import { isProcessAlive } from '../process-alive.js'
+import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
@@ -20,38 +20,17 @@ let temporaryCount = 0
  * file of a worker thread or of a second copy of this library.
  */
 async function leftByEarlierProcess(file: string, n: number): Promise<boolean> {
-  if (n <= temporaryCount) return false
-  try {
-    return (await stat(file)).mtimeMs < performance.timeOrigin
-  } catch {
-    return false // gone already
-  }
+  return n > temporaryCount && (await stat(file)).mtimeMs < performance.timeOrigin
 }
 
 /**
  * Removes the temporary files of the state file `name` that no write will
  * ever rename: `<name>.tmp-<pid>-<n>` of a process killed mid-write. Those of
- * live processes may be in the middle of a write and stay, and so does every
- * other file. Best effort: what cannot be listed or removed is left.
+ * live processes may be in the middle of a write and stay.
  */
-async function removeLeftoverTemporaries(name: string): Promise<void> {
-  const folder = dirname(name)
-  const prefix = `${basename(name)}.tmp-`
-  let entries: string[]
-  try {
-    entries = await readdir(folder)
-  } catch {
-    return // no folder yet, or not readable: reading the state says what is wrong
-  }
-  await Promise.all(
-    entries.map(async (entry) => {
-      const match = entry.startsWith(prefix) ? /^([1-9]\d*)-([1-9]\d*)$/.exec(entry.slice(prefix.length)) : null
-      if (match === null) return
-      const pid = Number(match[1])
-      const file = join(folder, entry)
-      if (pid === process.pid ? !(await leftByEarlierProcess(file, Number(match[2]))) : isProcessAlive(pid)) return
-      await unlink(file).catch(() => {})
-    }),
+function removeLeftoverTemporaries(name: string): Promise<void> {
+  return removeLeftovers(`${name}.tmp-`, /^([1-9]\d*)-([1-9]\d*)$/, (file, [, pid, n]) =>
+    Number(pid) === process.pid ? leftByEarlierProcess(file, Number(n)) : !isProcessAlive(Number(pid)),
   )
 }
 

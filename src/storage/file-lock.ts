@@ -1,9 +1,8 @@
 import { readFileSync, unlinkSync } from 'node:fs'
-import { link, readdir, readFile, unlink, writeFile } from 'node:fs/promises'
+import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { basename, dirname, join } from 'node:path'
 import { LogLockedError } from '../errors.js'
-import { isProcessAlive } from '../process-alive.js'
+import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 
 /** What a lock file says about the process holding it. */
 interface LockOwner {
@@ -103,28 +102,14 @@ async function removeStaleLock(lockFile: string, staleText: string, draft: strin
  * writing it) by its name alone. Anything else is left, as are drafts of live
  * processes. Best effort: what cannot be listed or removed stays.
  */
-async function removeLeftoverDrafts(lockFile: string): Promise<void> {
-  const folder = dirname(lockFile)
-  const prefix = `${basename(lockFile)}.`
-  let entries: string[]
-  try {
-    entries = await readdir(folder)
-  } catch {
-    return
-  }
-  await Promise.all(
-    entries.map(async (entry) => {
-      const match = entry.startsWith(prefix) ? /^([1-9]\d*)\.[0-9a-z]+$/.exec(entry.slice(prefix.length)) : null
-      if (match === null) return
-      const pid = Number(match[1])
-      const draft = join(folder, entry)
-      const text = await readText(draft)
-      if (text === undefined) return
-      const owner = text === '' ? { pid, hostname: hostname(), since: '' } : parseOwner(text)
-      if (owner === undefined || owner.pid !== pid || owner.hostname !== hostname() || isAlive(owner)) return
-      await unlink(draft).catch(() => {})
-    }),
-  )
+function removeLeftoverDrafts(lockFile: string): Promise<void> {
+  return removeLeftovers(`${lockFile}.`, /^([1-9]\d*)\.[0-9a-z]+$/, async (draft, [, name]) => {
+    const pid = Number(name)
+    const text = await readText(draft)
+    if (text === undefined) return false
+    const owner = text === '' ? { pid, hostname: hostname(), since: '' } : parseOwner(text)
+    return owner !== undefined && owner.pid === pid && owner.hostname === hostname() && !isAlive(owner)
+  })
 }
 
 /**
