@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer'
 import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { createFolderFor, createFolderForSync, folderError } from '../create-folder.js'
 import { CorruptStateError } from '../errors.js'
@@ -50,6 +50,28 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const name = resolve(filename)
   const folder = dirname(name)
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
+  // A name already taken is someone else's file (a second copy of this
+  // library, or a worker thread, numbers from 1 too): skip it, never remove it.
+  const openTemporary = async (): Promise<[string, FileHandle]> => {
+    for (;;) {
+      const temporary = temporaryName()
+      try {
+        return [temporary, await open(temporary, 'wx')]
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+    }
+  }
+  const openTemporarySync = (): [string, number] => {
+    for (;;) {
+      const temporary = temporaryName()
+      try {
+        return [temporary, openSync(temporary, 'wx')]
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+      }
+    }
+  }
   /** Node's message names no path when the state file is a folder: this one names it and says what to give instead. */
   const folderGiven = (error: unknown): unknown => {
     const code = (error as NodeJS.ErrnoException).code
@@ -80,9 +102,10 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       const text = serializeSnapshot(snapshot)
       // Every time, not once: the folder may have been deleted to start the read models over.
       await createFolderFor(name)
-      const temporary = temporaryName()
+      let temporary: string | undefined
       try {
-        const file = await open(temporary, 'wx')
+        const [opened, file] = await openTemporary()
+        temporary = opened
         try {
           await file.writeFile(text)
           await file.datasync()
@@ -91,7 +114,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         }
         await rename(temporary, name)
       } catch (error) {
-        await unlink(temporary).catch(() => {})
+        if (temporary !== undefined) await unlink(temporary).catch(() => {})
         throw folderGiven(error)
       }
       await syncFolder(folder)
@@ -100,9 +123,10 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
     writeSync(snapshot: StateSnapshot<S>): void {
       const text = serializeSnapshot(snapshot)
       createFolderForSync(name)
-      const temporary = temporaryName()
+      let temporary: string | undefined
       try {
-        const fd = openSync(temporary, 'wx')
+        const [opened, fd] = openTemporarySync()
+        temporary = opened
         try {
           const bytes = Buffer.from(text)
           for (let written = 0; written < bytes.length; ) written += writeSync(fd, bytes, written, bytes.length - written)
@@ -113,9 +137,9 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         renameSync(temporary, name)
       } catch (error) {
         try {
-          unlinkSync(temporary)
+          if (temporary !== undefined) unlinkSync(temporary)
         } catch {
-          // Never created, or already renamed.
+          // Already renamed.
         }
         throw folderGiven(error)
       }

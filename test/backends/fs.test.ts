@@ -130,6 +130,21 @@ describe('fsStoreBackend', () => {
     expect(await readdir(folder)).toEqual(['state.json'])
   })
 
+  it("skips, and never removes, a temporary name that is already taken (another copy of the library numbers from 1 too)", async () => {
+    const folder = await newFolder()
+    const filename = join(folder, 'state.json')
+    // Newer than this process, so read() judges them live; they cover every number this test file can have issued.
+    const taken = Array.from({ length: 300 }, (_, i) => `state.json.tmp-${process.pid}-${i + 1}`)
+    for (const name of taken) await writeFile(join(folder, name), `someone else's ${name}`)
+    const backend = fsStoreBackend(filename)
+    expect(await backend.read()).toBeNull()
+    await backend.write({ version: 0, state: { via: 'write' } })
+    backend.writeSync!({ version: 1, state: { via: 'writeSync' } })
+    expect(await backend.read()).toEqual({ version: 1, state: { via: 'writeSync' } })
+    expect((await readdir(folder)).sort()).toEqual(['state.json', ...taken].sort())
+    for (const name of taken) expect(await readFile(join(folder, name), 'utf8')).toBe(`someone else's ${name}`)
+  })
+
   const corruptions: [string, string | Buffer, RegExp][] = [
     ['invalid JSON', '{"_version":3,"state":{"a":', /is not valid JSON/],
     ['an empty file', '', /is empty, where/],
