@@ -300,6 +300,7 @@ class FileStorage implements LogStorage {
     return first
   }
 
+  /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
   #changedError(size: number, consequence: string): Error {
     return new Error(
       `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
