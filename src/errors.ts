@@ -58,6 +58,26 @@ export class CorruptLogError extends TinyEventSourcingError {
   }
 }
 
+/**
+ * A read-only follower's file was replaced (renamed over, or deleted and
+ * created again), deleted or truncated by another program, so the events
+ * written next are not in the file it reads. Its iterators end with this
+ * error, and later ones start with it; open the file again to follow it.
+ */
+export class LogReplacedError extends TinyEventSourcingError {
+  /** The followed log file. */
+  declare readonly filename: string
+
+  constructor(filename: string, happened: string, seen: number) {
+    super(
+      'LOG_REPLACED',
+      `tiny-event-sourcing: ${filename} ${happened} after this follower had seen ${seen} events, so it cannot see what is written next; ` +
+        'open it again with initLog({ filename, readOnly: true }) to follow the new file',
+    )
+    this.filename = filename
+  }
+}
+
 /** `append(event, { expectedLastIndex })` found that the log had moved on. Nothing was written. */
 export class AppendConflictError extends TinyEventSourcingError {
   /** The last index the caller expected. */

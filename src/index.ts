@@ -27,6 +27,7 @@ export {
   InvalidEventError,
   LogClosedError,
   LogLockedError,
+  LogReplacedError,
   TinyEventSourcingError,
   StaleVersionError,
   CorruptStateError,

@@ -105,6 +105,8 @@ class EventLog<E extends object> implements Log<E> {
   #readOnly: boolean
   #upcast: InitLogOptions['upcast']
   #closed = false
+  /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
+  #failure: Error | undefined
   #closing: Promise<void> | undefined
   #appendQueue: PendingAppend[] = []
   #writing: Promise<void> | undefined
@@ -131,12 +133,18 @@ class EventLog<E extends object> implements Log<E> {
     this.#readOnly = options.readOnly ?? false
     this.#upcast = options.upcast
     this.#renewWakeUp()
-    this.#stopWatching = storage.watch?.((newLength) => {
-      if (newLength > this.#length) {
-        this.#length = newLength
+    this.#stopWatching = storage.watch?.(
+      (newLength) => {
+        if (newLength > this.#length) {
+          this.#length = newLength
+          this.#wake()
+        }
+      },
+      (error) => {
+        this.#failure = error
         this.#wake()
-      }
-    })
+      },
+    )
   }
 
   get length(): number {
@@ -319,6 +327,7 @@ class EventLog<E extends object> implements Log<E> {
       for (;;) {
         if (stopped()) return end()
         if (batchAt < batch.length) return fromBatch()
+        if (this.#failure) throw this.#failure
         if (reader) {
           // Caught up with what this log wrote itself: memory is faster.
           if (this.#recentRecord(position) !== undefined) {

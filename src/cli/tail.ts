@@ -1,3 +1,5 @@
+import { LogReplacedError } from '../errors.js'
+import { shellQuote } from '../shell-quote.js'
 import { stringOption, wholeNumberOption, type Command } from './command.js'
 import { eventsStoredNow, openLogForReading, upcastHelp, upcastOption } from './read-log.js'
 
@@ -15,8 +17,9 @@ export const tail: Command = {
   },
   help: `Prints the last N events of <log> as NDJSON. With --follow it keeps running and
 prints each event another process appends, as soon as it is written, until it
-is interrupted (Ctrl-C) or its output is closed. It never takes the log's lock
-and never changes the file.
+is interrupted (Ctrl-C) or its output is closed; if the file is replaced (as
+repair does) or truncated, it stops with exit code 1 and says so. It never
+takes the log's lock and never changes the file.
 
   -n, --lines <N>        How many of the last events to print first (default 10)
   -f, --follow           Keep printing new events as they are appended
@@ -40,11 +43,18 @@ Example:
       }
       await out.flush()
       if (values.follow === true) {
-        // Ends when standard output goes away; Ctrl-C ends the process as usual.
-        for await (const event of log.events({ after: last, signal: out.gone })) {
-          await print(event)
-          // Written as soon as the follower has caught up; in batches while it catches up.
-          if (event.index >= log.length - 1) await out.flush()
+        try {
+          // Ends when standard output goes away; Ctrl-C ends the process as usual.
+          for await (const event of log.events({ after: last, signal: out.gone })) {
+            await print(event)
+            // Written as soon as the follower has caught up; in batches while it catches up.
+            if (event.index >= log.length - 1) await out.flush()
+          }
+        } catch (error) {
+          // The library's remedy speaks to code; here the remedy is this very command.
+          if (!(error instanceof LogReplacedError)) throw error
+          const again = `run \`tiny-event-sourcing tail ${shellQuote(positionals[0]!)} --follow\` again to follow the new file`
+          throw new Error(error.message.replace(/open it again with initLog\(.*$/, again), { cause: error })
         }
       }
     } finally {

@@ -1,9 +1,9 @@
 import { isUtf8 } from 'node:buffer'
 import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
-import { open, type FileHandle } from 'node:fs/promises'
+import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createFolderFor, folderError } from '../create-folder.js'
-import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import { shellQuote } from '../shell-quote.js'
 import { acquireFileLock } from './file-lock.js'
@@ -68,6 +68,12 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
+/** `stat()` of a path that may have been deleted: `undefined` if it was. */
+function missingAsUndefined(error: unknown): undefined {
+  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+  throw error
+}
+
 /** A line of JSON whitespace only (what editors leave behind); skipped. */
 const blankLine = /^[ \t\r]*$/
 
@@ -95,7 +101,9 @@ class FileStorage implements LogStorage {
   #broken: unknown
   #activeReads = 0
   #readsDone: (() => void) | undefined
-  #followers = new Set<(length: number) => void>()
+  #followers = new Set<{ onAppend: (length: number) => void; onFailure: ((error: Error) => void) | undefined }>()
+  /** Set when a follower's file was replaced or truncated: what it reads is no longer the log. */
+  #failure: LogReplacedError | undefined
   #watcher: FSWatcher | undefined
   #safetyPoll: ReturnType<typeof setInterval> | undefined
   #refreshing: Promise<void> | undefined
@@ -269,12 +277,7 @@ class FileStorage implements LogStorage {
     // a writer that ignored the lock), our next index may already be taken.
     // Synchronous, like the write: a thread-pool round trip would cost more than the call.
     const size = fstatSync(this.#handle().fd).size
-    if (size !== this.#end) {
-      throw new Error(
-        `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
-          `(${size} bytes where this log wrote ${this.#end}); nothing was appended. Stop the other writer, check the file, and open the log again`,
-      )
-    }
+    if (size !== this.#end) throw this.#changedError(size, '; nothing was appended')
     let text = ''
     for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, this.#length + i)}\n`
     const bytes = Buffer.from(text)
@@ -295,6 +298,14 @@ class FileStorage implements LogStorage {
     this.#length += records.length
     this.#rememberOffset(this.#length, this.#end)
     return first
+  }
+
+  /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
+  #changedError(size: number, consequence: string): Error {
+    return new Error(
+      `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
+        `(${size} bytes where this log wrote ${this.#end})${consequence}. Stop the other writer, check the file, and open the log again`,
+    )
   }
 
   /**
@@ -330,6 +341,8 @@ class FileStorage implements LogStorage {
       readAhead = undefined
       const lastNewline = chunk.lastIndexOf(newline)
       if (lastNewline === -1) {
+        // Short of the newline that ends every line before #end: the file shrank under the read.
+        if (chunk.length < buffer.length) throw await this.#shrankError()
         buffer = Buffer.allocUnsafe(buffer.length * 2) // a line longer than the buffer
         continue
       }
@@ -579,10 +592,16 @@ class FileStorage implements LogStorage {
     return this.#corruptAt(chunkOffset + lineStart, 'is not valid UTF-8 text', 'Fix or remove that line; nothing was changed')
   }
 
-  watch(onAppend: (length: number) => void): () => void {
+  watch(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void {
     // Only a follower can see appends it did not make; a writer holds the lock.
     if (!this.#readOnly || this.#closed) return () => {}
-    this.#followers.add(onAppend)
+    const failure = this.#failure
+    if (failure) {
+      queueMicrotask(() => onFailure?.(failure))
+      return () => {}
+    }
+    const follower = { onAppend, onFailure }
+    this.#followers.add(follower)
     if (this.#watcher === undefined) {
       this.#watcher = watch(this.name, { persistent: false }, () => void this.#refresh())
       this.#watcher.on('error', () => {}) // the safety poll carries on alone
@@ -591,9 +610,30 @@ class FileStorage implements LogStorage {
       this.#safetyPoll = setInterval(() => void this.#refresh(), followSafetyPollMs)
     }
     return () => {
-      this.#followers.delete(onAppend)
+      this.#followers.delete(follower)
       if (this.#followers.size === 0) this.#stopFollowing()
     }
+  }
+
+  /**
+   * Records that the file being followed is no longer the log (replaced,
+   * deleted or truncated by another program), stops following it and tells
+   * the watchers, once. Returns the error to throw.
+   */
+  #fail(happened: string): LogReplacedError {
+    if (this.#failure) return this.#failure
+    const failure = new LogReplacedError(this.name, happened, this.#length)
+    this.#failure = failure
+    this.#stopFollowing()
+    for (const { onFailure } of this.#followers) onFailure?.(failure)
+    return failure
+  }
+
+  /** The error for a read that found less than the lines already counted up to #end. */
+  async #shrankError(): Promise<Error> {
+    const size = (await this.#handle().stat()).size
+    if (!this.#readOnly) return this.#changedError(size, '')
+    return this.#fail(size < this.#end ? `was truncated from ${this.#end} to ${size} bytes` : 'was truncated and written again')
   }
 
   #stopFollowing(): void {
@@ -603,7 +643,11 @@ class FileStorage implements LogStorage {
     this.#safetyPoll = undefined
   }
 
-  /** Notices lines the writer has completed since the last look; coalesces overlapping calls into one more pass. */
+  /**
+   * Notices lines the writer has completed since the last look, or that the
+   * path now names another file, or that the file shrank (then fails);
+   * coalesces overlapping calls into one more pass.
+   */
   #refresh(): Promise<void> {
     if (this.#refreshing) {
       this.#refreshAgain = true
@@ -613,16 +657,24 @@ class FileStorage implements LogStorage {
       try {
         do {
           this.#refreshAgain = false
-          if (this.#closed) return
-          const size = (await this.#handle().stat()).size
-          if (size <= this.#end) continue
+          if (this.#closed || this.#failure) return
+          // The open file, and what its path names now: a writer that replaced
+          // the file (`repair`, or delete and start afresh) appends to another one.
+          const [file, path] = await Promise.all([this.#handle().stat(), stat(this.name).catch(missingAsUndefined)])
+          if (path === undefined) return void this.#fail('was deleted')
+          if (path.ino !== file.ino || path.dev !== file.dev) return void this.#fail('was replaced by another file (renamed over, or deleted and created again)')
+          const size = file.size
+          if (size < this.#end) return void this.#fail(`was truncated from ${this.#end} to ${size} bytes`)
+          if (size === this.#end) continue
           const { lastLine, fragmentStart } = await this.#findLastLine(this.#end, size)
           const index = lastLine ? parseIndex(lastLine.text) : undefined
-          if (index === undefined || index < this.#length) continue
+          if (index === undefined) continue
+          // Lines past what was read whose index goes back: the file was cut and written again.
+          if (index < this.#length) return void this.#fail('was truncated and written again')
           this.#end = fragmentStart
           this.#length = index + 1
           this.#rememberOffset(this.#length, this.#end)
-          for (const follower of this.#followers) follower(this.#length)
+          for (const { onAppend } of this.#followers) onAppend(this.#length)
         } while (this.#refreshAgain)
       } catch {
         // A failed look is retried on the next notification or safety poll.

@@ -45,8 +45,13 @@ export interface LogStorage {
    * Optional: calls `onAppend(length)` when events are stored by someone other
    * than this storage object (another process, tab or machine). Returns a
    * function that stops the calls.
+   *
+   * A storage that can lose track of the events written next (a followed file
+   * replaced or truncated by another program) calls `onFailure(error)` once
+   * and then stops the calls: the log ends every iterator with that error.
+   * Storages that cannot lose track ignore it.
    */
-  watch?(onAppend: (length: number) => void): () => void
+  watch?(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void
   /** Finishes pending work and releases the storage (files, locks, connections). */
   close(): Promise<void>
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process'
 import { once } from 'node:events'
-import { writeFile } from 'node:fs/promises'
+import { rename, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
@@ -116,6 +116,30 @@ describe('tiny-event-sourcing tail', () => {
     }
     expect(await ended).toMatchObject({ code: 0, stderr: '' })
     await writer.stop()
+  })
+
+  it('with --follow, stops with exit code 1 and says so when the log file is replaced, as repair does', async () => {
+    const filename = join(await tempDir(), 'log.ndjson')
+    const writer = startWriter(filename)
+    await writer.append(2)
+    const follower = start(['tail', filename, '--follow'])
+    const output = stdoutLines(follower)
+    const done = exited(follower)
+    expect(indicesOf(await output.until(2))).toEqual([0, 1])
+    await writer.stop()
+    // A new file renamed over the old one, and a new writer appending to it.
+    await writeLog(`${filename}.new`, [{ type: 'fresh' }])
+    await rename(`${filename}.new`, filename)
+    const newWriter = startWriter(filename)
+    await newWriter.append(1)
+    const result = await done
+    await newWriter.stop()
+    expect(result).toMatchObject({ code: 1, signal: null })
+    expect(result.stderr).toBe(
+      `tiny-event-sourcing tail: ${filename} was replaced by another file (renamed over, or deleted and created again) after this follower had seen 2 events, ` +
+        `so it cannot see what is written next; run \`tiny-event-sourcing tail ${filename} --follow\` again to follow the new file\n`,
+    )
+    expect(indicesOf(await output.until(2))).toEqual([0, 1])
   })
 
   it('with -n 0 --follow, prints only the events appended after it started, from an empty log', async () => {
