@@ -151,8 +151,8 @@ export class StateAheadOfLogError extends TinyEventSourcingError {
   constructor(storeName: string, version: number, logName: string, logLength: number) {
     super(
       'STATE_AHEAD_OF_LOG',
-      `tiny-event-sourcing: the state store ${storeName} is at version ${version}, but the log ${logName} ends at index ${logLength - 1}; ` +
-        `delete the state to rebuild it, or point the store at the right log`,
+      `tiny-event-sourcing: the state store ${storeName} is at version ${version}, but the log ${logName} ${logLength ? `ends at index ${logLength - 1}` : 'is empty'}; ` +
+        `if the log was started over, delete the state to rebuild it, otherwise point the store at the right log`,
     )
   }
 }

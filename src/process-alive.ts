@@ -4,8 +4,16 @@
  * tidying up what a process killed mid-write left (temporary state files,
  * lock drafts). Only meaningful for pids of this host.
  */
-import { readdir, unlink } from 'node:fs/promises'
+import { readdir, stat, unlink } from 'node:fs/promises'
 import { basename, dirname, join } from 'node:path'
+
+/**
+ * How old a file must be (by its last change) before it may count as left
+ * behind. Temporary files and lock drafts live for milliseconds, so one this
+ * old is no write in progress, even if its pid is judged wrongly (a pid from
+ * another pid namespace: a container sharing the folder).
+ */
+const leftoverMinAgeMs = 60_000
 
 /** Linux never gives pids above 2^22, other systems stay within 32 bits; `process.kill` refuses anything larger. */
 const maxPid = 2 ** 31 - 1
@@ -29,8 +37,8 @@ export function isProcessAlive(pid: number): boolean {
 
 /**
  * Removes the files named `prefix` + a suffix matching `pattern` (`prefix` is
- * a path: the files are in its folder) that `isLeftover` judges left behind;
- * every other file stays. Best effort: what cannot be listed, judged or
+ * a path: the files are in its folder), unchanged for a minute, that
+ * `isLeftover` judges left behind; every other file stays. Best effort: what cannot be listed, judged or
  * removed is left, and nothing is thrown.
  */
 export async function removeLeftovers(
@@ -52,6 +60,7 @@ export async function removeLeftovers(
       if (match === null) return
       const file = join(folder, entry)
       try {
+        if ((await stat(file)).mtimeMs > Date.now() - leftoverMinAgeMs) return
         if (await isLeftover(file, match)) await unlink(file)
       } catch {
         // Gone already, or not ours to remove.

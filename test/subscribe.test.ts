@@ -335,6 +335,12 @@ describe('project', () => {
     expect(error).toMatchObject({ code: 'STATE_AHEAD_OF_LOG' })
     expect((error as Error).message).toContain('sum.json is at version 9, but the log memory ends at index 1')
     await log.close()
+    // The usual way to get there: the log was started over, the state kept.
+    const empty = await logWith(0)
+    const emptyError = await project({ log: empty, store, reduce: sum }).catch((caught: unknown) => caught)
+    expect(emptyError).toBeInstanceOf(StateAheadOfLogError)
+    expect((emptyError as Error).message).toContain('sum.json is at version 9, but the log memory is empty; if the log was started over, delete the state')
+    await empty.close()
   })
 
   it('works alongside a subscriber that appends: the projection sees the appended events', async () => {

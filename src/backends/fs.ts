@@ -41,7 +41,8 @@ function removeLeftoverTemporaries(name: string): Promise<void> {
  * and is renamed over the old file, so the file is always either the old
  * snapshot or the new one, even after a crash or power loss. A file that is
  * not a valid envelope is reported, never overwritten. Temporary files left
- * by a process killed mid-write are removed by the next `read()` (at open).
+ * by a process killed mid-write are removed by the first `write()` of the
+ * next backend object, once they are a minute old; reading changes nothing.
  */
 export function fsStoreBackend<S>(filename: string, initialState?: S): StateStoreBackend<S> {
   if (typeof filename !== 'string' || filename === '') {
@@ -50,6 +51,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const name = resolve(filename)
   const folder = dirname(name)
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
+  /** Leftovers are looked for once per backend object, by the process about to write there anyway. */
+  let tidied = false
   // A name already taken is someone else's file (a second copy of this
   // library, or a worker thread, numbers from 1 too): skip it, never remove it.
   const openTemporary = async (): Promise<[string, FileHandle]> => {
@@ -83,7 +86,6 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const backend: StateStoreBackend<S> = {
     name,
     async read(): Promise<StateSnapshot<S> | null> {
-      await removeLeftoverTemporaries(name)
       let bytes: Buffer
       try {
         bytes = await readFile(name)
@@ -102,6 +104,10 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       const text = serializeSnapshot(snapshot)
       // Every time, not once: the folder may have been deleted to start the read models over.
       await createFolderFor(name)
+      if (!tidied) {
+        tidied = true
+        await removeLeftoverTemporaries(name)
+      }
       let temporary: string | undefined
       try {
         const [opened, file] = await openTemporary()

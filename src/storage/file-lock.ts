@@ -1,4 +1,4 @@
-import { readFileSync, unlinkSync } from 'node:fs'
+import { readFileSync, readlinkSync, unlinkSync } from 'node:fs'
 import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { LogLockedError } from '../errors.js'
@@ -8,7 +8,28 @@ import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 interface LockOwner {
   pid: number
   hostname: string
+  /** Linux only. */
+  pidNamespace?: string
   since: string
+}
+
+/**
+ * This process's pid namespace on Linux (`pid:[4026531836]`), undefined
+ * elsewhere. Containers can share a hostname (those of a Kubernetes pod do)
+ * and a folder, each with its own pids: a pid from another namespace says
+ * nothing about which process runs here, so its lock cannot be judged stale.
+ */
+const pidNamespace = (() => {
+  try {
+    return readlinkSync('/proc/self/ns/pid')
+  } catch {
+    return undefined
+  }
+})()
+
+/** Whether `owner`'s pid means a process of this host and pid namespace, which `process.kill` can look for. */
+function isLocal(owner: LockOwner): boolean {
+  return owner.hostname === hostname() && owner.pidNamespace === pidNamespace
 }
 
 /** Lock files this process holds, with their exact text; removed on exit even without `close()`, so a clean exit leaves none behind. */
@@ -40,7 +61,9 @@ async function readText(lockFile: string): Promise<string | undefined> {
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(text) as Partial<LockOwner>
-    if (typeof owner.pid === 'number' && typeof owner.hostname === 'string') return owner as LockOwner
+    if (typeof owner.pid === 'number' && typeof owner.hostname === 'string' && ['string', 'undefined'].includes(typeof owner.pidNamespace)) {
+      return owner as LockOwner
+    }
   } catch {
     // Not a lock we wrote: treated as no owner.
   }
@@ -48,22 +71,24 @@ function parseOwner(text: string): LockOwner | undefined {
 }
 
 /**
- * A lock's owner counts as alive unless it is on this host and its process is
- * gone (killed, crashed), or it names this process but dates from before this
- * process started: a container restarted after a kill gives its process the
- * same pid again, and its lock must not read as this process's own.
+ * A lock's owner counts as alive unless it is on this host, in this pid
+ * namespace, and its process is gone (killed, crashed), or it names this
+ * process but dates from before this process started: a process restarted
+ * after a kill can get the same pid again, and its lock must not read as
+ * this process's own.
  */
 function isAlive(owner: LockOwner): boolean {
-  if (owner.hostname !== hostname()) return true
+  if (!isLocal(owner)) return true
   if (owner.pid === process.pid) return !(Date.parse(owner.since) < performance.timeOrigin)
   return isProcessAlive(owner.pid)
 }
 
 function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
   const who =
-    owner.pid === process.pid && owner.hostname === hostname()
+    owner.pid === process.pid && isLocal(owner)
       ? `this process (pid ${owner.pid}) already has it open; close() that log first or share it`
-      : `process ${owner.pid} on ${owner.hostname} has held it since ${owner.since}; stop that process, ` +
+      : `process ${owner.pid} on ${owner.hostname}${owner.hostname === hostname() && !isLocal(owner) ? ' (in another pid namespace: another container?)' : ''} ` +
+        `has held it since ${owner.since}; stop that process, ` +
         `open this one with { readOnly: true } to follow it, or delete ${lockFile} if you are sure that process is gone`
   return new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: ${who}`)
 }
@@ -107,8 +132,8 @@ function removeLeftoverDrafts(lockFile: string): Promise<void> {
     const pid = Number(name)
     const text = await readText(draft)
     if (text === undefined) return false
-    const owner = text === '' ? { pid, hostname: hostname(), since: '' } : parseOwner(text)
-    return owner !== undefined && owner.pid === pid && owner.hostname === hostname() && !isAlive(owner)
+    const owner = text === '' ? { pid, hostname: hostname(), pidNamespace, since: '' } : parseOwner(text)
+    return owner !== undefined && owner.pid === pid && isLocal(owner) && !isAlive(owner)
   })
 }
 
@@ -119,7 +144,7 @@ function removeLeftoverDrafts(lockFile: string): Promise<void> {
  * Resolves with a function that releases the lock.
  */
 export async function acquireFileLock(lockFile: string, logFile: string): Promise<() => Promise<void>> {
-  const owner: LockOwner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
+  const owner: LockOwner = { pid: process.pid, hostname: hostname(), pidNamespace, since: new Date().toISOString() }
   const text = `${JSON.stringify(owner)}\n`
   // Written aside and hard-linked into place, so nobody can read a half-written lock.
   const draft = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}`

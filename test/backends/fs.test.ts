@@ -220,16 +220,25 @@ describe('fsStoreBackend', () => {
       return { pid: child.process.pid!, temporary }
     }
 
-    it('are removed when the store opens; those of live processes and every other file stay', async () => {
+    /** Makes files look unchanged for `seconds`: leftovers younger than a minute are never removed. */
+    async function age(files: string[], seconds = 61): Promise<void> {
+      const then = new Date(Date.now() - seconds * 1000)
+      for (const file of files) await utimes(file, then, then)
+    }
+
+    it('are removed by the first write once a minute old; those of live processes, younger ones and every other file stay', async () => {
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
       await fsStoreBackend(filename).write({ version: 7, state: { n: 7 } })
-      const killed = [await killedWriter(filename), await killedWriter(filename)]
+      const killed = [await killedWriter(filename), await killedWriter(filename), await killedWriter(filename)]
       const dead = killed[0]!.pid
       // A live process in the middle of a write: its temporary file must survive.
       const live = await startChild(`console.log(process.pid); setInterval(() => {}, 1000)`)
       const livePid = Number(await live.nextLine())
+      // Its pid is dead, but it could be a write in progress in another pid namespace (a container sharing the folder).
+      const young = killed.pop()!.temporary.slice(folder.length + 1)
       const kept = [
+        young,
         `state.json.tmp-${livePid}-3`,
         // Not this state file's temporaries, or not named as the backend names them.
         `other.json.tmp-${dead}-1`,
@@ -242,34 +251,43 @@ describe('fsStoreBackend', () => {
         `state.json.tmp-`,
         'notes.txt',
       ]
-      for (const name of kept) await writeFile(join(folder, name), name)
-      expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json', ...killed.map(({ temporary }) => temporary.slice(folder.length + 1))].sort())
+      for (const name of kept.slice(1)) await writeFile(join(folder, name), name)
+      await age([...killed.map(({ temporary }) => temporary), ...kept.slice(1).map((name) => join(folder, name))])
+      const leftovers = killed.map(({ temporary }) => temporary.slice(folder.length + 1))
+      expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json', ...leftovers].sort())
 
+      // Opening and reading change nothing on disk.
       const store = await initStateStore({ storeBackend: fsStoreBackend(filename, {}), writeInterval: 0 })
       expect(store.getVersion()).toBe(7)
       expect(store.getState()).toEqual({ n: 7 })
+      expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json', ...leftovers].sort())
+      store.update({ n: 8 }, 8)
       await store.close()
       expect((await readdir(folder)).sort()).toEqual([...kept, 'state.json'].sort())
-      for (const name of kept) expect(await readFile(join(folder, name), 'utf8')).toBe(name)
-      expect(await readFile(filename, 'utf8')).toBe('{"_version":7,"state":{"n":7}}\n')
+      for (const name of kept.slice(1)) expect(await readFile(join(folder, name), 'utf8')).toBe(name)
+      expect(await readFile(filename, 'utf8')).toBe('{"_version":8,"state":{"n":8}}\n')
     }, 60_000)
 
-    it('are removed by read() even when there is no state file yet', async () => {
+    it('are removed by the first write even when there is no state file yet', async () => {
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
       const { temporary } = await killedWriter(filename)
+      await age([temporary])
+      const backend = fsStoreBackend(filename)
+      expect(await backend.read()).toBeNull()
       expect(await readdir(folder)).toEqual([temporary.slice(folder.length + 1)])
-      expect(await fsStoreBackend(filename).read()).toBeNull()
-      expect(await readdir(folder)).toEqual([])
+      await backend.write({ version: 0, state: {} })
+      expect(await readdir(folder)).toEqual(['state.json'])
     }, 60_000)
 
-    it('do not hide a corrupt state file: read() still reports it', async () => {
+    it('do not hide a corrupt state file: read() still reports it and removes nothing', async () => {
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
       await writeFile(filename, '{"_version":3,"state":')
-      await killedWriter(filename)
+      const { temporary } = await killedWriter(filename)
+      await age([temporary])
       await expect(fsStoreBackend(filename).read()).rejects.toBeInstanceOf(CorruptStateError)
-      expect(await readdir(folder)).toEqual(['state.json'])
+      expect((await readdir(folder)).sort()).toEqual(['state.json', temporary.slice(folder.length + 1)].sort())
       expect(await readFile(filename, 'utf8')).toBe('{"_version":3,"state":')
     }, 60_000)
 
@@ -277,16 +295,15 @@ describe('fsStoreBackend', () => {
       // A container restarted after a kill gives its process the same pid as the killed one.
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
-      const backend = fsStoreBackend(filename)
-      await backend.write({ version: 0, state: {} })
-      const before = new Date(performance.timeOrigin - 60_000)
+      await fsStoreBackend(filename).write({ version: 0, state: {} })
+      const before = new Date(performance.timeOrigin - 61_000)
       const earlier = `state.json.tmp-${process.pid}-99999999`
       const fresh = `state.json.tmp-${process.pid}-99999998` // could be another copy of the library, or a worker thread, writing now
       const numberedHere = `state.json.tmp-${process.pid}-1` // this module gave out 1: maybe being written now
       for (const name of [earlier, fresh, numberedHere]) await writeFile(join(folder, name), '{')
       await utimes(join(folder, earlier), before, before)
       await utimes(join(folder, numberedHere), before, before)
-      expect(await backend.read()).toEqual({ version: 0, state: {} })
+      await fsStoreBackend(filename).write({ version: 1, state: {} })
       expect((await readdir(folder)).sort()).toEqual([fresh, numberedHere, 'state.json'].sort())
     })
   })

@@ -60,14 +60,16 @@ const running = new Set<Child>()
  * `from 'tiny-event-sourcing'` (and `'tiny-event-sourcing/postgres'`)
  * imports load the library built from `src/`. Arguments are available to the
  * script as `process.argv.slice(2)`; `child.process.stdin` writes to its stdin.
+ * `wrapper` is a command line that runs `node` for it, e.g. `unshare …`.
  */
-export async function startChild(source: string, args: string[] = []): Promise<Child> {
+export async function startChild(source: string, args: string[] = [], { wrapper = [] }: { wrapper?: string[] } = {}): Promise<Child> {
   const url = await libraryUrl()
   const dir = await mkdtemp(join(tmpdir(), 'tes-child-'))
   const script = join(dir, 'child.mjs')
   const postgresUrl = new URL('postgres.js', url).href
   await writeFile(script, source.replaceAll(`'tiny-event-sourcing/postgres'`, JSON.stringify(postgresUrl)).replaceAll(`'tiny-event-sourcing'`, JSON.stringify(url)))
-  const child = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+  const [command, ...commandArgs] = [...wrapper, process.execPath, script, ...args]
+  const child = spawn(command!, commandArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
   let errors = ''
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (errors += text))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

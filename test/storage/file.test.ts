@@ -1,12 +1,15 @@
 import { randomUUID } from 'node:crypto'
-import { existsSync } from 'node:fs'
-import { appendFile, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { existsSync, readlinkSync } from 'node:fs'
+import { appendFile, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises'
 import { hostname, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from './child.js'
 import { describeLogStorage } from './contract.js'
+
+/** What lock records say of this process's pid namespace (Linux). */
+const pidNamespace = readlinkSync('/proc/self/ns/pid')
 
 let base: string
 beforeAll(async () => {
@@ -535,7 +538,7 @@ describe('the writer lock', () => {
   it('left by a killed process is taken over by exactly one of several processes starting at once', async () => {
     const dead = await startChild('')
     await dead.exited
-    const stale = { pid: dead.process.pid, hostname: hostname(), since: new Date().toISOString() }
+    const stale = { pid: dead.process.pid, hostname: hostname(), pidNamespace, since: new Date().toISOString() }
     for (let round = 0; round < 3; round++) {
       const filename = freshLogPath()
       await writeLog(filename, countedLines(1))
@@ -584,7 +587,7 @@ describe('the writer lock', () => {
     await writeLog(filename, countedLines(1))
     await writeFile(`${filename}.lock`, 'garbage')
     const log = await initLog({ filename })
-    expect(JSON.parse(await readFile(`${filename}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
+    expect(JSON.parse(await readFile(`${filename}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname(), pidNamespace })
     await log.close()
   })
 
@@ -596,10 +599,10 @@ describe('the writer lock', () => {
     // aside, then hard-linked into place): real processes write one as acquireFileLock does, and are
     // killed with SIGKILL; one is killed before it wrote anything into it.
     const draftScript = `
-      import { writeFileSync } from 'node:fs'
+      import { readlinkSync, writeFileSync } from 'node:fs'
       import { hostname } from 'node:os'
       const draft = process.argv[2] + '.' + process.pid + '.' + Math.random().toString(36).slice(2)
-      const owner = { pid: process.pid, hostname: hostname(), since: new Date().toISOString() }
+      const owner = { pid: process.pid, hostname: hostname(), pidNamespace: readlinkSync('/proc/self/ns/pid'), since: new Date().toISOString() }
       writeFileSync(draft, process.argv[3] === 'empty' ? '' : JSON.stringify(owner) + '\\n')
       console.log(draft)
       setInterval(() => {}, 1000)
@@ -615,17 +618,24 @@ describe('the writer lock', () => {
     const live = await startChild(draftScript, [lockFile, 'full'])
     const liveDraft = await draftOf(live)
     const log = basename(filename)
-    const deadOwner = `${JSON.stringify({ pid: dead, hostname: hostname(), since: new Date().toISOString() })}\n`
+    const deadOwner = `${JSON.stringify({ pid: dead, hostname: hostname(), pidNamespace, since: new Date().toISOString() })}\n`
     const kept: Record<string, string> = {
       [`${log}.lock.${dead}.abc.bak`]: deadOwner, // not a draft's name
       [`${log}.lock.0${dead}.abc`]: deadOwner,
       [`${log}.lock.notes`]: 'notes',
       [`other.ndjson.lock.${dead}.abc`]: deadOwner, // another log's
-      [`${log}.lock.${dead}.other`]: `${JSON.stringify({ pid: live.process.pid, hostname: hostname(), since: '' })}\n`, // names another pid
-      [`${log}.lock.${dead}.host`]: `${JSON.stringify({ pid: dead, hostname: `not-${hostname()}`, since: '' })}\n`, // another host's
+      [`${log}.lock.${dead}.other`]: `${JSON.stringify({ pid: live.process.pid, hostname: hostname(), pidNamespace, since: '' })}\n`, // names another pid
+      [`${log}.lock.${dead}.host`]: `${JSON.stringify({ pid: dead, hostname: `not-${hostname()}`, pidNamespace, since: '' })}\n`, // another host's
+      [`${log}.lock.${dead}.namespace`]: `${JSON.stringify({ pid: dead, hostname: hostname(), pidNamespace: 'pid:[1]', since: '' })}\n`, // another container's
+      [`${log}.lock.${dead}.young`]: deadOwner, // changed within the minute: could be a lock attempt in another container
       [`${log}.lock.${dead}.text`]: 'not a lock owner',
     }
     for (const [name, text] of Object.entries(kept)) await writeFile(join(dirname(filename), name), text)
+    // Drafts live for milliseconds: only those unchanged for a minute can be leftovers.
+    const minuteAgo = new Date(Date.now() - 61_000)
+    for (const name of [...killed, liveDraft, ...Object.keys(kept).filter((name) => !name.endsWith('.young'))]) {
+      await utimes(join(dirname(filename), name), minuteAgo, minuteAgo)
+    }
     const before = await readdir(dirname(filename))
     expect(before).toEqual(expect.arrayContaining([...killed, liveDraft]))
 
@@ -639,18 +649,57 @@ describe('the writer lock', () => {
     await live.kill()
   }, 60_000)
 
+  it('is never taken from a live writer with the same pid and hostname in another pid namespace (containers of one pod)', async () => {
+    const filename = freshLogPath()
+    // Each child is pid 1 of a new pid namespace, on this hostname, as in two containers sharing a volume.
+    const container = ['unshare', ...(process.getuid?.() === 0 ? [] : ['--user', '--map-root-user']), '--pid', '--fork', '--mount-proc', '--kill-child']
+    const holder = await startChild(
+      `
+      import { initLog } from 'tiny-event-sourcing'
+      const log = await initLog({ filename: process.argv[2] })
+      await log.append({ type: 'first' })
+      console.log(process.pid)
+      setInterval(() => {}, 1000)
+      `,
+      [filename],
+      { wrapper: container },
+    )
+    expect(await holder.nextLine()).toBe('1')
+    const contender = await startChild(
+      `
+      import { initLog } from 'tiny-event-sourcing'
+      try {
+        await initLog({ filename: process.argv[2] })
+        console.log('took the lock')
+      } catch (error) {
+        console.log(JSON.stringify({ pid: process.pid, code: error.code, message: error.message }))
+      }
+      `,
+      [filename],
+      { wrapper: container },
+    )
+    const refusal = JSON.parse(await contender.nextLine()) as { pid: number; code: string; message: string }
+    expect(refusal).toMatchObject({ pid: 1, code: 'LOG_LOCKED' })
+    expect(refusal.message).toContain(`process 1 on ${hostname()} (in another pid namespace: another container?) has held it since`)
+    expect(await readFile(filename, 'utf8')).toBe('{"type":"first","index":0}\n')
+    await holder.kill()
+  }, 60_000)
+
   it('naming this process’s pid but taken before it started is taken over, with such drafts', async () => {
     // A container restarted after a kill gives its process the same pid as the killed one, on the same host.
     const filename = freshLogPath()
     await writeLog(filename, countedLines(1))
     const lockFile = `${filename}.lock`
-    const earlier = `${JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date(performance.timeOrigin - 60_000).toISOString() })}\n`
-    const now = `${JSON.stringify({ pid: process.pid, hostname: hostname(), since: new Date().toISOString() })}\n`
+    const before = new Date(performance.timeOrigin - 61_000)
+    const earlier = `${JSON.stringify({ pid: process.pid, hostname: hostname(), pidNamespace, since: before.toISOString() })}\n`
+    const now = `${JSON.stringify({ pid: process.pid, hostname: hostname(), pidNamespace, since: new Date().toISOString() })}\n`
     await writeFile(lockFile, earlier)
     const earlierDraft = `${lockFile}.${process.pid}.earlier`
     const currentDraft = `${lockFile}.${process.pid}.current` // could be a worker thread's, or another copy of the library's
     await writeFile(earlierDraft, earlier)
     await writeFile(currentDraft, now)
+    await utimes(earlierDraft, before, before)
+    await utimes(currentDraft, before, before) // old enough, but its record dates from after this process started
     const log = await initLog({ filename })
     expect(log.length).toBe(1)
     expect(await readFile(lockFile, 'utf8')).not.toBe(earlier)
