@@ -75,6 +75,16 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       }
     }
   }
+  /**
+   * Node's message names no path when the state file is a folder, and only the
+   * temporary file when the folder cannot be written to: these name the state
+   * file and say what to give instead, or which folder needs write access.
+   */
+  const writeError = (error: unknown): unknown => {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') return folderError('write the state file', name, error)
+    return folderGiven(error)
+  }
   /** Node's message names no path when the state file is a folder: this one names it and says what to give instead. */
   const folderGiven = (error: unknown): unknown => {
     const code = (error as NodeJS.ErrnoException).code
@@ -121,7 +131,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         await rename(temporary, name)
       } catch (error) {
         if (temporary !== undefined) await unlink(temporary).catch(() => {})
-        throw folderGiven(error)
+        throw writeError(error)
       }
       await syncFolder(folder)
     },
@@ -147,7 +157,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         } catch {
           // Already renamed.
         }
-        throw folderGiven(error)
+        throw writeError(error)
       }
       syncFolderSync(folder)
     },

@@ -123,12 +123,19 @@ class FileStorage implements LogStorage {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EISDIR') throw this.#folderGivenError(error) // where a folder cannot be opened at all (Windows)
         if (code === 'ENOTDIR') throw folderError('follow', this.name, error) // Node's message does not say which part is a file
+        if (code === 'EACCES' || code === 'EPERM') {
+          throw Object.assign(new Error(`tiny-event-sourcing: cannot follow ${this.name}: permission denied; give this user read access to it`, { cause: error }), { code })
+        }
         if (code !== 'ENOENT') throw error
         throw new Error(`tiny-event-sourcing: cannot follow ${this.name}: the file does not exist; start the process that writes it first`, { cause: error })
       }
     } else {
       await createFolderFor(this.name)
-      this.#releaseLock = await acquireFileLock(`${this.name}.lock`, this.name)
+      try {
+        this.#releaseLock = await acquireFileLock(`${this.name}.lock`, this.name)
+      } catch (error) {
+        throw this.#lockError(error)
+      }
       try {
         this.#file = await open(this.name, 'a+')
       } catch (error) {
@@ -158,6 +165,18 @@ class FileStorage implements LogStorage {
           : undefined
     if (problem === undefined) return error // e.g. EMFILE: Node's message says it all, and no advice about the file fits
     return Object.assign(new Error(`tiny-event-sourcing: cannot open ${this.name} for writing: ${problem}`, { cause: error }), { code })
+  }
+
+  /**
+   * The lock file is created first, so a folder this user cannot write to fails
+   * there, and Node's message names only the lock's draft: this one names the
+   * log and the folder to give access to. Other failures (a lock held) pass.
+   */
+  #lockError(error: unknown): unknown {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM') return folderError('create the lock file for', this.name, error)
+    if (code === 'EROFS') return this.#openError(error)
+    return error
   }
 
   #folderGivenError(cause?: unknown): Error {

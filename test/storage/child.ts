@@ -5,7 +5,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -60,16 +60,23 @@ const running = new Set<Child>()
  * `from 'tiny-event-sourcing'` (and `'tiny-event-sourcing/postgres'`)
  * imports load the library built from `src/`. Arguments are available to the
  * script as `process.argv.slice(2)`; `child.process.stdin` writes to its stdin.
- * `wrapper` is a command line that runs `node` for it, e.g. `unshare …`.
+ * `wrapper` is a command line that runs `node` for it, e.g. `unshare …`. With
+ * `user`, the child runs as that user and group (the test must be root).
  */
-export async function startChild(source: string, args: string[] = [], { wrapper = [] }: { wrapper?: string[] } = {}): Promise<Child> {
+export async function startChild(
+  source: string,
+  args: string[] = [],
+  { wrapper = [], user }: { wrapper?: string[]; user?: { uid: number; gid: number } } = {},
+): Promise<Child> {
   const url = await libraryUrl()
   const dir = await mkdtemp(join(tmpdir(), 'tes-child-'))
   const script = join(dir, 'child.mjs')
   const postgresUrl = new URL('postgres.js', url).href
   await writeFile(script, source.replaceAll(`'tiny-event-sourcing/postgres'`, JSON.stringify(postgresUrl)).replaceAll(`'tiny-event-sourcing'`, JSON.stringify(url)))
+  // mkdtemp makes folders only their owner can enter: another user must be able to load the script and the library.
+  if (user) await Promise.all([dir, dirname(fileURLToPath(url))].map((folder) => chmod(folder, 0o755)))
   const [command, ...commandArgs] = [...wrapper, process.execPath, script, ...args]
-  const child = spawn(command!, commandArgs, { stdio: ['pipe', 'pipe', 'pipe'] })
+  const child = spawn(command!, commandArgs, { stdio: ['pipe', 'pipe', 'pipe'], ...user })
   let errors = ''
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (errors += text))
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
