@@ -103,6 +103,10 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'ENOENT') return null
         if (code === 'ENOTDIR') throw folderError('read the state file', name, error) // Node's message does not say which part is a file
+        if (code === 'EACCES' || code === 'EPERM') {
+          const message = `tiny-event-sourcing: cannot read the state file ${name}: permission denied; give this user read access to it`
+          throw Object.assign(new Error(message, { cause: error }), { code })
+        }
         throw folderGiven(error)
       }
       // Decoding would quietly replace bad bytes, and the next write would make that permanent.

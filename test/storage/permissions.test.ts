@@ -24,6 +24,7 @@ try {
   else if (operation === 'follow') await (await initLog({ filename, readOnly: true })).close()
   else if (operation === 'state') await fsStoreBackend(filename).write(snapshot)
   else if (operation === 'state sync') fsStoreBackend(filename).writeSync(snapshot)
+  else if (operation === 'state read') await fsStoreBackend(filename).read()
   else throw new Error('unknown operation ' + operation)
   console.log(JSON.stringify({ ok: true }))
 } catch (error) {
@@ -31,7 +32,7 @@ try {
 }
 `
 
-async function attempt(operation: 'log' | 'follow' | 'state' | 'state sync', filename: string): Promise<unknown> {
+async function attempt(operation: 'log' | 'follow' | 'state' | 'state sync' | 'state read', filename: string): Promise<unknown> {
   const child = await startChild(script, [operation, filename], { user: unprivileged })
   return JSON.parse(await child.nextLine()) as unknown
 }
@@ -124,5 +125,19 @@ describe.each(['state', 'state sync'] as const)('a state file in a folder this u
       denied(`tiny-event-sourcing: cannot write the state file ${filename}: permission denied; choose another filename, or give this user write access to ${readOnlyFolder}`),
     )
     expect(await readdir(readOnlyFolder)).toEqual([])
+  })
+})
+
+describe('a state file this user may not read', () => {
+  it('cannot be read: says so, and leaves it as it is', async () => {
+    const filename = join(writableFolder, 'private-state.json')
+    const text = '{"_version":0,"state":{"secret":true}}\n'
+    await writeFile(filename, text)
+    await chmod(filename, asRoot ? 0o600 : 0o000)
+    expect(await attempt('state read', filename)).toEqual(
+      denied(`tiny-event-sourcing: cannot read the state file ${filename}: permission denied; give this user read access to it`),
+    )
+    await chmod(filename, 0o600)
+    expect(await readFile(filename, 'utf8')).toBe(text)
   })
 })
