@@ -51,8 +51,11 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const name = resolve(filename)
   const folder = dirname(name)
   const temporaryName = () => `${name}.tmp-${process.pid}-${++temporaryCount}`
-  /** Leftovers are looked for once per backend object, by the process about to write there anyway. */
-  let tidied = false
+  /**
+   * Leftovers are looked for by the process about to write there anyway, at
+   * most once a minute: one younger than a minute is left for a later look.
+   */
+  let lastTidy = -Infinity
   // A name already taken is someone else's file (a second copy of this
   // library, or a worker thread, numbers from 1 too): skip it, never remove it.
   const openTemporary = async (): Promise<[string, FileHandle]> => {
@@ -118,8 +121,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
       const text = serializeSnapshot(snapshot)
       // Every time, not once: the folder may have been deleted to start the read models over.
       await createFolderFor(name)
-      if (!tidied) {
-        tidied = true
+      if (Date.now() - lastTidy >= 60_000) {
+        lastTidy = Date.now()
         await removeLeftoverTemporaries(name)
       }
       let temporary: string | undefined

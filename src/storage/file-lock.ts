@@ -83,11 +83,19 @@ function isAlive(owner: LockOwner): boolean {
   return isProcessAlive(owner.pid)
 }
 
+/** Why a lock of this host cannot be judged here, if it cannot. */
+function elsewhere(owner: LockOwner): string {
+  if (owner.hostname !== hostname() || isLocal(owner)) return ''
+  return owner.pidNamespace === undefined
+    ? ' (its lock records no pid namespace: an earlier version of tiny-event-sourcing, or no /proc, wrote it)'
+    : ' (in another pid namespace: another container?)'
+}
+
 function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
   const who =
     owner.pid === process.pid && isLocal(owner)
       ? `this process (pid ${owner.pid}) already has it open; close() that log first or share it`
-      : `process ${owner.pid} on ${owner.hostname}${owner.hostname === hostname() && !isLocal(owner) ? ' (in another pid namespace: another container?)' : ''} ` +
+      : `process ${owner.pid} on ${owner.hostname}${elsewhere(owner)} ` +
         `has held it since ${owner.since}; stop that process, ` +
         `open this one with { readOnly: true } to follow it, or delete ${lockFile} if you are sure that process is gone`
   return new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: ${who}`)
