@@ -2,7 +2,7 @@
  * Creates the folder a file goes into. When that fails, Node's error names
  * only the whole path it tried; this one names the file it was for, says
  * what is in the way (a file where a folder should be, missing permission),
- * and what to do about it.
+ * and what to do about it. The same for a file this user may not read.
  */
 import { mkdirSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -57,4 +57,10 @@ export function folderError(action: string, filename: string, error: unknown): E
     problem = `${message}; choose another filename, or fix the folder`
   }
   return Object.assign(new Error(`tiny-event-sourcing: cannot ${action} ${filename}: ${problem}`, { cause: error }), { code })
+}
+
+/** The error for `filename` this user may not read: Node's names the path, but not what to do. */
+export function readDeniedError(action: string, filename: string, error: unknown): Error {
+  const { code } = error as NodeJS.ErrnoException
+  return Object.assign(new Error(`tiny-event-sourcing: cannot ${action} ${filename}: permission denied; give this user read access to it`, { cause: error }), { code })
 }

@@ -38,13 +38,14 @@ export function isProcessAlive(pid: number): boolean {
 /**
  * Removes the files named `prefix` + a suffix matching `pattern` (`prefix` is
  * a path: the files are in its folder), unchanged for a minute, that
- * `isLeftover` judges left behind; every other file stays. Best effort: what cannot be listed, judged or
+ * `isLeftover` judges left behind (given the file's last change, in ms);
+ * every other file stays. Best effort: what cannot be listed, judged or
  * removed is left, and nothing is thrown.
  */
 export async function removeLeftovers(
   prefix: string,
   pattern: RegExp,
-  isLeftover: (file: string, match: RegExpExecArray) => boolean | Promise<boolean>,
+  isLeftover: (file: string, match: RegExpExecArray, changedMs: number) => boolean | Promise<boolean>,
 ): Promise<void> {
   const folder = dirname(prefix)
   const start = basename(prefix)
@@ -60,8 +61,9 @@ export async function removeLeftovers(
       if (match === null) return
       const file = join(folder, entry)
       try {
-        if ((await stat(file)).mtimeMs > Date.now() - leftoverMinAgeMs) return
-        if (await isLeftover(file, match)) await unlink(file)
+        const changedMs = (await stat(file)).mtimeMs
+        if (changedMs > Date.now() - leftoverMinAgeMs) return
+        if (await isLeftover(file, match, changedMs)) await unlink(file)
       } catch {
         // Gone already, or not ours to remove.
       }

@@ -1,8 +1,8 @@
 import { isUtf8 } from 'node:buffer'
 import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
-import { open, readFile, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { createFolderFor, createFolderForSync, folderError } from '../create-folder.js'
+import { createFolderFor, createFolderForSync, folderError, readDeniedError } from '../create-folder.js'
 import { CorruptStateError } from '../errors.js'
 import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
@@ -19,8 +19,8 @@ let temporaryCount = 0
  * out, on a file older than this process. Either alone could misjudge the
  * file of a worker thread or of a second copy of this library.
  */
-async function leftByEarlierProcess(file: string, n: number): Promise<boolean> {
-  return n > temporaryCount && (await stat(file)).mtimeMs < performance.timeOrigin
+function leftByEarlierProcess(n: number, changedMs: number): boolean {
+  return n > temporaryCount && changedMs < performance.timeOrigin
 }
 
 /**
@@ -29,8 +29,8 @@ async function leftByEarlierProcess(file: string, n: number): Promise<boolean> {
  * live processes may be in the middle of a write and stay.
  */
 function removeLeftoverTemporaries(name: string): Promise<void> {
-  return removeLeftovers(`${name}.tmp-`, /^([1-9]\d*)-([1-9]\d*)$/, (file, [, pid, n]) =>
-    Number(pid) === process.pid ? leftByEarlierProcess(file, Number(n)) : !isProcessAlive(Number(pid)),
+  return removeLeftovers(`${name}.tmp-`, /^([1-9]\d*)-([1-9]\d*)$/, (_file, [, pid, n], changedMs) =>
+    Number(pid) === process.pid ? leftByEarlierProcess(Number(n), changedMs) : !isProcessAlive(Number(pid)),
   )
 }
 
@@ -106,10 +106,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'ENOENT') return null
         if (code === 'ENOTDIR') throw folderError('read the state file', name, error) // Node's message does not say which part is a file
-        if (code === 'EACCES' || code === 'EPERM') {
-          const message = `tiny-event-sourcing: cannot read the state file ${name}: permission denied; give this user read access to it`
-          throw Object.assign(new Error(message, { cause: error }), { code })
-        }
+        if (code === 'EACCES' || code === 'EPERM') throw readDeniedError('read the state file', name, error)
         throw folderGiven(error)
       }
       // Decoding would quietly replace bad bytes, and the next write would make that permanent.

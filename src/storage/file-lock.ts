@@ -141,7 +141,8 @@ function removeLeftoverDrafts(lockFile: string): Promise<void> {
     const text = await readText(draft)
     if (text === undefined) return false
     const owner = text === '' ? { pid, hostname: hostname(), pidNamespace, since: '' } : parseOwner(text)
-    return owner !== undefined && owner.pid === pid && isLocal(owner) && !isAlive(owner)
+    // Not alive means local too: another host's or container's owner always counts as alive.
+    return owner !== undefined && owner.pid === pid && !isAlive(owner)
   })
 }
 

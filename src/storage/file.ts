@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { createFolderFor, folderError } from '../create-folder.js'
+import { createFolderFor, folderError, readDeniedError } from '../create-folder.js'
 import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import { shellQuote } from '../shell-quote.js'
@@ -123,9 +123,7 @@ class FileStorage implements LogStorage {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EISDIR') throw this.#folderGivenError(error) // where a folder cannot be opened at all (Windows)
         if (code === 'ENOTDIR') throw folderError('follow', this.name, error) // Node's message does not say which part is a file
-        if (code === 'EACCES' || code === 'EPERM') {
-          throw Object.assign(new Error(`tiny-event-sourcing: cannot follow ${this.name}: permission denied; give this user read access to it`, { cause: error }), { code })
-        }
+        if (code === 'EACCES' || code === 'EPERM') throw readDeniedError('follow', this.name, error)
         if (code !== 'ENOENT') throw error
         throw new Error(`tiny-event-sourcing: cannot follow ${this.name}: the file does not exist; start the process that writes it first`, { cause: error })
       }
@@ -652,6 +650,11 @@ class FileStorage implements LogStorage {
   async #shrankError(): Promise<Error> {
     const size = (await this.#handle().stat()).size
     if (!this.#readOnly) return this.#changedError(size, '')
+    return this.#failTruncated(size)
+  }
+
+  /** A follower's file now `size` bytes was cut below what was read, or cut and written past it again. */
+  #failTruncated(size: number): LogReplacedError {
     return this.#fail(size < this.#end ? `was truncated from ${this.#end} to ${size} bytes` : 'was truncated and written again')
   }
 
@@ -683,13 +686,13 @@ class FileStorage implements LogStorage {
           if (path === undefined) return void this.#fail('was deleted')
           if (path.ino !== file.ino || path.dev !== file.dev) return void this.#fail('was replaced by another file (renamed over, or deleted and created again)')
           const size = file.size
-          if (size < this.#end) return void this.#fail(`was truncated from ${this.#end} to ${size} bytes`)
+          if (size < this.#end) return void this.#failTruncated(size)
           if (size === this.#end) continue
           const { lastLine, fragmentStart } = await this.#findLastLine(this.#end, size)
           const index = lastLine ? parseIndex(lastLine.text) : undefined
           if (index === undefined) continue
           // Lines past what was read whose index goes back: the file was cut and written again.
-          if (index < this.#length) return void this.#fail('was truncated and written again')
+          if (index < this.#length) return void this.#failTruncated(size)
           this.#end = fragmentStart
           this.#length = index + 1
           this.#rememberOffset(this.#length, this.#end)
