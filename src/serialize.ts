@@ -36,56 +36,47 @@ function pathOf(keys: (string | number)[]): string {
 }
 
 /**
- * Refuses what JSON would silently change: after a round trip through the log
- * an event must read back exactly as it was appended. `undefined` object
- * properties are allowed (JSON drops them, and a missing property reads back
- * as `undefined`). The path of the value at fault is built only for the error
- * message, so the walk allocates nothing for a valid event.
+ * What JSON would silently change in `value`, if anything: after a round trip
+ * through the log an event must read back exactly as it was appended.
+ * `undefined` object properties are allowed (JSON drops them, and a missing
+ * property reads back as `undefined`). On a problem, `keys` is left holding
+ * the path to the value at fault; it is turned into text only then, so the
+ * walk allocates nothing for a valid event.
  */
-function assertJsonSafe(value: unknown, keys: (string | number)[], ancestors: object[]): void {
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return
-    case 'number':
-      if (Number.isFinite(value)) return
-      throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${value}, which JSON stores as null; use a finite number or null`)
-    case 'object': {
-      if (value === null) return
-      if (ancestors.includes(value)) {
-        throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} refers back to an enclosing object; events must not be circular`)
-      }
-      ancestors.push(value)
-      if (Array.isArray(value)) {
-        for (let i = 0; i < value.length; i++) {
-          const child: unknown = value[i]
-          if (typeof child === 'string') continue
-          keys.push(i)
-          if (child === undefined) {
-            throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is undefined, which JSON stores as null; use null`)
-          }
-          assertJsonSafe(child, keys, ancestors)
-          keys.pop()
-        }
-      } else if (isPlainObject(value)) {
-        for (const key in value) {
-          if (!Object.hasOwn(value, key)) continue
-          const child = (value as Record<string, unknown>)[key]
-          if (child === undefined || typeof child === 'string') continue
-          keys.push(key)
-          assertJsonSafe(child, keys, ancestors)
-          keys.pop()
-        }
-      } else {
-        const hint = value instanceof Date ? ' (store date.toISOString() instead)' : ''
-        throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${describe(value)}, which JSON cannot store faithfully${hint}; use plain objects, arrays, strings, numbers, booleans and null`)
-      }
-      ancestors.pop()
-      return
-    }
-    default:
-      throw new InvalidEventError(`tiny-event-sourcing: ${pathOf(keys)} is ${describe(value)}, which JSON cannot store; use plain objects, arrays, strings, numbers, booleans and null`)
+function problemIn(value: unknown, keys: (string | number)[], ancestors: object[]): string | undefined {
+  if (typeof value === 'string' || typeof value === 'boolean' || value === null) return undefined
+  if (typeof value === 'number') {
+    return Number.isFinite(value) ? undefined : `is ${value}, which JSON stores as null; use a finite number or null`
   }
+  if (typeof value !== 'object' || !(Array.isArray(value) || isPlainObject(value))) {
+    const hint = value instanceof Date ? ' (store date.toISOString())' : ''
+    return `is ${describe(value)}, which JSON cannot store${hint}; use plain objects, arrays, strings, numbers, booleans and null`
+  }
+  if (ancestors.includes(value)) return 'refers back to an enclosing object; events must not be circular'
+  ancestors.push(value)
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const child: unknown = value[i]
+      if (typeof child === 'string') continue
+      keys.push(i)
+      // Unlike an object property, an array slot JSON cannot drop: it becomes null.
+      const problem = child === undefined ? 'is undefined, which JSON stores as null; use null' : problemIn(child, keys, ancestors)
+      if (problem) return problem
+      keys.pop()
+    }
+  } else {
+    for (const key in value) {
+      if (!Object.hasOwn(value, key)) continue
+      const child = (value as Record<string, unknown>)[key]
+      if (child === undefined || typeof child === 'string') continue
+      keys.push(key)
+      const problem = problemIn(child, keys, ancestors)
+      if (problem) return problem
+      keys.pop()
+    }
+  }
+  ancestors.pop()
+  return undefined
 }
 
 /**
@@ -95,9 +86,11 @@ function assertJsonSafe(value: unknown, keys: (string | number)[], ancestors: ob
  */
 export function serializeEvent(event: unknown): string {
   if (typeof event !== 'object' || event === null || Array.isArray(event) || !isPlainObject(event)) {
-    throw new InvalidEventError(`tiny-event-sourcing: an event must be a plain object such as { type: 'bookmark' }, got ${describe(event)}`)
+    throw new InvalidEventError(`an event must be a plain object such as { type: 'bookmark' }, got ${describe(event)}`)
   }
-  assertJsonSafe(event, [], [])
+  const keys: (string | number)[] = []
+  const problem = problemIn(event, keys, [])
+  if (problem) throw new InvalidEventError(`${pathOf(keys)} ${problem}`)
   if (!Object.hasOwn(event, 'index')) return JSON.stringify(event)
   const { index: _ignored, ...withoutIndex } = event as Record<string, unknown>
   return JSON.stringify(withoutIndex)

@@ -1,4 +1,5 @@
-import { StateAheadOfLogError } from './errors.js'
+import { StateAheadOfLogError, usageError } from './errors.js'
+import { isProjectionVersion } from './backends/envelope.js'
 import type { Indexed, Log } from './log.js'
 import { StateStoreInternals, type StateStore } from './state-store.js'
 
@@ -21,13 +22,12 @@ export async function catchupSubscribe<E>(
   options: CatchupSubscribeOptions = {},
 ): Promise<void> {
   const { signal } = options
-  if (typeof handler !== 'function') throw new TypeError('tiny-event-sourcing: catchupSubscribe(events, handler) needs a handler function')
+  if (typeof handler !== 'function') throw usageError('catchupSubscribe(events, handler) needs a handler function')
   const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
   const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
   if (typeof iterate !== 'function') {
-    const given =
-      events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'a log; pass log.events()' : 'an object that is not iterable'
-    throw new TypeError(`tiny-event-sourcing: catchupSubscribe(events, handler) needs the events to iterate, e.g. log.events(); got ${given}`)
+    const given = events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'the log itself' : 'an object'
+    throw usageError(`catchupSubscribe(events, handler) needs events to iterate, e.g. log.events(); got ${given}`)
   }
   const iterator = iterate.call(events)
   if (signal?.aborted) {
@@ -107,10 +107,10 @@ export interface ProjectOptions<E, S> {
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
   if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
-    throw new TypeError('tiny-event-sourcing: project() needs { log, store, reduce: (state, event) => newState }')
+    throw usageError('project() needs { log, store, reduce: (state, event) => newState }')
   }
-  if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
-    throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
+  if (version !== undefined && !isProjectionVersion(version)) {
+    throw usageError(`project({ version }) takes a number or a string, got ${String(version)}`)
   }
   if (StateStoreInternals.projectionOf(store) !== version) StateStoreInternals.restart(store, version)
   if (store.getVersion() >= log.length) throw new StateAheadOfLogError(store.name, store.getVersion(), log.name, log.length)
@@ -119,9 +119,7 @@ export async function project<E extends object, S>(options: ProjectOptions<E, S>
     (event) => {
       const next = reduce(store.getState(), event)
       if (next === undefined) {
-        throw new TypeError(
-          `tiny-event-sourcing: reduce returned undefined for event ${event.index} of ${log.name}; return state itself to ignore an event`,
-        )
+        throw usageError(`reduce returned undefined for event ${event.index} of ${log.name}; return state itself to ignore an event`)
       }
       store.update(next, event.index)
     },

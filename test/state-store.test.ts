@@ -124,7 +124,7 @@ describe('store.update', () => {
       })()
       expect(error).toBeInstanceOf(StaleVersionError)
       expect(error).toMatchObject({ code: 'STALE_VERSION', currentVersion: 3, attemptedVersion: version })
-      expect((error as Error).message).toContain(`is at version 3: update(state, ${version}) refused, state kept`)
+      expect((error as Error).message).toContain(`is at version 3: update(state, ${version}) refused; skip events with event.index <= store.getVersion()`)
       expect((error as Error).message).toContain('skip events with event.index <= store.getVersion()')
     }
     expect(store.getState()).toEqual({ n: 1 })

@@ -188,8 +188,8 @@ describe('catchupSubscribe', () => {
 
   it('says what it needs when given something other than events, such as the log itself', async () => {
     const log = await logWith(1)
-    await expect(catchupSubscribe(log as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got a log; pass log\.events\(\)/)
-    await expect(catchupSubscribe(undefined as never, () => {})).rejects.toThrow(/needs the events to iterate, e\.g\. log\.events\(\); got undefined/)
+    await expect(catchupSubscribe(log as never, () => {})).rejects.toThrow(/needs events to iterate, e\.g\. log\.events\(\); got the log itself/)
+    await expect(catchupSubscribe(undefined as never, () => {})).rejects.toThrow(/needs events to iterate, e\.g\. log\.events\(\); got undefined/)
     await log.close()
   })
 
@@ -339,7 +339,7 @@ describe('project', () => {
     const empty = await logWith(0)
     const emptyError = await project({ log: empty, store, reduce: sum }).catch((caught: unknown) => caught)
     expect(emptyError).toBeInstanceOf(StateAheadOfLogError)
-    expect((emptyError as Error).message).toContain('sum.json is at version 9, but the log memory is empty; if the log was started over, delete the state')
+    expect((emptyError as Error).message).toContain('sum.json is at version 9, but the log memory is empty; delete the state to rebuild it, or point the store at its own log')
     await empty.close()
   })
 

@@ -6,11 +6,13 @@ import type { StateSnapshot } from './types.js'
  * `"_projection"` between them when the snapshot has one, and a final newline.
  */
 export function serializeSnapshot(snapshot: StateSnapshot<unknown>): string {
-  const envelope =
-    snapshot.projection === undefined
-      ? { _version: snapshot.version, state: snapshot.state }
-      : { _version: snapshot.version, _projection: snapshot.projection, state: snapshot.state }
-  return `${JSON.stringify(envelope)}\n`
+  // JSON.stringify leaves out "_projection" when it is undefined.
+  return `${JSON.stringify({ _version: snapshot.version, _projection: snapshot.projection, state: snapshot.state })}\n`
+}
+
+/** A projection version `project({ version })` accepts and a snapshot may record: a string or a finite number. */
+export function isProjectionVersion(value: unknown): value is number | string {
+  return typeof value === 'string' || Number.isFinite(value)
 }
 
 /** Reads an envelope back, or throws `CorruptStateError` naming `name` and saying what is wrong with it. */
@@ -30,7 +32,7 @@ export function parseSnapshot<S>(text: string, name: string): StateSnapshot<S> {
     throw new CorruptStateError(name, `"_version" is ${JSON.stringify(version) ?? 'missing'}, where an integer of -1 or more was expected`)
   }
   if (!Object.hasOwn(envelope, 'state')) throw new CorruptStateError(name, 'has no "state" field')
-  if (projection !== undefined && typeof projection !== 'string' && !(typeof projection === 'number' && Number.isFinite(projection))) {
+  if (projection !== undefined && !isProjectionVersion(projection)) {
     throw new CorruptStateError(name, `"_projection" is ${JSON.stringify(projection)}, where a number or a string was expected`)
   }
   const snapshot: StateSnapshot<S> = { version: version as number, state: state as S }

@@ -3,7 +3,7 @@ import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync }
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
 import { createFolderFor, createFolderForSync, folderError, readDeniedError } from '../create-folder.js'
-import { CorruptStateError } from '../errors.js'
+import { CorruptStateError, usageError } from '../errors.js'
 import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
@@ -46,7 +46,7 @@ function removeLeftoverTemporaries(name: string): Promise<void> {
  */
 export function fsStoreBackend<S>(filename: string, initialState?: S): StateStoreBackend<S> {
   if (typeof filename !== 'string' || filename === '') {
-    throw new TypeError('tiny-event-sourcing: fsStoreBackend() needs a filename, e.g. fsStoreBackend("data/read-model.json", initialState)')
+    throw usageError('fsStoreBackend() needs a filename, e.g. fsStoreBackend("data/read-model.json", initialState)')
   }
   const name = resolve(filename)
   const folder = dirname(name)

@@ -1,6 +1,7 @@
 import { committed, openDatabase, result, snapshotsStore } from '../indexeddb.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
+import { usageError } from '../errors.js'
 
 /**
  * A state-store backend that keeps a read model's snapshot in the page's
@@ -14,7 +15,7 @@ import type { StateSnapshot, StateStoreBackend } from './types.js'
  */
 export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateStoreBackend<S> {
   if (typeof name !== 'string' || name === '') {
-    throw new TypeError('tiny-event-sourcing: fsStoreBackend() needs a name, e.g. fsStoreBackend("read-model.json", initialState)')
+    throw usageError('fsStoreBackend() needs a name, e.g. fsStoreBackend("read-model.json", initialState)')
   }
   const backend: StateStoreBackend<S> = {
     name,

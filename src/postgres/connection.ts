@@ -4,6 +4,8 @@
  * share, created on first use.
  */
 
+import { usageError } from '../errors.js'
+
 /** The part of a `pg` client this package uses. A `pg.PoolClient` is one. */
 export interface PostgresClient {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
@@ -64,22 +66,22 @@ export function quoteIdentifier(name: string): string {
 /** Checks the options naming `what` (for messages) and finds out which schema they use, before anything connects. */
 export function checkConnectionOptions(options: PostgresConnectionOptions | undefined, what: string): string {
   if (typeof options !== 'object' || options === null) {
-    throw new TypeError(`tiny-event-sourcing: ${what} needs options such as { pool } or { connectionString }`)
+    throw usageError(`${what} needs options such as { pool } or { connectionString }`)
   }
   const hasPool = options.pool !== undefined
   const hasString = options.connectionString !== undefined
   if (hasPool === hasString) {
-    throw new TypeError(`tiny-event-sourcing: ${what} needs exactly one of { pool } (a pg Pool) or { connectionString: "postgres://…" }, got ${hasPool ? 'both' : 'neither'}`)
+    throw usageError(`${what} needs exactly one of { pool } (a pg Pool) or { connectionString: "postgres://…" }, got ${hasPool ? 'both' : 'neither'}`)
   }
   if (hasPool && (typeof options.pool!.query !== 'function' || typeof options.pool!.connect !== 'function')) {
-    throw new TypeError(`tiny-event-sourcing: ${what}: { pool } must be a pg Pool (with query() and connect())`)
+    throw usageError(`${what}: { pool } must be a pg Pool (with query() and connect())`)
   }
   if (hasString && (typeof options.connectionString !== 'string' || options.connectionString === '')) {
-    throw new TypeError(`tiny-event-sourcing: ${what}: { connectionString } must be a non-empty string such as "postgres://user:password@localhost:5432/db"`)
+    throw usageError(`${what}: { connectionString } must be a non-empty string such as "postgres://user:password@localhost:5432/db"`)
   }
   const schema = options.schema ?? defaultSchema
   if (typeof schema !== 'string' || schema === '' || schema.length > 40) {
-    throw new TypeError(`tiny-event-sourcing: ${what}: { schema } must be a name of 1 to 40 characters, got ${JSON.stringify(schema)}`)
+    throw usageError(`${what}: { schema } must be a name of 1 to 40 characters, got ${JSON.stringify(schema)}`)
   }
   return schema
 }

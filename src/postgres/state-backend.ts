@@ -1,6 +1,7 @@
 import { parseSnapshot, serializeSnapshot } from '../backends/envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../backends/types.js'
 import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
+import { usageError } from '../errors.js'
 
 /** Options of `postgresStoreBackend`. */
 export interface PostgresStoreBackendOptions<S> extends PostgresConnectionOptions {
@@ -21,7 +22,7 @@ export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>)
   const schema = checkConnectionOptions(options, 'postgresStoreBackend()')
   const key = options.name
   if (typeof key !== 'string' || key === '') {
-    throw new TypeError(`tiny-event-sourcing: postgresStoreBackend() needs { name: "read-model name" }, got ${JSON.stringify(key)}`)
+    throw usageError(`postgresStoreBackend() needs { name: "read-model name" }, got ${JSON.stringify(key)}`)
   }
   const name = `PostgreSQL state ${JSON.stringify(key)} (${schema}.states)`
   // Connects on first use: a backend is made before anything is awaited.

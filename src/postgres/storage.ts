@@ -1,4 +1,4 @@
-import { AppendConflictError, CorruptLogError, LogClosedError } from '../errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, usageError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../storage/types.js'
 import { checkConnectionOptions, connect, prepared, type Connection, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
@@ -31,7 +31,7 @@ export function postgresStorage(options: PostgresStorageOptions): LogStorage {
   const schema = checkConnectionOptions(options, 'postgresStorage()')
   const log = options.log
   if (typeof log !== 'string' || log === '' || log.length > maxLogNameLength) {
-    throw new TypeError(`tiny-event-sourcing: postgresStorage() needs { log: "name" }, a name of 1 to ${maxLogNameLength} characters, got ${JSON.stringify(log)}`)
+    throw usageError(`postgresStorage() needs { log: "name" }, a name of 1 to ${maxLogNameLength} characters, got ${JSON.stringify(log)}`)
   }
   return new PostgresStorage(options, schema, log)
 }

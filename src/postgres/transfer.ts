@@ -3,6 +3,7 @@ import { resolve } from 'node:path'
 import { fileStorage } from '../storage/file.js'
 import type { LogStorage } from '../storage/types.js'
 import { postgresStorage, type PostgresStorageOptions } from './storage.js'
+import { usageError } from '../errors.js'
 
 /** Options of `importLog` and `exportLog`: a PostgreSQL log, and the NDJSON log file on the other side. */
 export interface TransferOptions extends PostgresStorageOptions {
@@ -48,7 +49,7 @@ export async function exportLog(options: TransferOptions): Promise<number> {
 
 function checkFilename(options: TransferOptions, what: string): string {
   if (typeof options?.filename !== 'string' || options.filename === '') {
-    throw new TypeError(`tiny-event-sourcing: ${what} needs { filename: "path/to/log.ndjson" } as well as the PostgreSQL log's { log } and { pool } or { connectionString }`)
+    throw usageError(`${what} needs { filename: "path/to/log.ndjson" } as well as the PostgreSQL log's { log } and { pool } or { connectionString }`)
   }
   return options.filename
 }

@@ -98,7 +98,7 @@ function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLo
       : `process ${owner.pid} on ${owner.hostname}${elsewhere(owner)} ` +
         `has held it since ${owner.since}; stop that process, ` +
         `open this one with { readOnly: true } to follow it, or delete ${lockFile} if you are sure that process is gone`
-  return new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: ${who}`)
+  return new LogLockedError(lockFile, `cannot open ${logFile} for writing: ${who}`)
 }
 
 /**
@@ -171,7 +171,7 @@ export async function acquireFileLock(lockFile: string, logFile: string): Promis
       // Ours for sure, whatever the clock did since: never taken over.
       if (holder && (heldLocks.get(lockFile) === held || isAlive(holder))) throw lockedError(lockFile, logFile, holder)
       if (attempt === maxAttempts) {
-        throw new LogLockedError(lockFile, `tiny-event-sourcing: cannot open ${logFile} for writing: the lock ${lockFile} names no live process but could not be taken over; delete it by hand`)
+        throw new LogLockedError(lockFile, `cannot open ${logFile} for writing: the lock ${lockFile} names no live process but could not be taken over; delete it by hand`)
       }
       if (held !== undefined) await removeStaleLock(lockFile, held, draft)
     }

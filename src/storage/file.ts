@@ -3,7 +3,7 @@ import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createFolderFor, folderError, readDeniedError } from '../create-folder.js'
-import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError } from '../errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError, usageError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import { shellQuote } from '../shell-quote.js'
 import { acquireFileLock } from './file-lock.js'
@@ -282,7 +282,7 @@ class FileStorage implements LogStorage {
 
   async append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
     if (this.#closed) throw new LogClosedError(this.name)
-    if (this.#readOnly) throw new TypeError(`tiny-event-sourcing: ${this.name} is open read-only`)
+    if (this.#readOnly) throw usageError(`${this.name} is open read-only`)
     if (this.#broken !== undefined) {
       throw new Error(`tiny-event-sourcing: an earlier write to ${this.name} failed and could not be undone; close the log and open it again`, { cause: this.#broken })
     }

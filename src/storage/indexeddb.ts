@@ -1,4 +1,4 @@
-import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError } from '../errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError, usageError } from '../errors.js'
 import { committed, eventsStore, openDatabase, result } from '../indexeddb.js'
 import { withIndex } from '../serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from './types.js'
@@ -58,7 +58,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
     if (!acquired) {
       throw new LogLockedError(
         lockName,
-        `tiny-event-sourcing: cannot open ${name} for writing: another tab or log has it; close() that one, or pass { readOnly: true } to follow it`,
+        `cannot open ${name} for writing: another tab or log has it; close() that one, or pass { readOnly: true } to follow it`,
       )
     }
   }
@@ -102,7 +102,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
 
     append(records: readonly string[], appendOptions?: StorageAppendOptions) {
       if (!db) return Promise.reject(new LogClosedError(name))
-      if (readOnly) return Promise.reject(new TypeError(`tiny-event-sourcing: ${name} is open read-only`))
+      if (readOnly) return Promise.reject(usageError(`${name} is open read-only`))
       const transaction = db.transaction(eventsStore, 'readwrite', { durability })
       const store = transaction.objectStore(eventsStore)
       const done = committed(transaction)
