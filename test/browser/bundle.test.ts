@@ -67,6 +67,18 @@ describe('dist/browser.js', () => {
     expect(text).not.toMatch(/\bprocess\.\w|\bBuffer\.\w/)
   })
 
+  it('keeps the name of every error class once minified, as a CDN serves it', async () => {
+    const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
+    const minified = (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as Record<string, unknown>
+    const errorClasses = Object.entries(minified).filter(
+      ([name, value]) => typeof value === 'function' && value.prototype instanceof Error && name !== 'TinyEventSourcingError',
+    ) as [string, new (...args: unknown[]) => Error][]
+    expect(errorClasses.map(([name]) => name)).toContain('LogClosedError')
+    for (const [name, ErrorClass] of errorClasses) {
+      expect(new ErrorClass('a', 'b', 1, 2).name, `${name} is renamed by a minifier: give it a name field`).toBe(name)
+    }
+  })
+
   it('stays within its size budget, minified and gzipped (the figure is printed)', async () => {
     const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
     const gzipped = gzipSync(code, { level: 9 }).length
