@@ -31,7 +31,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
   const lockName = `tiny-event-sourcing:${name}`
   const all = (from: number) => IDBKeyRange.bound([name, from], [name, Infinity])
   const corrupt = (problem: string) =>
-    new CorruptLogError(name, undefined, problem, 'Fix or delete it in the developer tools (Application, IndexedDB); nothing was changed')
+    new CorruptLogError(name, undefined, problem, 'Fix or delete it in the developer tools (IndexedDB); nothing was changed')
 
   let db: IDBDatabase | undefined
   let releaseLock: (() => void) | undefined
@@ -58,7 +58,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
     if (!acquired) {
       throw new LogLockedError(
         lockName,
-        `cannot open ${name} for writing: another tab or log has it; close() that one, or pass { readOnly: true } to follow it`,
+        `cannot open ${name} for writing: another tab or log has it; close() it, or pass { readOnly: true }`,
       )
     }
   }
@@ -71,7 +71,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
       // Reported below.
     }
     if (typeof value !== 'string' || event?.index !== index) {
-      throw corrupt(`event ${index} is missing or not an event with "index": ${index}: ${String(value).slice(0, 80)}`)
+      throw corrupt(`event ${index} is missing or not an event with that index: ${String(value).slice(0, 80)}`)
     }
     return event
   }

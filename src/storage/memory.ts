@@ -41,10 +41,7 @@ export function memoryStorage(options: MemoryStorageOptions = {}): LogStorage {
     },
     async *read(from: number) {
       for (let start = from; start < lines.length; start += readBatchSize) {
-        const end = Math.min(lines.length, start + readBatchSize)
-        const batch: Indexed<Record<string, unknown>>[] = []
-        for (let i = start; i < end; i++) batch.push(JSON.parse(lines[i]!))
-        yield batch
+        yield lines.slice(start, start + readBatchSize).map((line): Indexed<Record<string, unknown>> => JSON.parse(line))
       }
     },
     watch(onAppend: (length: number) => void) {

@@ -118,7 +118,7 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
       expect(report.message).toContain('test-log-')
       expect(report.message).toContain('event 1')
     }
-    for (const report of [seen.notJson, seen.wrongIndex, seen.missing]) expect(report.message).toContain('is missing or not an event with "index": 1')
+    for (const report of [seen.notJson, seen.wrongIndex, seen.missing]) expect(report.message).toContain('event 1 is missing or not an event with that index')
     expect(seen.notJson.message).toContain('{"n":1,"ind')
     expect(seen.wrongIndex.message).toContain('{"n":1,"index":7}')
     expect(seen.missing.message).toContain('{"n":2,"index":2}')
