@@ -1,6 +1,6 @@
 import { StateAheadOfLogError } from './errors.js'
 import type { Indexed, Log } from './log.js'
-import { StateStoreInternals, type StateStore } from './state-store.js'
+import { type StateStore, useProjectionVersion } from './state-store.js'
 
 /** Options of `catchupSubscribe`. */
 export interface CatchupSubscribeOptions {
@@ -112,7 +112,7 @@ export async function project<E extends object, S>(options: ProjectOptions<E, S>
   if (version !== undefined && typeof version !== 'string' && !(typeof version === 'number' && Number.isFinite(version))) {
     throw new TypeError(`tiny-event-sourcing: project({ version }) takes a number or a string, got ${String(version)}`)
   }
-  if (StateStoreInternals.projectionOf(store) !== version) StateStoreInternals.restart(store, version)
+  useProjectionVersion(store, version)
   if (store.getVersion() >= log.length) throw new StateAheadOfLogError(store.name, store.getVersion(), log.name, log.length)
   await catchupSubscribe(
     log.events({ after: store.getVersion(), signal }),

@@ -67,6 +67,13 @@ describe('dist/browser.js', () => {
     expect(text).not.toMatch(/\bprocess\.\w|\bBuffer\.\w/)
   })
 
+  it("leaves out Node's exit-time save: pages have no process.exit, only pagehide", async () => {
+    const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
+    expect(code).toContain('pagehide')
+    const nodeOnlyCode = /writeOnExit|beforeExit|on exit/.exec(code)?.[0]
+    expect(nodeOnlyCode, 'guard Node-only code with `typeof process`, which the browser build defines as undefined').toBeUndefined()
+  })
+
   it('stays within its size budget, minified and gzipped (the figure is printed)', async () => {
     const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
     const gzipped = gzipSync(code, { level: 9 }).length
