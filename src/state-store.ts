@@ -78,11 +78,19 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
   if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
     throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
   }
-  return new BackgroundStateStore<S>(backend, initialText, snapshot, writeInterval)
+  return backgroundStateStore<S>(backend, initialText, snapshot, writeInterval)
+}
+
+/** What the exit hooks do with a store whose latest state may not be written yet. */
+interface ExitSaver {
+  /** When the event loop is empty or the page is left: writes what is pending, once per change. */
+  flushBeforeExit(): void
+  /** On process exit (Node only): the last chance, synchronous only. */
+  writeOnExit?(): void
 }
 
 /** Stores whose latest state may not be written yet: saved when the process exits or the page is left. */
-const openStores = new Set<BackgroundStateStore<unknown>>()
+const openStores = new Set<ExitSaver>()
 let exitHooksInstalled = false
 
 function installExitHooks(): void {
@@ -101,116 +109,80 @@ function installExitHooks(): void {
   })
   // process.exit(), or what beforeExit could not finish: only synchronous work runs now.
   process.on('exit', () => {
-    for (const store of openStores) store.writeOnExit()
+    for (const store of openStores) store.writeOnExit?.()
   })
 }
 
-class BackgroundStateStore<S> implements StateStore<S> {
-  readonly name: string
-  #backend: StateStoreBackend<S>
-  #initialText: string
-  #state: S
-  #version: number
-  #projection: number | string | undefined
-  #writeInterval: number
-  /** Counts changes; `#savedChanges` is the count the last successful write reflected. */
-  #changes = 0
-  #savedChanges = 0
-  #exitFlushedChanges = -1
-  #timer: ReturnType<typeof setTimeout> | undefined
-  #writing: Promise<void> | undefined
-  #lastWriteStart = -Infinity
-  /** The last write failed: retry no faster than once a second. */
-  #failed = false
-  /** A background failure was reported and no write has succeeded since. */
-  #reported = false
-  #closing: Promise<void> | undefined
-  #closeCalled = false
+/**
+ * For `project()`, kept off the store objects: each store's function that
+ * starts it over when its state was built by another projection version.
+ */
+const projectionSwitches = new WeakMap<StateStore<unknown>, (projection: number | string | undefined) => void>()
 
-  constructor(backend: StateStoreBackend<S>, initialText: string, snapshot: StateSnapshot<S> | null, writeInterval: number) {
-    this.name = backend.name
-    this.#backend = backend
-    this.#initialText = initialText
-    this.#writeInterval = writeInterval
-    if (snapshot === null) {
-      this.#state = JSON.parse(initialText) as S
-      this.#version = -1
-    } else {
-      this.#state = snapshot.state
-      this.#version = snapshot.version
-      this.#projection = snapshot.projection
-    }
-    openStores.add(this as BackgroundStateStore<unknown>)
-    installExitHooks()
-  }
+/**
+ * Makes `store` hold the state of projection `version` (see `project`): when
+ * its state was built by another version, starts over from the initial state
+ * at version `-1`, to be rebuilt.
+ */
+export function useProjectionVersion(store: StateStore<unknown>, version: number | string | undefined): void {
+  const switchProjection = projectionSwitches.get(store)
+  if (switchProjection === undefined) throw new TypeError('tiny-event-sourcing: project() needs a store made by initStateStore()')
+  switchProjection(version)
+}
 
-  getState(): S {
-    return this.#state
-  }
-
-  getVersion(): number {
-    return this.#version
-  }
-
-  update(newState: S, newVersion: number): void {
-    if (this.#closeCalled) throw new StateStoreClosedError(this.name)
-    if (!Number.isInteger(newVersion)) {
-      throw new TypeError(`tiny-event-sourcing: update(state, version) on ${this.name} needs an integer version (an event index), got ${String(newVersion)}`)
-    }
-    if (newVersion <= this.#version) throw new StaleVersionError(this.name, this.#version, newVersion)
-    this.#state = newState
-    this.#version = newVersion
-    this.#changed()
-  }
-
+/**
+ * The store `initStateStore` opens. Its state lives in this closure's
+ * variables, not in class fields: the browser bundle is smaller so.
+ */
+function backgroundStateStore<S>(
+  backend: StateStoreBackend<S>,
+  initialText: string,
+  snapshot: StateSnapshot<S> | null,
+  writeInterval: number,
+): StateStore<S> {
+  const name = backend.name
+  /** The wait after a failed write: retries come no faster than once a second. */
+  const retryInterval = Math.max(writeInterval, 1000)
+  snapshot ??= { version: -1, state: JSON.parse(initialText) as S }
+  let { state, version } = snapshot
   /** The projection version the state was built by (see `project`). */
-  static projectionOf(store: StateStore<unknown>): number | string | undefined {
-    return BackgroundStateStore.#own(store).#projection
-  }
+  let projection = snapshot.projection
+  /** Counts changes; `savedChanges` is the count the last successful write reflected. */
+  let changes = 0
+  let savedChanges = 0
+  let exitFlushedChanges = -1
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let writing: Promise<void> | undefined
+  let lastWriteStart = -Infinity
+  /** The last write failed: the next one waits `retryInterval`. */
+  let failed = false
+  /** A background failure was reported and no write has succeeded since. */
+  let reported = false
+  let closing: Promise<void> | undefined
+  let closeCalled = false
 
-  /** Starts over for a rebuild: the initial state at version `-1`, built by `projection`. */
-  static restart(store: StateStore<unknown>, projection: number | string | undefined): void {
-    const own = BackgroundStateStore.#own(store)
-    if (own.#closeCalled) throw new StateStoreClosedError(own.name)
-    own.#state = JSON.parse(own.#initialText)
-    own.#version = -1
-    own.#projection = projection
-    own.#changed()
-  }
-
-  static #own(store: StateStore<unknown>): BackgroundStateStore<unknown> {
-    if (!(store instanceof BackgroundStateStore)) {
-      throw new TypeError('tiny-event-sourcing: project() needs a store made by initStateStore()')
-    }
-    return store
-  }
-
-  #changed(): void {
-    this.#changes++
-    this.#schedule()
+  function changed(): void {
+    changes++
+    schedule()
   }
 
   /** Throttle, not debounce: the next write is due one interval after the previous one started, however often updates come. */
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#writing !== undefined || this.#savedChanges === this.#changes) return
-    const interval = this.#failed ? this.#retryInterval() : this.#writeInterval
-    const delay = Math.max(0, this.#lastWriteStart + interval - Date.now())
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined
-      this.#write().catch((error: unknown) => this.#reportBackgroundFailure(error))
+  function schedule(): void {
+    if (timer !== undefined || writing !== undefined || savedChanges === changes) return
+    const interval = failed ? retryInterval : writeInterval
+    const delay = Math.max(0, lastWriteStart + interval - Date.now())
+    timer = setTimeout(() => {
+      timer = undefined
+      write().catch(reportBackgroundFailure)
     }, delay)
     // Never keeps the process alive on its own: the exit hooks save what is pending.
-    ;(this.#timer as { unref?: () => void }).unref?.()
+    ;(timer as { unref?: () => void }).unref?.()
   }
 
-  #retryInterval(): number {
-    return Math.max(this.#writeInterval, 1000)
-  }
-
-  #reportBackgroundFailure(error: unknown): void {
-    if (this.#reported) return // once, until a write succeeds again
-    this.#reported = true
-    const message = `tiny-event-sourcing: writing the state store ${this.name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${this.#retryInterval()} ms and on flush()`
+  function reportBackgroundFailure(error: unknown): void {
+    if (reported) return // once, until a write succeeds again
+    reported = true
+    const message = `tiny-event-sourcing: writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`
     if (typeof process !== 'undefined' && typeof process.emitWarning === 'function') {
       process.emitWarning(message, { code: 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED' })
     } else {
@@ -218,85 +190,108 @@ class BackgroundStateStore<S> implements StateStore<S> {
     }
   }
 
-  #snapshot(): StateSnapshot<S> {
-    const snapshot: StateSnapshot<S> = { version: this.#version, state: this.#state }
-    if (this.#projection !== undefined) snapshot.projection = this.#projection
-    return snapshot
+  function currentSnapshot(): StateSnapshot<S> {
+    const current: StateSnapshot<S> = { version, state }
+    if (projection !== undefined) current.projection = projection
+    return current
   }
 
   /** Writes the current snapshot; one write at a time. */
-  async #write(): Promise<void> {
-    const changes = this.#changes
-    this.#lastWriteStart = Date.now()
-    let writing: Promise<void>
+  async function write(): Promise<void> {
+    const writtenChanges = changes
+    lastWriteStart = Date.now()
+    // Started now; a backend that throws instead of rejecting rejects too.
+    const thisWrite = (async () => backend.write(currentSnapshot()))()
+    writing = thisWrite
     try {
-      writing = Promise.resolve(this.#backend.write(this.#snapshot()))
+      await thisWrite
+      if (writtenChanges > savedChanges) savedChanges = writtenChanges
+      failed = false
+      reported = false
     } catch (error) {
-      writing = Promise.reject(error) // a backend that throws instead of rejecting
-    }
-    this.#writing = writing
-    try {
-      await writing
-      if (changes > this.#savedChanges) this.#savedChanges = changes
-      this.#failed = false
-      this.#reported = false
-    } catch (error) {
-      this.#failed = true
+      failed = true
       throw error
     } finally {
-      this.#writing = undefined
-      this.#schedule()
+      writing = undefined
+      schedule()
     }
   }
 
-  async flush(): Promise<void> {
-    const target = this.#changes
-    while (this.#savedChanges < target) {
-      if (this.#writing !== undefined) {
+  async function flush(): Promise<void> {
+    const target = changes
+    while (savedChanges < target) {
+      if (writing !== undefined) {
         // If it fails, the next turn writes again, and that failure rejects the flush.
-        await this.#writing.catch(() => {})
+        await writing.catch(() => {})
         continue
       }
-      clearTimeout(this.#timer)
-      this.#timer = undefined
-      await this.#write()
+      clearTimeout(timer)
+      timer = undefined
+      await write()
     }
   }
 
-  close(): Promise<void> {
-    this.#closeCalled = true
-    this.#closing ??= this.flush().then(
-      () => {
-        clearTimeout(this.#timer)
-        this.#timer = undefined
-        openStores.delete(this as BackgroundStateStore<unknown>)
-      },
-      (error: unknown) => {
-        this.#closing = undefined // a later close() tries again
-        throw error
-      },
-    )
-    return this.#closing
+  const exitSaver: ExitSaver = {
+    flushBeforeExit() {
+      if (savedChanges === changes || exitFlushedChanges === changes) return
+      exitFlushedChanges = changes
+      flush().catch(reportBackgroundFailure)
+    },
   }
-
-  /** Called when the event loop is empty: writes what is pending, once per change. */
-  flushBeforeExit(): void {
-    if (this.#savedChanges === this.#changes || this.#exitFlushedChanges === this.#changes) return
-    this.#exitFlushedChanges = this.#changes
-    this.flush().catch((error: unknown) => this.#reportBackgroundFailure(error))
-  }
-
-  /** Called on process exit: the last chance, synchronous only. */
-  writeOnExit(): void {
-    if (this.#savedChanges === this.#changes || this.#backend.writeSync === undefined) return
-    try {
-      this.#backend.writeSync(this.#snapshot())
-      this.#savedChanges = this.#changes
-    } catch (error) {
-      // Warnings are printed asynchronously, too late now.
-      console.error(`tiny-event-sourcing: could not save the state store ${this.name} on exit: ${(error as Error)?.message ?? String(error)}`)
+  // Node only: the browser build defines `process` as undefined (tsup.config.ts), so this is left out of it.
+  if (typeof process !== 'undefined') {
+    exitSaver.writeOnExit = () => {
+      if (savedChanges === changes || backend.writeSync === undefined) return
+      try {
+        backend.writeSync(currentSnapshot())
+        savedChanges = changes
+      } catch (error) {
+        // Warnings are printed asynchronously, too late now.
+        console.error(`tiny-event-sourcing: could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`)
+      }
     }
   }
+  openStores.add(exitSaver)
+  installExitHooks()
+
+  const store: StateStore<S> = {
+    name,
+    getState: () => state,
+    getVersion: () => version,
+    update(newState, newVersion) {
+      if (closeCalled) throw new StateStoreClosedError(name)
+      if (!Number.isInteger(newVersion)) {
+        throw new TypeError(`tiny-event-sourcing: update(state, version) on ${name} needs an integer version (an event index), got ${String(newVersion)}`)
+      }
+      if (newVersion <= version) throw new StaleVersionError(name, version, newVersion)
+      state = newState
+      version = newVersion
+      changed()
+    },
+    flush,
+    close() {
+      closeCalled = true
+      closing ??= flush().then(
+        () => {
+          clearTimeout(timer)
+          timer = undefined
+          openStores.delete(exitSaver)
+        },
+        (error: unknown) => {
+          closing = undefined // a later close() tries again
+          throw error
+        },
+      )
+      return closing
+    },
+  }
+  projectionSwitches.set(store, (newProjection) => {
+    if (newProjection === projection) return
+    if (closeCalled) throw new StateStoreClosedError(name)
+    state = JSON.parse(initialText) as S
+    version = -1
+    projection = newProjection
+    changed()
+  })
+  return store
 }
-
-export { BackgroundStateStore as StateStoreInternals }

@@ -1,7 +1,7 @@
 import { StateAheadOfLogError, usageError } from './errors.js'
 import { isProjectionVersion } from './backends/envelope.js'
 import type { Indexed, Log } from './log.js'
-import { StateStoreInternals, type StateStore } from './state-store.js'
+import { type StateStore, useProjectionVersion } from './state-store.js'
 
 /** Options of `catchupSubscribe`. */
 export interface CatchupSubscribeOptions {
@@ -112,7 +112,7 @@ export async function project<E extends object, S>(options: ProjectOptions<E, S>
   if (version !== undefined && !isProjectionVersion(version)) {
     throw usageError(`project({ version }) takes a number or a string, got ${String(version)}`)
   }
-  if (StateStoreInternals.projectionOf(store) !== version) StateStoreInternals.restart(store, version)
+  useProjectionVersion(store, version)
   if (store.getVersion() >= log.length) throw new StateAheadOfLogError(store.name, store.getVersion(), log.name, log.length)
   await catchupSubscribe(
     log.events({ after: store.getVersion(), signal }),

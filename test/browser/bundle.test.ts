@@ -57,6 +57,11 @@ function bundleText(): string {
   }
 }
 
+/** The bundle minified as a CDN would serve it. */
+async function minifiedBundle(): Promise<string> {
+  return (await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })).code
+}
+
 describe('dist/browser.js', () => {
   it('imports nothing: no node: modules, no dependencies', () => {
     const text = bundleText()
@@ -68,7 +73,7 @@ describe('dist/browser.js', () => {
   })
 
   it('keeps the name of every error class once minified, as a CDN serves it', async () => {
-    const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
+    const code = await minifiedBundle()
     const minified = (await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`)) as Record<string, unknown>
     const errorClasses = Object.entries(minified).filter(
       ([name, value]) => typeof value === 'function' && value.prototype instanceof Error && name !== 'TinyEventSourcingError',
@@ -79,8 +84,15 @@ describe('dist/browser.js', () => {
     }
   })
 
+  it("leaves out Node's exit-time save: pages have no process.exit, only pagehide", async () => {
+    const code = await minifiedBundle()
+    expect(code).toContain('pagehide')
+    const nodeOnlyCode = /writeOnExit|beforeExit|on exit/.exec(code)?.[0]
+    expect(nodeOnlyCode, 'guard Node-only code with `typeof process`, which the browser build defines as undefined').toBeUndefined()
+  })
+
   it('stays within its size budget, minified and gzipped (the figure is printed)', async () => {
-    const { code } = await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })
+    const code = await minifiedBundle()
     const gzipped = gzipSync(code, { level: 9 }).length
     const brotli = brotliCompressSync(code).length
     const verdict = gzipped < targetBytes ? 'under' : `OVER by ${gzipped - targetBytes} bytes:`
