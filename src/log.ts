@@ -88,7 +88,7 @@ const recentCapacityBytes = 4 * 1024 * 1024
 export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
   const storage = options?.storage ?? storageFor(options)
   const length = await storage.open()
-  return new EventLog<E>(storage, length, options)
+  return createLog<E>(storage, length, options)
 }
 
 function storageFor(options: InitLogOptions): LogStorage {
@@ -98,98 +98,57 @@ function storageFor(options: InitLogOptions): LogStorage {
   return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
 }
 
-class EventLog<E extends object> implements Log<E> {
-  readonly name: string
-  #storage: LogStorage
-  #length: number
-  #readOnly: boolean
-  #upcast: InitLogOptions['upcast']
-  #closed = false
+/**
+ * The log over an opened storage holding `length` events. Its state lives in
+ * this closure rather than in a class's private fields: a minifier shortens a
+ * local variable to a letter, while every private field access keeps its `this.#`.
+ */
+function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions): Log<E> {
+  const name = storage.name
+  let closed = false
   /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
-  #failure: Error | undefined
-  #closing: Promise<void> | undefined
-  #appendQueue: PendingAppend[] = []
-  #writing: Promise<void> | undefined
-  // Records this log wrote last, starting at index #recentFirst: iterators
+  let failure: Error | undefined
+  let closing: Promise<void> | undefined
+  const appendQueue: PendingAppend[] = []
+  let writing: Promise<void> | undefined
+  // Records this log wrote last, starting at index recentFirst: iterators
   // that keep up are served from here instead of reading the storage again.
-  #recent: string[] = []
-  #recentBytes = 0
-  #recentFirst = 0
+  let recent: string[] = []
+  let recentBytes = 0
+  let recentFirst = length
   // Resolved (and replaced) whenever the log grows or closes: one promise
   // wakes every waiting iterator.
-  #wakeUp!: () => void
-  #changed!: Promise<void>
-  #stopWatching: (() => void) | undefined
+  let wakeUp!: () => void
+  let changed!: Promise<void>
   // A follower's iterators wait for appends made elsewhere, so while one
   // waits the process is kept alive, as a pending socket read would keep it.
-  #waiting = 0
-  #keepAlive: ReturnType<typeof setInterval> | undefined
+  let waiting = 0
+  let keepAlive: ReturnType<typeof setInterval> | undefined
 
-  constructor(storage: LogStorage, length: number, options: InitLogOptions) {
-    this.name = storage.name
-    this.#storage = storage
-    this.#length = length
-    this.#recentFirst = length
-    this.#readOnly = options.readOnly ?? false
-    this.#upcast = options.upcast
-    this.#renewWakeUp()
-    this.#stopWatching = storage.watch?.(
-      (newLength) => {
-        if (newLength > this.#length) {
-          this.#length = newLength
-          this.#wake()
-        }
-      },
-      (error) => {
-        this.#failure = error
-        this.#wake()
-      },
-    )
-  }
+  renewWakeUp()
+  const stopWatching = storage.watch?.(
+    (newLength) => {
+      if (newLength > length) {
+        length = newLength
+        wake()
+      }
+    },
+    (error) => {
+      failure = error
+      wake()
+    },
+  )
 
-  get length(): number {
-    return this.#length
-  }
-
-  append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
-    if (this.#closing) return Promise.reject(new LogClosedError(this.name))
-    if (this.#readOnly) {
-      return Promise.reject(new TypeError(`tiny-event-sourcing: the log ${this.name} was opened with readOnly: true; append through its writer`))
-    }
-    const expectedLastIndex = options?.expectedLastIndex
-    if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
-      return Promise.reject(new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`))
-    }
-    let record: string
-    try {
-      record = serializeEvent(event)
-    } catch (error) {
-      return Promise.reject(error)
-    }
-    return new Promise<Indexed<E>>((resolve, reject) => {
-      this.#appendQueue.push({
-        record,
-        event,
-        expectedLastIndex,
-        resolve: resolve as PendingAppend['resolve'],
-        reject,
-      })
-      // Deferred to a microtask so that appends made in one synchronous run
-      // share a single write (group commit).
-      this.#writing ??= Promise.resolve().then(() => this.#writeQueued())
-    })
-  }
-
-  async #writeQueued(): Promise<void> {
-    while (this.#appendQueue.length > 0) {
-      const batch = this.#takeBatch()
+  async function writeQueued(): Promise<void> {
+    while (appendQueue.length > 0) {
+      const batch = takeBatch()
       const records = batch.map((pending) => pending.record)
       const expectedLastIndex = batch[0]!.expectedLastIndex
       try {
-        const first = await this.#storage.append(records, expectedLastIndex === undefined ? undefined : { expectedLastIndex })
-        this.#remember(first, records)
-        if (first + records.length > this.#length) this.#length = first + records.length
-        this.#wake()
+        const first = await storage.append(records, expectedLastIndex === undefined ? undefined : { expectedLastIndex })
+        remember(first, records)
+        if (first + records.length > length) length = first + records.length
+        wake()
         for (let i = 0; i < batch.length; i++) {
           const pending = batch[i]!
           pending.resolve({ ...pending.event, index: first + i })
@@ -198,16 +157,15 @@ class EventLog<E extends object> implements Log<E> {
         for (const pending of batch) pending.reject(error)
       }
     }
-    this.#writing = undefined
+    writing = undefined
   }
 
   /** Takes the next batch off the queue; an append with `expectedLastIndex` travels alone so a conflict fails only itself. */
-  #takeBatch(): PendingAppend[] {
-    const queue = this.#appendQueue
+  function takeBatch(): PendingAppend[] {
     let count = 0
     let bytes = 0
-    while (count < queue.length) {
-      const pending = queue[count]!
+    while (count < appendQueue.length) {
+      const pending = appendQueue[count]!
       if (pending.expectedLastIndex !== undefined) {
         if (count === 0) count = 1
         break
@@ -216,67 +174,59 @@ class EventLog<E extends object> implements Log<E> {
       count++
       if (bytes >= maxBatchBytes) break
     }
-    return queue.splice(0, count)
+    return appendQueue.splice(0, count)
   }
 
-  #remember(first: number, records: string[]): void {
-    if (first !== this.#recentFirst + this.#recent.length) {
+  function remember(first: number, records: string[]): void {
+    if (first !== recentFirst + recent.length) {
       // Someone else wrote in between (another process or machine): start over.
-      this.#recent = []
-      this.#recentBytes = 0
-      this.#recentFirst = first
+      recent = []
+      recentBytes = 0
+      recentFirst = first
     }
     for (const record of records) {
-      this.#recent.push(record)
-      this.#recentBytes += record.length
+      recent.push(record)
+      recentBytes += record.length
     }
     // Trimmed only once the window is twice its size, so trimming costs O(1) per record.
-    if (this.#recent.length > 2 * recentCapacity || this.#recentBytes > 2 * recentCapacityBytes) {
+    if (recent.length > 2 * recentCapacity || recentBytes > 2 * recentCapacityBytes) {
       let drop = 0
-      while (this.#recent.length - drop > recentCapacity || this.#recentBytes > recentCapacityBytes) {
-        this.#recentBytes -= this.#recent[drop]!.length
+      while (recent.length - drop > recentCapacity || recentBytes > recentCapacityBytes) {
+        recentBytes -= recent[drop]!.length
         drop++
       }
-      this.#recent = this.#recent.slice(drop)
-      this.#recentFirst += drop
+      recent = recent.slice(drop)
+      recentFirst += drop
     }
   }
 
   /** The record of event `index` if the recent window holds it. */
-  #recentRecord(index: number): string | undefined {
-    const offset = index - this.#recentFirst
-    return offset >= 0 && offset < this.#recent.length ? this.#recent[offset] : undefined
+  function recentRecord(index: number): string | undefined {
+    const offset = index - recentFirst
+    return offset >= 0 && offset < recent.length ? recent[offset] : undefined
   }
 
-  #renewWakeUp(): void {
-    this.#changed = new Promise<void>((resolve) => {
-      this.#wakeUp = resolve
+  function renewWakeUp(): void {
+    changed = new Promise<void>((resolve) => {
+      wakeUp = resolve
     })
   }
 
-  #wake(): void {
-    const wakeUp = this.#wakeUp
-    this.#renewWakeUp()
-    wakeUp()
-  }
-
-  events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
-    const after = options.after ?? -1
-    if (!Number.isInteger(after) || after < -1) {
-      throw new TypeError(`tiny-event-sourcing: events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
-    }
-    return this.#iterate(after + 1, options.signal)
+  function wake(): void {
+    const wakeUpNow = wakeUp
+    renewWakeUp()
+    wakeUpNow()
   }
 
   /**
    * A hand-written async iterator rather than an async generator: it serves
    * the events of a batch already read with one resolved promise each, which
    * costs less than half of a generator's suspend and resume per event.
+   * `position` is the index of the next event to deliver.
    */
-  #iterate(from: number, signal: AbortSignal | undefined): AsyncIterableIterator<Indexed<E>> {
+  function iterate(position: number, signal: AbortSignal | undefined): AsyncIterableIterator<Indexed<E>> {
     type Step = IteratorResult<Indexed<E>, undefined>
     const finished: Step = { value: undefined, done: true }
-    let position = from
     // Events read from the storage and not yet delivered: batch[batchAt…].
     let batch: Indexed<Record<string, unknown>>[] = []
     let batchAt = 0
@@ -284,17 +234,17 @@ class EventLog<E extends object> implements Log<E> {
     let ended = false
     // The step in progress: later calls of next() wait for it, as with a generator.
     let pending: Promise<Step> | undefined
-    const stopped = () => ended || this.#closed || signal?.aborted === true
+    const stopped = () => ended || closed || signal?.aborted === true
     // An abort wakes every waiting iterator; this one then sees its signal and ends.
     // (Racing each wait against an abort promise would pile reactions onto it.)
     // Listened to from the first wait until the iteration ends.
     let onAbort: (() => void) | undefined
-    const waitForChange = () => {
+    const waitForChangeOrAbort = () => {
       if (signal && !onAbort) {
-        onAbort = () => this.#wake()
+        onAbort = () => wake()
         signal.addEventListener('abort', onAbort, { once: true })
       }
-      return this.#waitForChange()
+      return waitForChange()
     }
     const stopReading = async () => {
       const current = reader
@@ -310,27 +260,27 @@ class EventLog<E extends object> implements Log<E> {
     }
     /** The next event from this log's window of recent records, if `position` is in it. */
     const fromRecent = (): Step | undefined => {
-      const record = this.#recentRecord(position)
+      const record = recentRecord(position)
       if (record === undefined) return undefined
       const stored = JSON.parse(record) as Record<string, unknown>
       stored.index = position
       position++
-      return { value: this.#deliver(stored as Indexed<Record<string, unknown>>), done: false }
+      return { value: deliver(stored as Indexed<Record<string, unknown>>), done: false }
     }
     const fromBatch = (): Step => {
       const stored = batch[batchAt++]!
       position = stored.index + 1
-      return { value: this.#deliver(stored), done: false }
+      return { value: deliver(stored), done: false }
     }
     const advance = async (): Promise<Step> => {
       let readFrom = -1
       for (;;) {
         if (stopped()) return end()
         if (batchAt < batch.length) return fromBatch()
-        if (this.#failure) throw this.#failure
+        if (failure) throw failure
         if (reader) {
           // Caught up with what this log wrote itself: memory is faster.
-          if (this.#recentRecord(position) !== undefined) {
+          if (recentRecord(position) !== undefined) {
             await stopReading()
             continue
           }
@@ -339,21 +289,21 @@ class EventLog<E extends object> implements Log<E> {
           if (result.done) {
             reader = undefined
             // The storage has not caught up with a length it announced: wait rather than spin.
-            if (position === readFrom) await waitForChange()
+            if (position === readFrom) await waitForChangeOrAbort()
             continue
           }
           batch = result.value
           batchAt = 0
           continue
         }
-        if (position >= this.#length) {
-          await waitForChange()
+        if (position >= length) {
+          await waitForChangeOrAbort()
           continue
         }
-        const recent = fromRecent()
-        if (recent) return recent
+        const recentStep = fromRecent()
+        if (recentStep) return recentStep
         readFrom = position
-        reader = this.#storage.read(position)[Symbol.asyncIterator]()
+        reader = storage.read(position)[Symbol.asyncIterator]()
       }
     }
     const step = async (): Promise<Step> => {
@@ -362,7 +312,7 @@ class EventLog<E extends object> implements Log<E> {
       } catch (error) {
         await end().catch(() => {})
         // A read cut short by close() ends the iteration like any other iterator.
-        if (this.#closed) return finished
+        if (closed) return finished
         throw error
       } finally {
         pending = undefined
@@ -374,9 +324,9 @@ class EventLog<E extends object> implements Log<E> {
         // Fast paths, without an async function's extra promises.
         if (!stopped()) {
           if (batchAt < batch.length) return Promise.resolve(fromBatch())
-          if (reader === undefined && position < this.#length) {
-            const recent = fromRecent()
-            if (recent) return Promise.resolve(recent)
+          if (reader === undefined && position < length) {
+            const recentStep = fromRecent()
+            if (recentStep) return Promise.resolve(recentStep)
           }
         }
         pending = step()
@@ -393,44 +343,86 @@ class EventLog<E extends object> implements Log<E> {
   }
 
   /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
-  async #waitForChange(): Promise<void> {
-    const changed = this.#changed
-    if (this.#readOnly && this.#waiting++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 30)
+  async function waitForChange(): Promise<void> {
+    const changedNow = changed
+    if (readOnly && waiting++ === 0) keepAlive = setInterval(() => {}, 2 ** 30)
     try {
-      await changed
+      await changedNow
     } finally {
-      if (this.#readOnly && --this.#waiting === 0) clearInterval(this.#keepAlive)
+      if (readOnly && --waiting === 0) clearInterval(keepAlive)
     }
   }
 
-  #deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
-    if (this.#upcast === undefined) return stored as unknown as Indexed<E>
+  function deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
+    if (upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
     let upcasted: unknown
     try {
-      upcasted = this.#upcast(stored)
+      upcasted = upcast(stored)
     } catch (error) {
-      throw new UpcastError(this.name, index, `threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+      throw new UpcastError(name, index, `threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
     }
     if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
-      throw new UpcastError(this.name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
+      throw new UpcastError(name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
     }
     return { ...upcasted, index } as unknown as Indexed<E>
   }
 
-  close(): Promise<void> {
-    this.#closing ??= this.#close()
-    return this.#closing
+  async function closeNow(): Promise<void> {
+    // Appends already made are written; only later ones are refused.
+    while (writing) await writing
+    closed = true
+    stopWatching?.()
+    wake()
+    recent = []
+    recentBytes = 0
+    await storage.close()
   }
 
-  async #close(): Promise<void> {
-    // Appends already made are written; only later ones are refused.
-    while (this.#writing) await this.#writing
-    this.#closed = true
-    this.#stopWatching?.()
-    this.#wake()
-    this.#recent = []
-    this.#recentBytes = 0
-    await this.#storage.close()
+  return {
+    name,
+    get length() {
+      return length
+    },
+    append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
+      const expectedLastIndex = options?.expectedLastIndex
+      let record: string
+      // Every refusal is a rejection, never a throw: callers handle one kind of failure.
+      try {
+        if (closing) throw new LogClosedError(name)
+        if (readOnly) {
+          throw new TypeError(`tiny-event-sourcing: the log ${name} was opened with readOnly: true; append through its writer`)
+        }
+        if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+          throw new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
+        }
+        record = serializeEvent(event)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return new Promise<Indexed<E>>((resolve, reject) => {
+        appendQueue.push({
+          record,
+          event,
+          expectedLastIndex,
+          resolve: resolve as PendingAppend['resolve'],
+          reject,
+        })
+        // Deferred to a microtask so that appends made in one synchronous run
+        // share a single write (group commit).
+        writing ??= Promise.resolve().then(writeQueued)
+      })
+    },
+    events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
+      const after = options.after ?? -1
+      if (!Number.isInteger(after) || after < -1) {
+        throw new TypeError(`tiny-event-sourcing: events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
+      }
+      return iterate(after + 1, options.signal)
+    },
+    close(): Promise<void> {
+      closing ??= closeNow()
+      return closing
+    },
   }
 }
