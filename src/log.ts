@@ -1,4 +1,4 @@
-import { LogClosedError, UpcastError } from './errors.js'
+import { LogClosedError, UpcastError, usageError } from './errors.js'
 import { serializeEvent } from './serialize.js'
 import { defaultStorage } from './storage/default.js'
 import type { Indexed, LogStorage } from './storage/types.js'
@@ -93,7 +93,7 @@ export async function initLog<E extends object = Record<string, unknown>>(option
 
 function storageFor(options: InitLogOptions): LogStorage {
   if (typeof options?.filename !== 'string' || options.filename === '') {
-    throw new TypeError('tiny-event-sourcing: initLog() needs { filename: "path/to/log.ndjson" } or { storage }')
+    throw usageError('initLog() needs { filename: "path/to/log.ndjson" } or { storage }')
   }
   return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
 }
@@ -345,11 +345,13 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
   async function waitForChange(): Promise<void> {
     const changedNow = changed
-    if (readOnly && waiting++ === 0) keepAlive = setInterval(() => {}, 2 ** 30)
+    // Only Node has a process to keep alive (the browser build drops this).
+    const keepsAlive = readOnly && typeof process !== 'undefined'
+    if (keepsAlive && waiting++ === 0) keepAlive = setInterval(() => {}, 2 ** 30)
     try {
       await changedNow
     } finally {
-      if (readOnly && --waiting === 0) clearInterval(keepAlive)
+      if (keepsAlive && --waiting === 0) clearInterval(keepAlive)
     }
   }
 
@@ -391,10 +393,10 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
       try {
         if (closing) throw new LogClosedError(name)
         if (readOnly) {
-          throw new TypeError(`tiny-event-sourcing: the log ${name} was opened with readOnly: true; append through its writer`)
+          throw usageError(`the log ${name} is read-only; append through its writer`)
         }
         if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
-          throw new TypeError(`tiny-event-sourcing: append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
+          throw usageError(`append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
         }
         record = serializeEvent(event)
       } catch (error) {
@@ -416,7 +418,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
       const after = options.after ?? -1
       if (!Number.isInteger(after) || after < -1) {
-        throw new TypeError(`tiny-event-sourcing: events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
+        throw usageError(`events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
       }
       return iterate(after + 1, options.signal)
     },

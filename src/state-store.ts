@@ -1,5 +1,5 @@
 import type { StateSnapshot, StateStoreBackend } from './backends/types.js'
-import { CorruptStateError, StaleVersionError, StateStoreClosedError } from './errors.js'
+import { CorruptStateError, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
 
 /** Options of `initStateStore`. */
 export interface InitStateStoreOptions<S> {
@@ -53,27 +53,25 @@ const defaultWriteInterval = 1000
 export async function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
   const backend = options?.storeBackend
   if (typeof backend?.read !== 'function' || typeof backend.write !== 'function') {
-    throw new TypeError('tiny-event-sourcing: initStateStore() needs { storeBackend }, e.g. fsStoreBackend("state.json")')
+    throw usageError('initStateStore() needs { storeBackend }, e.g. fsStoreBackend("state.json")')
   }
   const writeInterval = options.writeInterval ?? defaultWriteInterval
   if (typeof writeInterval !== 'number' || !(writeInterval >= 0) || writeInterval === Infinity) {
-    throw new TypeError(`tiny-event-sourcing: initStateStore({ writeInterval }) takes milliseconds (0 or more), got ${String(options.writeInterval)}`)
+    throw usageError(`initStateStore({ writeInterval }) takes milliseconds (0 or more), got ${String(options.writeInterval)}`)
   }
   const initialState = options.initialState !== undefined ? options.initialState : backend.initialState
   if (initialState === undefined) {
-    throw new TypeError(
-      `tiny-event-sourcing: the state store ${backend.name} needs an initialState, in initStateStore() or fsStoreBackend()`,
-    )
+    throw usageError(`the state store ${backend.name} needs an initialState, in initStateStore() or fsStoreBackend()`)
   }
   let initialText: string
   try {
     initialText = JSON.stringify(initialState)
   } catch (error) {
-    throw new TypeError(`tiny-event-sourcing: the initial state of ${backend.name} cannot be stored as JSON: ${(error as Error).message}`, { cause: error })
+    throw usageError(`the initial state of ${backend.name} cannot be stored as JSON: ${(error as Error).message}`, { cause: error })
   }
   const snapshot = await backend.read()
   if (snapshot === undefined) {
-    throw new TypeError(`tiny-event-sourcing: the backend ${backend.name} read() gave undefined; it must give null when nothing is stored`)
+    throw usageError(`the backend ${backend.name} read() gave undefined; it must give null when nothing is stored`)
   }
   if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
     throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
@@ -126,7 +124,7 @@ const projectionSwitches = new WeakMap<StateStore<unknown>, (projection: number 
  */
 export function useProjectionVersion(store: StateStore<unknown>, version: number | string | undefined): void {
   const switchProjection = projectionSwitches.get(store)
-  if (switchProjection === undefined) throw new TypeError('tiny-event-sourcing: project() needs a store made by initStateStore()')
+  if (switchProjection === undefined) throw usageError('project() needs a store made by initStateStore()')
   switchProjection(version)
 }
 
@@ -261,7 +259,7 @@ function backgroundStateStore<S>(
     update(newState, newVersion) {
       if (closeCalled) throw new StateStoreClosedError(name)
       if (!Number.isInteger(newVersion)) {
-        throw new TypeError(`tiny-event-sourcing: update(state, version) on ${name} needs an integer version (an event index), got ${String(newVersion)}`)
+        throw usageError(`update(state, version) on ${name} needs an integer version (an event index), got ${String(newVersion)}`)
       }
       if (newVersion <= version) throw new StaleVersionError(name, version, newVersion)
       state = newState
