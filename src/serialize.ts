@@ -52,7 +52,7 @@ function problemIn(value: unknown, keys: (string | number)[], ancestors: object[
     const hint = value instanceof Date ? ' (store date.toISOString())' : ''
     return `is ${describe(value)}, which JSON cannot store${hint}; use plain objects, arrays, strings, numbers, booleans and null`
   }
-  if (ancestors.includes(value)) return 'refers back to an enclosing object; events must not be circular'
+  if (ancestors.includes(value)) return 'refers back to an enclosing object: events cannot be circular'
   ancestors.push(value)
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {

@@ -15,7 +15,7 @@ import { usageError } from '../errors.js'
  */
 export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateStoreBackend<S> {
   if (typeof name !== 'string' || name === '') {
-    throw usageError('fsStoreBackend() needs a name, e.g. fsStoreBackend("read-model.json", initialState)')
+    throw usageError('fsStoreBackend() needs a name, e.g. "read-model.json"')
   }
   const backend: StateStoreBackend<S> = {
     name,
