@@ -93,7 +93,7 @@ export async function initLog<E extends object = Record<string, unknown>>(option
 
 function storageFor(options: InitLogOptions): LogStorage {
   if (typeof options?.filename !== 'string' || options.filename === '') {
-    throw usageError('initLog() needs { filename: "path/to/log.ndjson" } or { storage }')
+    throw usageError('initLog() needs { filename } or { storage }')
   }
   return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
 }

@@ -53,7 +53,7 @@ const defaultWriteInterval = 1000
 export async function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
   const backend = options?.storeBackend
   if (typeof backend?.read !== 'function' || typeof backend.write !== 'function') {
-    throw usageError('initStateStore() needs { storeBackend }, e.g. fsStoreBackend("state.json")')
+    throw usageError('initStateStore() needs { storeBackend }, such as fsStoreBackend("state.json")')
   }
   const writeInterval = options.writeInterval ?? defaultWriteInterval
   if (typeof writeInterval !== 'number' || !(writeInterval >= 0) || writeInterval === Infinity) {
@@ -71,7 +71,7 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>): Prom
   }
   const snapshot = await backend.read()
   if (snapshot === undefined) {
-    throw usageError(`the backend ${backend.name} read() gave undefined; it must give null when nothing is stored`)
+    throw usageError(`${backend.name}: read() gave undefined; give null when nothing is stored`)
   }
   if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
     throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
@@ -259,7 +259,7 @@ function backgroundStateStore<S>(
     update(newState, newVersion) {
       if (closeCalled) throw new StateStoreClosedError(name)
       if (!Number.isInteger(newVersion)) {
-        throw usageError(`update(state, version) on ${name} needs an integer version (an event index), got ${String(newVersion)}`)
+        throw usageError(`${name}: update(state, version) needs an event index as version, got ${String(newVersion)}`)
       }
       if (newVersion <= version) throw new StaleVersionError(name, version, newVersion)
       state = newState

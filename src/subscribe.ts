@@ -22,12 +22,12 @@ export async function catchupSubscribe<E>(
   options: CatchupSubscribeOptions = {},
 ): Promise<void> {
   const { signal } = options
-  if (typeof handler !== 'function') throw usageError('catchupSubscribe(events, handler) needs a handler function')
+  if (typeof handler !== 'function') throw usageError('catchupSubscribe() needs a handler function')
   const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
   const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
   if (typeof iterate !== 'function') {
     const given = events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'the log itself' : 'an object'
-    throw usageError(`catchupSubscribe(events, handler) needs events to iterate, e.g. log.events(); got ${given}`)
+    throw usageError(`catchupSubscribe() needs events to iterate, such as log.events(); got ${given}`)
   }
   const iterator = iterate.call(events)
   if (signal?.aborted) {
@@ -107,7 +107,7 @@ export interface ProjectOptions<E, S> {
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
   if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
-    throw usageError('project() needs { log, store, reduce: (state, event) => newState }')
+    throw usageError('project() needs { log, store, reduce }')
   }
   if (version !== undefined && !isProjectionVersion(version)) {
     throw usageError(`project({ version }) takes a number or a string, got ${String(version)}`)

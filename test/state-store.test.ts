@@ -77,7 +77,7 @@ describe('initStateStore', () => {
       write: async () => {},
     })
     await expect(initStateStore({ storeBackend: reading(undefined) })).rejects.toThrow(
-      'the backend custom read() gave undefined; it must give null when nothing is stored',
+      'custom: read() gave undefined; give null when nothing is stored',
     )
     const badVersion = await initStateStore({ storeBackend: reading({ version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
     expect(badVersion).toBeInstanceOf(CorruptStateError)
@@ -135,8 +135,8 @@ describe('store.update', () => {
 
   it('refuses a version that is not an integer', async () => {
     const store = await initStateStore({ storeBackend: memoryStoreBackend({}) })
-    expect(() => store.update({}, 1.5)).toThrow(/integer version/)
-    expect(() => store.update({}, Number.NaN)).toThrow(/integer version/)
+    expect(() => store.update({}, 1.5)).toThrow(/update\(state, version\) needs an event index as version, got/)
+    expect(() => store.update({}, Number.NaN)).toThrow(/update\(state, version\) needs an event index as version, got/)
     expect(store.getVersion()).toBe(-1)
   })
 })
