@@ -166,7 +166,9 @@ describe('writing in the background', () => {
     }
     const duringStream = writes.length
     expect(duringStream).toBeGreaterThanOrEqual(3)
-    for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(interval - 2)
+    // The store reads the clock just before calling write(), the backend just after: on a loaded
+    // machine the process can be descheduled in between, so allow a fifth of the interval.
+    for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(interval * 0.8)
     // Each write carries the latest state of its moment: versions only grow.
     for (let i = 1; i < writes.length; i++) expect(writes[i]!.snapshot.version).toBeGreaterThan(writes[i - 1]!.snapshot.version)
     await store.close()
