@@ -393,7 +393,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
       try {
         if (closing) throw new LogClosedError(name)
         if (readOnly) {
-          throw usageError(`the log ${name} is read-only; append through its writer`)
+          throw usageError(`the log ${name} was opened with readOnly: true; append through its writer`)
         }
         if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
           throw usageError(`append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)

@@ -88,7 +88,7 @@ describe('tiny-event-sourcing state', () => {
     const notJson = await run(['state', broken.filename])
     expect(notJson.code).toBe(1)
     expect(notJson.stderr).toContain(`${broken.filename}: is not valid JSON (`)
-    expect(notJson.stderr).toContain('It was left as it is')
+    expect(notJson.stderr).toContain('. Left as it is: fix it, or delete it')
     const other = await stateFile({ version: 3, data: {} })
     const notEnvelope = await run(['state', other.filename])
     expect(notEnvelope.code).toBe(1)
