@@ -58,6 +58,25 @@ async function readText(lockFile: string): Promise<string | undefined> {
   }
 }
 
+/**
+ * The text of a lock that stands in the way: `undefined` once it is released.
+ * One this user may not read is another user's, held or not; taking it for a
+ * released one would only retry until giving up with the wrong reason.
+ */
+async function readBlockingLock(lockFile: string, logFile: string): Promise<string | undefined> {
+  try {
+    return await readFile(lockFile, 'utf8')
+  } catch (error) {
+    const { code } = error as NodeJS.ErrnoException
+    if (code === 'ENOENT') return undefined
+    if (code !== 'EACCES' && code !== 'EPERM') throw error
+    const message =
+      `tiny-event-sourcing: cannot open ${logFile} for writing: permission denied reading its lock ${lockFile}, which another user's process may hold; ` +
+      `open the log as that user, or give this user read access to the lock`
+    throw Object.assign(new Error(message, { cause: error }), { code })
+  }
+}
+
 function parseOwner(text: string): LockOwner | undefined {
   try {
     const owner = JSON.parse(text) as Partial<LockOwner>
@@ -166,7 +185,7 @@ export async function acquireFileLock(lockFile: string, logFile: string): Promis
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       }
-      const held = await readText(lockFile) // undefined: released meanwhile, try again
+      const held = await readBlockingLock(lockFile, logFile) // undefined: released meanwhile, try again
       const holder = held === undefined ? undefined : parseOwner(held)
       // Ours for sure, whatever the clock did since: never taken over.
       if (holder && (heldLocks.get(lockFile) === held || isAlive(holder))) throw lockedError(lockFile, logFile, holder)

@@ -168,10 +168,12 @@ class FileStorage implements LogStorage {
   /**
    * The lock file is created first, so a folder this user cannot write to fails
    * there, and Node's message names only the lock's draft: this one names the
-   * log and the folder to give access to. Other failures (a lock held) pass.
+   * log and the folder to give access to. Other failures (a lock held, or one
+   * this user may not read, already explained) pass.
    */
   #lockError(error: unknown): unknown {
-    const code = (error as NodeJS.ErrnoException).code
+    const { code, syscall } = error as NodeJS.ErrnoException
+    if (syscall === undefined) return error // not a raw system error
     if (code === 'EACCES' || code === 'EPERM') return folderError('create the lock file for', this.name, error)
     if (code === 'EROFS') return this.#openError(error)
     return error

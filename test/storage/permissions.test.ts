@@ -94,6 +94,28 @@ describe('a log file this user may not write to, in a folder it may', () => {
   })
 })
 
+describe("a log whose lock this user may not read (another user's)", () => {
+  it('cannot be opened for writing: says so at once, naming the lock, and leaves the lock as it is', async () => {
+    const filename = join(writableFolder, 'locked.ndjson')
+    const lockFile = `${filename}.lock`
+    const lockText = `${JSON.stringify({ pid: 1, hostname: 'another-host', since: new Date().toISOString() })}\n`
+    await writeFile(filename, '')
+    await chmod(filename, 0o666)
+    await writeFile(lockFile, lockText)
+    await chmod(lockFile, asRoot ? 0o600 : 0o000)
+    expect(await attempt('log', filename)).toEqual(
+      denied(
+        `tiny-event-sourcing: cannot open ${filename} for writing: permission denied reading its lock ${lockFile}, which another user's process may hold; ` +
+          'open the log as that user, or give this user read access to the lock',
+      ),
+    )
+    // No draft of the refused writer is left beside the lock.
+    expect((await readdir(writableFolder)).filter((name) => name.startsWith('locked')).sort()).toEqual(['locked.ndjson', 'locked.ndjson.lock'])
+    await chmod(lockFile, 0o600)
+    expect(await readFile(lockFile, 'utf8')).toBe(lockText)
+  })
+})
+
 describe('a log file this user may not read', () => {
   it('cannot be followed: says so', async () => {
     const filename = join(writableFolder, 'private.ndjson')
