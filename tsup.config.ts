@@ -41,8 +41,6 @@ export default defineConfig([
     esbuildPlugins: [browserDefaultStorage],
     // Pages have no `process`: code guarded by `typeof process` (Node's exit hooks) is dropped.
     define: { process: 'undefined' },
-    // Folds what that leaves dead and shortens syntax; names and layout stay readable.
-    minifySyntax: true,
   },
   {
     // The `tiny-event-sourcing` command (package.json "bin"): one ESM file, shebang kept.

@@ -345,13 +345,12 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
   async function waitForChange(): Promise<void> {
     const changedNow = changed
-    // Only Node has a process to keep alive (the browser build drops this).
-    const keepsAlive = readOnly && typeof process !== 'undefined'
-    if (keepsAlive && waiting++ === 0) keepAlive = setInterval(() => {}, 2 ** 30)
+    // Only Node has a process to keep alive: the guard lets the browser build drop this.
+    if (typeof process !== 'undefined' && readOnly && waiting++ === 0) keepAlive = setInterval(() => {}, 2 ** 30)
     try {
       await changedNow
     } finally {
-      if (keepsAlive && --waiting === 0) clearInterval(keepAlive)
+      if (typeof process !== 'undefined' && readOnly && --waiting === 0) clearInterval(keepAlive)
     }
   }
 

@@ -26,7 +26,7 @@ export async function catchupSubscribe<E>(
   const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
   const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
   if (typeof iterate !== 'function') {
-    const given = events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'the log itself' : 'an object'
+    const given = events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'the log itself' : 'an object that is not iterable'
     throw usageError(`catchupSubscribe() needs events to iterate, such as log.events(); got ${given}`)
   }
   const iterator = iterate.call(events)
@@ -107,7 +107,7 @@ export interface ProjectOptions<E, S> {
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
   if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
-    throw usageError('project() needs { log, store, reduce }')
+    throw usageError('project() needs { log, store, reduce: (state, event) => newState }')
   }
   if (version !== undefined && !isProjectionVersion(version)) {
     throw usageError(`project({ version }) takes a number or a string, got ${String(version)}`)

@@ -125,7 +125,6 @@ describe('store.update', () => {
       expect(error).toBeInstanceOf(StaleVersionError)
       expect(error).toMatchObject({ code: 'STALE_VERSION', currentVersion: 3, attemptedVersion: version })
       expect((error as Error).message).toContain(`is at version 3: update(state, ${version}) refused; skip events with event.index <= store.getVersion()`)
-      expect((error as Error).message).toContain('skip events with event.index <= store.getVersion()')
     }
     expect(store.getState()).toEqual({ n: 1 })
     expect(store.getVersion()).toBe(3)
@@ -166,8 +165,10 @@ describe('writing in the background', () => {
     }
     const duringStream = writes.length
     expect(duringStream).toBeGreaterThanOrEqual(3)
-    // The store reads the clock just before calling write(), the backend just after: on a loaded
-    // machine the process can be descheduled in between, so allow a fifth of the interval.
+    // The store reads the clock just before calling write(), the backend just after: a garbage
+    // collection or, on a loaded machine, the scheduler can pause the process in between (seen
+    // once: 90 ms apart for 100), so allow a fifth of the interval. A debounce or no throttle
+    // would still fail by far.
     for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(interval * 0.8)
     // Each write carries the latest state of its moment: versions only grow.
     for (let i = 1; i < writes.length; i++) expect(writes[i]!.snapshot.version).toBeGreaterThan(writes[i - 1]!.snapshot.version)

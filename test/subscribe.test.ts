@@ -310,7 +310,7 @@ describe('project', () => {
   it('says what it needs when the log, the store or reduce is missing', async () => {
     const log = await logWith(1)
     const store = await initStateStore({ storeBackend: memoryStoreBackend({ total: 0, count: 0 }) })
-    const needs = /project\(\) needs \{ log, store, reduce \}/
+    const needs = /project\(\) needs \{ log, store, reduce: \(state, event\) => newState \}/
     await expect(project({ store, reduce: sum } as never)).rejects.toThrow(needs)
     await expect(project({ log, reduce: sum } as never)).rejects.toThrow(needs)
     await expect(project({ log, store } as never)).rejects.toThrow(needs)

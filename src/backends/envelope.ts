@@ -17,7 +17,7 @@ export function isProjectionVersion(value: unknown): value is number | string {
 
 /** Reads an envelope back, or throws `CorruptStateError` naming `name` and saying what is wrong with it. */
 export function parseSnapshot<S>(text: string, name: string): StateSnapshot<S> {
-  if (text.trim() === '') throw new CorruptStateError(name, 'is empty')
+  if (text.trim() === '') throw new CorruptStateError(name, 'is empty, where { "_version": N, "state": … } was expected')
   let envelope: unknown
   try {
     envelope = JSON.parse(text)

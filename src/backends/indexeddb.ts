@@ -1,7 +1,7 @@
+import { usageError } from '../errors.js'
 import { committed, openDatabase, result, snapshotsStore } from '../indexeddb.js'
 import { parseSnapshot, serializeSnapshot } from './envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './types.js'
-import { usageError } from '../errors.js'
 
 /**
  * A state-store backend that keeps a read model's snapshot in the page's

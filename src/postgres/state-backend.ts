@@ -1,7 +1,7 @@
 import { parseSnapshot, serializeSnapshot } from '../backends/envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../backends/types.js'
-import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
 import { usageError } from '../errors.js'
+import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
 
 /** Options of `postgresStoreBackend`. */
 export interface PostgresStoreBackendOptions<S> extends PostgresConnectionOptions {

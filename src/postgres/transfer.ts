@@ -1,9 +1,9 @@
 import { access, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
+import { usageError } from '../errors.js'
 import { fileStorage } from '../storage/file.js'
 import type { LogStorage } from '../storage/types.js'
 import { postgresStorage, type PostgresStorageOptions } from './storage.js'
-import { usageError } from '../errors.js'
 
 /** Options of `importLog` and `exportLog`: a PostgreSQL log, and the NDJSON log file on the other side. */
 export interface TransferOptions extends PostgresStorageOptions {

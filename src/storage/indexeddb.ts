@@ -31,7 +31,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
   const lockName = `tiny-event-sourcing:${name}`
   const all = (from: number) => IDBKeyRange.bound([name, from], [name, Infinity])
   const corrupt = (problem: string) =>
-    new CorruptLogError(name, undefined, problem, 'Fix or delete it in the developer tools; nothing was changed')
+    new CorruptLogError(name, undefined, problem, 'Fix or delete it in the developer tools (Application › IndexedDB › tiny-event-sourcing › events); nothing was changed')
 
   let db: IDBDatabase | undefined
   let releaseLock: (() => void) | undefined

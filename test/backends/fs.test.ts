@@ -147,8 +147,8 @@ describe('fsStoreBackend', () => {
 
   const corruptions: [string, string | Buffer, RegExp][] = [
     ['invalid JSON', '{"_version":3,"state":{"a":', /is not valid JSON/],
-    ['an empty file', '', /: is empty\. Left as it is/],
-    ['only whitespace', '\n\n  \n', /: is empty\. Left as it is/],
+    ['an empty file', '', /: is empty, where \{ "_version": N, "state": … \} was expected\. Left as it is/],
+    ['only whitespace', '\n\n  \n', /: is empty, where \{ "_version": N, "state": … \} was expected\. Left as it is/],
     ['an array', '[1,2]', /is not a JSON object/],
     ['a missing "_version"', '{"state":{}}', /"_version" is missing/],
     ['a fractional "_version"', '{"_version":1.5,"state":{}}', /"_version" is 1.5/],
