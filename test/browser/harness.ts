@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { extname, join, normalize, resolve } from 'node:path'
 import { chromium, type BrowserContext, type Page } from 'playwright-core'
-import { afterAll, beforeAll } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 
 export const root = resolve(import.meta.dirname, '../..')
 export const browserBundle = join(root, 'dist/browser.js')
@@ -149,4 +149,40 @@ export function useBrowser(): BrowserSession {
     },
   }
   return session
+}
+
+/**
+ * Asserts that opening `filename` for writing in `page` fails, as it must
+ * while another tab or worker writes it: `LogLockedError`, naming the log
+ * and how to follow it instead.
+ */
+export async function expectWriterRefused(page: Page, filename: string): Promise<void> {
+  const refused = await page.evaluate(async (filename) => {
+    try {
+      await window.tinyEventSourcing.initLog({ filename })
+      return { opened: true }
+    } catch (error) {
+      const locked = error as InstanceType<typeof window.exported.LogLockedError>
+      return { isLocked: error instanceof window.exported.LogLockedError, code: locked.code, message: locked.message }
+    }
+  }, filename)
+  expect(refused).toMatchObject({ isLocked: true, code: 'LOG_LOCKED' })
+  expect(refused.message).toContain(filename)
+  expect(refused.message).toContain('readOnly: true')
+}
+
+/**
+ * Follows `filename` read-only in `page`: the log is kept as
+ * `window.kept.follower`, and `[index, n]` of every event it delivers is
+ * pushed onto `window.kept.received`.
+ */
+export async function followInPage(page: Page, filename: string): Promise<void> {
+  await page.evaluate(async (filename) => {
+    const follower = await window.tinyEventSourcing.initLog<{ n: number }>({ filename, readOnly: true })
+    window.kept.follower = follower
+    window.kept.received = []
+    void (async () => {
+      for await (const event of follower.events()) window.kept.received.push([event.index, event.n])
+    })()
+  }, filename)
 }

@@ -5,7 +5,7 @@
  */
 import type { Page } from 'playwright-core'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { useBrowser } from './harness.js'
+import { expectWriterRefused, followInPage, useBrowser } from './harness.js'
 
 const { openHarness } = useBrowser()
 
@@ -268,27 +268,8 @@ describe('two tabs of one site', () => {
       await window.kept.log.append({ n: 0 })
     }, name)
 
-    const refused = await other.evaluate(async (filename) => {
-      try {
-        await window.tinyEventSourcing.initLog({ filename })
-        return { opened: true }
-      } catch (error) {
-        const locked = error as InstanceType<typeof window.exported.LogLockedError>
-        return { isLocked: error instanceof window.exported.LogLockedError, code: locked.code, message: locked.message }
-      }
-    }, name)
-    expect(refused).toMatchObject({ isLocked: true, code: 'LOG_LOCKED' })
-    expect(refused.message).toContain(name)
-    expect(refused.message).toContain('readOnly: true')
-
-    await other.evaluate(async (filename) => {
-      const follower = await window.tinyEventSourcing.initLog<{ n: number }>({ filename, readOnly: true })
-      window.kept.follower = follower
-      window.kept.received = []
-      void (async () => {
-        for await (const event of follower.events()) window.kept.received.push([event.index, event.n])
-      })()
-    }, name)
+    await expectWriterRefused(other, name)
+    await followInPage(other, name)
     await writer.evaluate(async () => {
       await window.kept.log.append({ n: 1 })
       await Promise.all([window.kept.log.append({ n: 2 }), window.kept.log.append({ n: 3 })])

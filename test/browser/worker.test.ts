@@ -6,7 +6,7 @@
  */
 import type { Page } from 'playwright-core'
 import { describe, expect, it } from 'vitest'
-import { useBrowser } from './harness.js'
+import { expectWriterRefused, followInPage, useBrowser } from './harness.js'
 
 const { openHarness } = useBrowser()
 
@@ -122,27 +122,8 @@ describe('the browser build in a dedicated Web Worker', () => {
     expect(await ask(page, 'open', { filename })).toEqual({ result: 0 })
     expect(await ask(page, 'append', { events: [{ n: 0 }] })).toEqual({ result: [0] })
 
-    const refused = await page.evaluate(async (filename) => {
-      try {
-        await window.tinyEventSourcing.initLog({ filename })
-        return { opened: true }
-      } catch (error) {
-        const locked = error as InstanceType<typeof window.exported.LogLockedError>
-        return { isLocked: error instanceof window.exported.LogLockedError, code: locked.code, message: locked.message }
-      }
-    }, filename)
-    expect(refused).toMatchObject({ isLocked: true, code: 'LOG_LOCKED' })
-    expect(refused.message).toContain(filename)
-    expect(refused.message).toContain('readOnly: true')
-
-    await page.evaluate(async (filename) => {
-      const follower = await window.tinyEventSourcing.initLog<{ n: number }>({ filename, readOnly: true })
-      window.kept.follower = follower
-      window.kept.received = []
-      void (async () => {
-        for await (const event of follower.events()) window.kept.received.push([event.index, event.n])
-      })()
-    }, filename)
+    await expectWriterRefused(page, filename)
+    await followInPage(page, filename)
     expect(await ask(page, 'append', { events: [{ n: 1 }, { n: 2 }, { n: 3 }] })).toEqual({ result: [1, 2, 3] })
     // Pushed over the BroadcastChannel from the worker; generous, as the machine may be busy.
     await page.waitForFunction(() => window.kept.received.length >= 4, undefined, { timeout: 30_000 })

@@ -37,6 +37,21 @@ async function attempt(operation: 'log' | 'follow' | 'state' | 'state sync' | 's
   return JSON.parse(await child.nextLine()) as unknown
 }
 
+/**
+ * Writes another user's private file: readable by its owner only, and when
+ * the child runs as the file's owner, by no one but root.
+ */
+async function writePrivateFile(filename: string, text: string): Promise<void> {
+  await writeFile(filename, text)
+  await chmod(filename, asRoot ? 0o600 : 0o000)
+}
+
+/** Asserts that a file `writePrivateFile` wrote still holds `text`. */
+async function expectUnchanged(filename: string, text: string): Promise<void> {
+  await chmod(filename, 0o600)
+  expect(await readFile(filename, 'utf8')).toBe(text)
+}
+
 function denied(message: string): unknown {
   return { message, code: 'EACCES', causeCode: 'EACCES' }
 }
@@ -101,8 +116,7 @@ describe("a log whose lock this user may not read (another user's)", () => {
     const lockText = `${JSON.stringify({ pid: 1, hostname: 'another-host', since: new Date().toISOString() })}\n`
     await writeFile(filename, '')
     await chmod(filename, 0o666)
-    await writeFile(lockFile, lockText)
-    await chmod(lockFile, asRoot ? 0o600 : 0o000)
+    await writePrivateFile(lockFile, lockText)
     expect(await attempt('log', filename)).toEqual(
       denied(
         `tiny-event-sourcing: cannot open ${filename} for writing: permission denied reading its lock ${lockFile}, which another user's process may hold; ` +
@@ -111,8 +125,7 @@ describe("a log whose lock this user may not read (another user's)", () => {
     )
     // No draft of the refused writer is left beside the lock.
     expect((await readdir(writableFolder)).filter((name) => name.startsWith('locked')).sort()).toEqual(['locked.ndjson', 'locked.ndjson.lock'])
-    await chmod(lockFile, 0o600)
-    expect(await readFile(lockFile, 'utf8')).toBe(lockText)
+    await expectUnchanged(lockFile, lockText)
   })
 })
 
@@ -120,15 +133,12 @@ describe('a log file this user may not read', () => {
   it('cannot be followed: says so', async () => {
     const filename = join(writableFolder, 'private.ndjson')
     const text = '{"type":"added","index":0}\n'
-    await writeFile(filename, text)
-    // Another user's private log; when the child runs as the file's owner, no one but root may read it.
-    await chmod(filename, asRoot ? 0o600 : 0o000)
+    await writePrivateFile(filename, text)
     expect(await attempt('follow', filename)).toEqual(
       denied(`tiny-event-sourcing: cannot follow ${filename}: permission denied; give this user read access to it`),
     )
     expect((await readdir(writableFolder)).filter((name) => name.startsWith('private'))).toEqual(['private.ndjson'])
-    await chmod(filename, 0o600)
-    expect(await readFile(filename, 'utf8')).toBe(text)
+    await expectUnchanged(filename, text)
   })
 })
 
@@ -154,12 +164,10 @@ describe('a state file this user may not read', () => {
   it('cannot be read: says so, and leaves it as it is', async () => {
     const filename = join(writableFolder, 'private-state.json')
     const text = '{"_version":0,"state":{"secret":true}}\n'
-    await writeFile(filename, text)
-    await chmod(filename, asRoot ? 0o600 : 0o000)
+    await writePrivateFile(filename, text)
     expect(await attempt('state read', filename)).toEqual(
       denied(`tiny-event-sourcing: cannot read the state file ${filename}: permission denied; give this user read access to it`),
     )
-    await chmod(filename, 0o600)
-    expect(await readFile(filename, 'utf8')).toBe(text)
+    await expectUnchanged(filename, text)
   })
 })
