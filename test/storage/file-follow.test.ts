@@ -3,22 +3,17 @@
  * program (`repair`, a fresh start, an editor) must not wait forever on a file
  * nobody writes any more: its iterators end with `LogReplacedError`.
  */
-import { randomUUID } from 'node:crypto'
-import { appendFile, mkdir, mkdtemp, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { appendFile, readFile, rename, rm, stat, truncate, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { fileStorage, initLog, LogReplacedError, TinyEventSourcingError, type Log } from '../../src/index.js'
 import { run } from '../cli/run.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 import { cleanUpChildren, killChildren, startChild } from './child.js'
 
-let base: string
-beforeAll(async () => {
-  base = await mkdtemp(join(tmpdir(), 'tes-follow-'))
-})
 afterAll(async () => {
   await cleanUpChildren()
-  await rm(base, { recursive: true, force: true })
+  await removeTempDirs()
 })
 afterEach(killChildren)
 
@@ -26,9 +21,7 @@ type Counted = { type: string; n: number }
 
 /** A path for a log file that does not exist yet, in a folder of its own. */
 async function freshLogPath(): Promise<string> {
-  const filename = join(base, randomUUID(), 'log.ndjson')
-  await mkdir(dirname(filename), { recursive: true })
-  return filename
+  return join(await tempDir('follow'), 'log.ndjson')
 }
 
 /** A log file written through the library: `count` events, the writer closed again. */
@@ -50,6 +43,14 @@ function follow(log: Log<Counted>): { seen: number[]; ended: Promise<unknown> } 
   return { seen, ended }
 }
 
+/** Opens `filename` read-only and follows it (see `follow`) until it has seen the first `count` events. */
+async function caughtUpFollower(filename: string, count: number): Promise<{ follower: Log<Counted>; seen: number[]; ended: Promise<unknown> }> {
+  const follower = await initLog<Counted>({ filename, readOnly: true })
+  const { seen, ended } = follow(follower)
+  await expect.poll(() => seen.length, generously).toBe(count)
+  return { follower, seen, ended }
+}
+
 /** Appends `count` events through a new writer of `filename`, then closes it. */
 async function appendAfresh(filename: string, count: number): Promise<void> {
   const writer = await initLog<Counted>({ filename })
@@ -68,9 +69,7 @@ const generously = { timeout: 15_000 }
 describe('a read-only follower whose file is', () => {
   it('replaced by `repair` (a new file renamed over it) ends its loop with LOG_REPLACED, after exactly the events it had', async () => {
     const filename = await writtenLog(3)
-    const follower = await initLog<Counted>({ filename, readOnly: true })
-    const { seen, ended } = follow(follower)
-    await expect.poll(() => seen.length, generously).toBe(3)
+    const { follower, seen, ended } = await caughtUpFollower(filename, 3)
     // The writer died mid-append; the user repairs the file and starts the writer again.
     await appendFile(filename, '{"type":"counted","n":3,"ind')
     const inodeBefore = (await stat(filename)).ino
@@ -133,9 +132,7 @@ describe('a read-only follower whose file is', () => {
 
   it('deleted ends the loop with LOG_REPLACED saying so', async () => {
     const filename = await writtenLog(2)
-    const follower = await initLog<Counted>({ filename, readOnly: true })
-    const { seen, ended } = follow(follower)
-    await expect.poll(() => seen.length, generously).toBe(2)
+    const { follower, seen, ended } = await caughtUpFollower(filename, 2)
     await rm(filename)
     await expect(ended).rejects.toMatchObject({ code: 'LOG_REPLACED', message: replacedMessage(filename, 'was deleted', 2) })
     expect(seen).toEqual([0, 1])
@@ -144,9 +141,7 @@ describe('a read-only follower whose file is', () => {
 
   it('deleted and started afresh by a new writer ends the loop with LOG_REPLACED', async () => {
     const filename = await writtenLog(2)
-    const follower = await initLog<Counted>({ filename, readOnly: true })
-    const { seen, ended } = follow(follower)
-    await expect.poll(() => seen.length, generously).toBe(2)
+    const { follower, seen, ended } = await caughtUpFollower(filename, 2)
     await rm(filename)
     await appendAfresh(filename, 3)
     // Which of the two the follower sees first depends on when it looks.
@@ -163,9 +158,7 @@ describe('a read-only follower whose file is', () => {
   it('truncated, then written by a new writer, ends the loop with LOG_REPLACED naming both sizes', async () => {
     const filename = await writtenLog(5)
     const before = (await stat(filename)).size
-    const follower = await initLog<Counted>({ filename, readOnly: true })
-    const { seen, ended } = follow(follower)
-    await expect.poll(() => seen.length, generously).toBe(5)
+    const { follower, seen, ended } = await caughtUpFollower(filename, 5)
     await truncate(filename, 0)
     await appendAfresh(filename, 2)
     const after = (await stat(filename)).size
