@@ -2,7 +2,8 @@
  * Creates the folder a file goes into. When that fails, Node's error names
  * only the whole path it tried; this one names the file it was for, says
  * what is in the way (a file where a folder should be, missing permission),
- * and what to do about it. The same for a file this user may not read.
+ * and what to do about it. The same for a file this user may not read; and
+ * `explainedError`, the shape every such explanation takes.
  */
 import { mkdirSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
@@ -24,6 +25,14 @@ export function createFolderForSync(filename: string): void {
   } catch (error) {
     throw folderError('create the folder for', filename, error)
   }
+}
+
+/**
+ * This library's explanation of a failed file-system call: Node's error is
+ * its `cause`, and its `code` is kept, so callers can still branch on it.
+ */
+export function explainedError(message: string, error: unknown): Error {
+  return Object.assign(new Error(`tiny-event-sourcing: ${message}`, { cause: error }), { code: (error as NodeJS.ErrnoException).code })
 }
 
 /** The nearest folder or file on the way to `path` that exists, if any. */
@@ -56,11 +65,10 @@ export function folderError(action: string, filename: string, error: unknown): E
   } else {
     problem = `${message}; choose another filename, or fix the folder`
   }
-  return Object.assign(new Error(`tiny-event-sourcing: cannot ${action} ${filename}: ${problem}`, { cause: error }), { code })
+  return explainedError(`cannot ${action} ${filename}: ${problem}`, error)
 }
 
 /** The error for `filename` this user may not read: Node's names the path, but not what to do. */
 export function readDeniedError(action: string, filename: string, error: unknown): Error {
-  const { code } = error as NodeJS.ErrnoException
-  return Object.assign(new Error(`tiny-event-sourcing: cannot ${action} ${filename}: permission denied; give this user read access to it`, { cause: error }), { code })
+  return explainedError(`cannot ${action} ${filename}: permission denied; give this user read access to it`, error)
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { closeSync, fdatasyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs'
 import { open, readFile, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { createFolderFor, createFolderForSync, folderError, readDeniedError } from '../create-folder.js'
+import { createFolderFor, createFolderForSync, explainedError, folderError, readDeniedError } from '../create-folder.js'
 import { CorruptStateError, usageError } from '../errors.js'
 import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 import { syncFolder, syncFolderSync } from '../sync-folder.js'
@@ -92,8 +92,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
   const folderGiven = (error: unknown): unknown => {
     const code = (error as NodeJS.ErrnoException).code
     if (code !== 'EISDIR') return error
-    const message = `tiny-event-sourcing: the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`
-    return Object.assign(new Error(message, { cause: error }), { code })
+    return explainedError(`the state file ${name} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${resolve(name, 'read-model.json')}`, error)
   }
 
   const backend: StateStoreBackend<S> = {

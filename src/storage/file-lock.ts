@@ -1,6 +1,7 @@
 import { readFileSync, readlinkSync, unlinkSync } from 'node:fs'
 import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
+import { explainedError } from '../create-folder.js'
 import { LogLockedError } from '../errors.js'
 import { isProcessAlive, removeLeftovers } from '../process-alive.js'
 
@@ -70,10 +71,11 @@ async function readBlockingLock(lockFile: string, logFile: string): Promise<stri
     const { code } = error as NodeJS.ErrnoException
     if (code === 'ENOENT') return undefined
     if (code !== 'EACCES' && code !== 'EPERM') throw error
-    const message =
-      `tiny-event-sourcing: cannot open ${logFile} for writing: permission denied reading its lock ${lockFile}, which another user's process may hold; ` +
-      `open the log as that user, or give this user read access to the lock`
-    throw Object.assign(new Error(message, { cause: error }), { code })
+    throw explainedError(
+      `cannot open ${logFile} for writing: permission denied reading its lock ${lockFile}, which another user's process may hold; ` +
+        'open the log as that user, or give this user read access to the lock',
+      error,
+    )
   }
 }
 

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { createFolderFor, folderError, readDeniedError } from '../create-folder.js'
+import { createFolderFor, explainedError, folderError, readDeniedError } from '../create-folder.js'
 import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError, usageError } from '../errors.js'
 import { withIndex } from '../serialize.js'
 import { shellQuote } from '../shell-quote.js'
@@ -162,7 +162,7 @@ class FileStorage implements LogStorage {
           ? `${message}; open it with { readOnly: true } to follow it, or choose another filename`
           : undefined
     if (problem === undefined) return error // e.g. EMFILE: Node's message says it all, and no advice about the file fits
-    return Object.assign(new Error(`tiny-event-sourcing: cannot open ${this.name} for writing: ${problem}`, { cause: error }), { code })
+    return explainedError(`cannot open ${this.name} for writing: ${problem}`, error)
   }
 
   /**
