@@ -1,18 +1,4 @@
-import { resolve } from 'node:path'
-import type { Plugin } from 'esbuild'
 import { defineConfig } from 'tsup'
-
-/** Puts `src/storage/default.browser.ts` in place of `src/storage/default.ts`, so `initLog({ filename })` means IndexedDB. */
-const browserDefaultStorage: Plugin = {
-  name: 'browser-default-storage',
-  setup(build) {
-    const nodeDefault = resolve('src/storage/default')
-    build.onResolve({ filter: /\/default\.js$/ }, (args) => {
-      if (resolve(args.resolveDir, args.path.replace(/\.js$/, '')) !== nodeDefault) return undefined
-      return { path: resolve('src/storage/default.browser.ts') }
-    })
-  },
-}
 
 export default defineConfig([
   {
@@ -38,13 +24,10 @@ export default defineConfig([
     platform: 'browser',
     splitting: false,
     sourcemap: false,
-    esbuildPlugins: [browserDefaultStorage],
-    // Pages have no `process`: code guarded by `typeof process` (Node's exit hooks) is dropped.
-    define: { process: 'undefined' },
   },
   {
     // The `tiny-event-sourcing` command (package.json "bin"): one ESM file, shebang kept.
-    entry: { cli: 'src/cli.ts' },
+    entry: { cli: 'src/cli/main.ts' },
     format: ['esm'],
     dts: false,
     clean: false,

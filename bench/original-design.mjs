@@ -13,7 +13,13 @@ export async function initOriginalLog(filename) {
   } catch (error) {
     if (error.code !== 'ENOENT') throw error
   }
-  const events = text === '' ? [] : text.trimEnd().split('\n').map((line) => JSON.parse(line))
+  const events =
+    text === ''
+      ? []
+      : text
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line))
   let closed = false
   const timers = new Set()
   return {

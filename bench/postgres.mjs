@@ -100,7 +100,8 @@ log(`append awaited: ${sizes.awaited} appends, each awaited`)
       },
     ],
   ])
-  for (const [name, ms] of times) rows.push(['append, awaited', name, sizes.awaited, ms, `${rate(sizes.awaited, ms)}, ${((ms / sizes.awaited) * 1000).toFixed(0)} µs each`])
+  for (const [name, ms] of times)
+    rows.push(['append, awaited', name, sizes.awaited, ms, `${rate(sizes.awaited, ms)}, ${((ms / sizes.awaited) * 1000).toFixed(0)} µs each`])
 }
 
 log(`replay: ${sizes.replay} events`)
@@ -171,7 +172,9 @@ log(`push delivery: ${sizes.pings} appends to an iterator waiting on another poo
   rows.push(['push delivery', 'append → waiting iterator, another pool', sizes.pings, undefined, `p50 ${at(0.5)} ms, p90 ${at(0.9)} ms, max ${at(1)} ms`])
 }
 
-const { rows: [{ server_version: serverVersion }] } = await pool.query('SHOW server_version')
+const {
+  rows: [{ server_version: serverVersion }],
+} = await pool.query('SHOW server_version')
 await pool.end()
 await server.stop()
 

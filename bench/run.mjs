@@ -15,7 +15,10 @@ import { storedLine, writeLogFile } from './workload.mjs'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
-const only = args.find((arg) => arg.startsWith('--only='))?.slice('--only='.length).split(',')
+const only = args
+  .find((arg) => arg.startsWith('--only='))
+  ?.slice('--only='.length)
+  .split(',')
 const write = args.includes('--write') || (!quick && !only)
 const scale = quick ? 0.1 : 1
 const sizes = {
@@ -85,7 +88,9 @@ async function measure(section, subjects, repetitions = reps) {
       const id = `${section}/${key}`
       const best = results[id]
       const score = (r) => r.p50 ?? r.ms
-      log(`${id} #${rep + 1}: ${result.error ? `ERROR ${result.error}` : `${result.ms?.toFixed(1)} ms${result.p50 !== undefined ? ` p50 ${result.p50.toFixed(3)} ms` : ''}${result.rss !== undefined ? ` rss +${(result.rss / 2 ** 20).toFixed(1)} MB` : ''}`}`)
+      log(
+        `${id} #${rep + 1}: ${result.error ? `ERROR ${result.error}` : `${result.ms?.toFixed(1)} ms${result.p50 !== undefined ? ` p50 ${result.p50.toFixed(3)} ms` : ''}${result.rss !== undefined ? ` rss +${(result.rss / 2 ** 20).toFixed(1)} MB` : ''}`}`,
+      )
       if (!best || best.error || (!result.error && score(result) < score(best))) results[id] = result
     }
   }
@@ -256,7 +261,9 @@ if (section('replay')) {
   for (const [key, label] of rows) {
     const r = get(`replay/${key}`)
     if (!r) continue
-    push(`| ${label} | ${r.error ? '' : ms(r.ms)} | ${evps(r)} | ${ratio(rate(r), rate(get('replay/stream')))} | ${ratio(rate(r), rate(get('replay/memory')))} | ${r.error ? '' : mb(r.rss)} | ${[errorCell(r), r.note].filter(Boolean).join('; ')} |`)
+    push(
+      `| ${label} | ${r.error ? '' : ms(r.ms)} | ${evps(r)} | ${ratio(rate(r), rate(get('replay/stream')))} | ${ratio(rate(r), rate(get('replay/memory')))} | ${r.error ? '' : mb(r.rss)} | ${[errorCell(r), r.note].filter(Boolean).join('; ')} |`,
+    )
   }
   push('')
   const lib = get('replay/lib')
@@ -376,7 +383,6 @@ if (section('after')) {
   const t = get('after/lib-large')?.ms
   targets.push([`\`events({ after })\` < 5 ms at ${fmtInt(sizes.afterLarge)} events`, ms(t), met(t < 5)])
 }
-
 
 const cpus = os.cpus()
 let revision = 'unknown revision'

@@ -487,7 +487,7 @@ const scenarios = {
       rest = text.slice(start)
     }
     stream.destroy()
-    const { ms, cpuMs } = elapsed(t0)
+    const { ms } = elapsed(t0)
     if (first?.index !== count - 9) throw new Error('scan did not find the event')
     return { count: 1, ms }
   },

@@ -90,12 +90,15 @@ describe('the packed package', () => {
 
   it('installs the tiny-event-sourcing command (package.json "bin")', async () => {
     const command = join(project, 'node_modules', '.bin', 'tiny-event-sourcing')
-    await runInProject('bin-log.mjs', `
+    await runInProject(
+      'bin-log.mjs',
+      `
       import { initLog } from 'tiny-event-sourcing'
       const log = await initLog({ filename: 'bin-log/log.ndjson' })
       await log.append({ type: 'bookmark', url: 'https://example.com' })
       await log.close()
-      `)
+      `,
+    )
     const { stdout } = await run(command, ['cat', 'bin-log/log.ndjson'], { cwd: project })
     expect(stdout).toBe('{"type":"bookmark","url":"https://example.com","index":0}\n')
   })
@@ -121,10 +124,13 @@ describe('the packed package', () => {
   })
 
   it('resolves to the browser build under the browser condition', async () => {
-    await writeFile(join(project, 'browser.mjs'), `
+    await writeFile(
+      join(project, 'browser.mjs'),
+      `
       import * as library from 'tiny-event-sourcing'
       console.log(typeof library.indexedDbStorage, typeof library.fileStorage, typeof library.default.initLog)
-    `)
+    `,
+    )
     const { stdout } = await run(process.execPath, ['--conditions=browser', 'browser.mjs'], { cwd: project })
     expect(stdout.trim()).toBe('function undefined function')
   })

@@ -109,7 +109,7 @@ describe('README.md reference', () => {
   })
 
   it('documents every exported type', async () => {
-    const indexSource = await readFile(new URL('src/index.ts', root), 'utf8')
+    const indexSource = (await readFile(new URL('src/index.ts', root), 'utf8')) + (await readFile(new URL('src/exports.ts', root), 'utf8'))
     const types = [...indexSource.matchAll(/^export type \{([^}]+)\}/gm)].flatMap((match) => match[1]!.split(',').map((name) => name.trim()))
     expect(types.length).toBeGreaterThanOrEqual(17)
     expect(types.filter((name) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}<`))).toEqual([])
@@ -122,7 +122,7 @@ describe('README.md reference', () => {
   })
 
   it('lists the code of every error', async () => {
-    const errorsSource = await readFile(new URL('src/errors.ts', root), 'utf8')
+    const errorsSource = await readFile(new URL('src/core/errors.ts', root), 'utf8')
     const codes = [...errorsSource.matchAll(/(?:super\(\s*|code = )'([A-Z_]+)'/g)].map((match) => match[1]!)
     expect(codes.length).toBeGreaterThanOrEqual(9)
     expect(codes.filter((code) => !readme.includes(`\`${code}\``))).toEqual([])
@@ -156,7 +156,11 @@ describe('the six steps, run as a program', () => {
         const program = startProgram(['six-steps.mjs'], { cwd: folder, env: { PORT: port } })
         running.add(program)
         await poll(
-          () => fetch(base).then((response) => response.ok, () => false),
+          () =>
+            fetch(base).then(
+              (response) => response.ok,
+              () => false,
+            ),
           (ok) => ok,
         )
         return program
@@ -170,17 +174,26 @@ describe('the six steps, run as a program', () => {
       expect((await post(pages.url('/missing'))).status).toBe(202)
       expect((await fetch(base, { method: 'POST', body: 'nonsense' })).status).toBe(400)
       const model = await poll(getModel, (value) => Object.keys(value.byUrl).length === 1)
-      expect(model).toEqual({ byUrl: { [pages.url('/a')]: { url: pages.url('/a'), title: 'Page A & friends', faviconUrl: pages.url('/icons/a.png') } } })
+      expect(model).toEqual({
+        byUrl: { [pages.url('/a')]: { url: pages.url('/a'), title: 'Page A & friends', faviconUrl: pages.url('/icons/a.png') } },
+      })
 
       // The failed fetch is an event in the log, after the bookmarks.
       const types = async () =>
-        (await readFile(join(folder, 'data', 'log.ndjson'), 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as { type: string }).type)
+        (await readFile(join(folder, 'data', 'log.ndjson'), 'utf8'))
+          .trim()
+          .split('\n')
+          .map((line) => (JSON.parse(line) as { type: string }).type)
       await poll(types, (list) => list.length === 4)
       expect((await types()).sort()).toEqual(['bookmark', 'bookmark', 'info', 'info-failed'])
 
       // Once the info fetcher has saved that it handled all four events, stop it.
       await poll(
-        () => readFile(join(folder, 'data', 'info-fetcher.json'), 'utf8').then((text) => JSON.parse(text) as { _version: number }, () => ({ _version: -1 })),
+        () =>
+          readFile(join(folder, 'data', 'info-fetcher.json'), 'utf8').then(
+            (text) => JSON.parse(text) as { _version: number },
+            () => ({ _version: -1 }),
+          ),
         (envelope) => envelope._version === 3,
       )
       program.child.kill('SIGTERM')

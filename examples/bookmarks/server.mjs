@@ -71,7 +71,11 @@ const fetching = catchupSubscribe(
     if (event.type === 'bookmark') {
       let info
       try {
-        info = { type: 'info', url: event.url, ...(await fetchPageInfo(event.url, { signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(fetchTimeoutMs)]) })) }
+        info = {
+          type: 'info',
+          url: event.url,
+          ...(await fetchPageInfo(event.url, { signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(fetchTimeoutMs)]) })),
+        }
       } catch (error) {
         // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
         if (shutdown.signal.aborted) return
@@ -86,7 +90,10 @@ const fetching = catchupSubscribe(
   { signal: shutdown.signal },
 )
 
-for (const [name, running] of [['projection', projecting], ['info fetcher', fetching]]) {
+for (const [name, running] of [
+  ['projection', projecting],
+  ['info fetcher', fetching],
+]) {
   running.catch((error) => {
     console.error(`The ${name} stopped: ${error.stack ?? error}`)
     process.exit(1)

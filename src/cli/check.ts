@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises'
-import { shellQuote } from '../shell-quote.js'
+import { shellQuote } from '../file/shell-quote.js'
 import type { Command } from './command.js'
 import { formatBytes, formatCount, plural } from './format.js'
 import { inspectLog, problemsOf } from './log-lines.js'

@@ -31,5 +31,5 @@ export function table(headers: string[], rows: string[][], alignRight: boolean[]
       .map((cell, column) => (alignRight[column] ? cell.padStart(widths[column]!) : cell.padEnd(widths[column]!)))
       .join('  ')
       .trimEnd()
-  return [line(headers), ...rows.map(line)].join('\n') + '\n'
+  return `${[line(headers), ...rows.map(line)].join('\n')}\n`
 }

@@ -207,7 +207,10 @@ export function problemsOf(health: LogHealth): LineProblem[] {
   const problems = [...health.invalid, ...health.misnumbered]
   if (health.byteOrderMark) problems.push({ line: 1, problem: 'starts with a byte order mark (BOM), which JSON does not allow: an editor added it' })
   if (health.torn) {
-    problems.push({ line: health.torn.line, problem: `is an incomplete last line (${health.torn.bytes} bytes, no newline): an append cut short, most likely by a crash` })
+    problems.push({
+      line: health.torn.line,
+      problem: `is an incomplete last line (${health.torn.bytes} bytes, no newline): an append cut short, most likely by a crash`,
+    })
   }
   return problems.sort((a, b) => a.line - b.line)
 }

@@ -1,8 +1,9 @@
 import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { initLog, type InitLogOptions, type Log } from '../log.js'
-import type { Indexed } from '../storage/types.js'
+import type { InitLogOptions, Log } from '../core/log.js'
+import { initLog } from '../index.js'
+import type { Indexed } from '../core/log-storage.js'
 import { UsageError } from './command.js'
 
 type StoredEvent = Indexed<Record<string, unknown>>
@@ -17,7 +18,7 @@ export const upcastHelp = `      --upcast <module>  Read events through an upcas
 
 /** Fails with a plain message when `filename` is not a file, before the library is asked to open it. */
 export async function assertFile(filename: string, what: string): Promise<void> {
-  let stats
+  let stats: Awaited<ReturnType<typeof stat>>
   try {
     stats = await stat(filename)
   } catch (error) {
@@ -33,7 +34,9 @@ async function loadUpcast(modulePath: string): Promise<NonNullable<InitLogOption
   try {
     loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>
   } catch (error) {
-    throw new Error(`--upcast ${modulePath} could not be loaded: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    throw new Error(`--upcast ${modulePath} could not be loaded: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    })
   }
   const upcast = typeof loaded.default === 'function' ? loaded.default : loaded.upcast
   if (typeof upcast !== 'function') {

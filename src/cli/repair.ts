@@ -1,9 +1,9 @@
 import { constants } from 'node:fs'
 import { copyFile, open, rename, unlink, type FileHandle } from 'node:fs/promises'
 import { dirname, resolve } from 'node:path'
-import { serializeEvent, withIndex } from '../serialize.js'
-import { acquireFileLock } from '../storage/file-lock.js'
-import { syncFolder } from '../sync-folder.js'
+import { serializeEvent, withIndex } from '../core/serialize.js'
+import { acquireFileLock } from '../file/lock.js'
+import { syncFolder } from '../file/sync-folder.js'
 import type { Command } from './command.js'
 import { formatCount, plural } from './format.js'
 import { inspectLog, scanLog, type LogHealth } from './log-lines.js'
@@ -29,7 +29,11 @@ function plan(health: LogHealth, dropped: string): Step[] {
   if (health.renumberCount > 0) {
     const first = health.misnumbered[0]
     const where = first ? ` (numbering first broke on line ${first.line}, which ${first.problem})` : ''
-    steps.push({ verb: 'renumber', done: 'renumbered', what: `${plural(health.renumberCount, 'event', 'events')} to run 0–${health.events - 1}${where}` })
+    steps.push({
+      verb: 'renumber',
+      done: 'renumbered',
+      what: `${plural(health.renumberCount, 'event', 'events')} to run 0–${health.events - 1}${where}`,
+    })
   }
   if (health.invalid.length > 0) {
     const count = health.invalid.length
@@ -37,7 +41,11 @@ function plan(health: LogHealth, dropped: string): Step[] {
     steps.push({ verb: 'move', done: 'moved', what: `${lines} (${lineList(health.invalid.map((p) => p.line))}) to ${dropped}` })
   }
   if (health.torn) {
-    steps.push({ verb: 'set aside', done: 'set aside', what: `the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup` })
+    steps.push({
+      verb: 'set aside',
+      done: 'set aside',
+      what: `the incomplete last line ${health.torn.line} (${plural(health.torn.bytes, 'byte', 'bytes')}); it stays in the backup`,
+    })
   }
   if (health.byteOrderMark) steps.push({ verb: 'remove', done: 'removed', what: 'the byte order mark (BOM) at the start of the file' })
   if (health.blankLines > 0) steps.push({ verb: 'remove', done: 'removed', what: plural(health.blankLines, 'blank line', 'blank lines') })
@@ -145,7 +153,9 @@ Example:
         )
       }
       if (values['dry-run'] === true) {
-        await out.write(`${shown}: repair would\n${steps.map((step) => `  ${step.verb} ${step.what}\n`).join('')}and keep the original as ${backup}. Nothing was changed (--dry-run).\n`)
+        await out.write(
+          `${shown}: repair would\n${steps.map((step) => `  ${step.verb} ${step.what}\n`).join('')}and keep the original as ${backup}. Nothing was changed (--dry-run).\n`,
+        )
         await out.flush()
         return 0
       }

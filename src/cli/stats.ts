@@ -153,7 +153,11 @@ Example:
     let text = `${filename}: ${plural(total, 'event', 'events')}, ${formatBytes(bytes)}`
     text += total === 0 ? '\n' : `, indices 0–${total - 1}, ${formatBytes(Math.round(bytes / total))} an event on average\n`
     if (total > 0) {
-      text += `\n${table(['type', 'events', 'share'], byCount.map(([type, summary]) => [type, formatCount(summary.count), percent(summary.count, total)]), [false, true, true])}`
+      text += `\n${table(
+        ['type', 'events', 'share'],
+        byCount.map(([type, summary]) => [type, formatCount(summary.count), percent(summary.count, total)]),
+        [false, true, true],
+      )}`
     }
     for (const [type, summary] of byCount) {
       text += `\n${type} (${plural(summary.count, 'event', 'events')})\n`

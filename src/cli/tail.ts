@@ -1,5 +1,5 @@
-import { LogReplacedError } from '../errors.js'
-import { shellQuote } from '../shell-quote.js'
+import { LogReplacedError } from '../core/errors.js'
+import { shellQuote } from '../file/shell-quote.js'
 import { stringOption, wholeNumberOption, type Command } from './command.js'
 import { eventsStoredNow, openLogForReading, upcastHelp, upcastOption } from './read-log.js'
 

@@ -4,15 +4,17 @@
  * share, created on first use.
  */
 
-import { usageError } from '../errors.js'
+import { usageError } from '../core/errors.js'
 
 /** The part of a `pg` client this package uses. A `pg.PoolClient` is one. */
 export interface PostgresClient {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the query selects
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
   /** Returns the client to its pool; with an error (or `true`) the connection is closed instead. */
   release(error?: Error | boolean): void
   on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the query selects
   removeListener(event: 'notification' | 'error', listener: (...args: any[]) => void): unknown
 }
 
@@ -29,7 +31,9 @@ export interface PostgresQuery {
  * one; so is any pool with the same methods.
  */
 export interface PostgresPool {
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the query selects
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
+  // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the query selects
   query(query: PostgresQuery): Promise<{ rows: any[] }>
   connect(): Promise<PostgresClient>
   end(): Promise<void>
@@ -97,7 +101,9 @@ export async function connect(options: PostgresConnectionOptions, schema: string
     try {
       Pool = (await import('pg')).default.Pool
     } catch (error) {
-      throw new Error('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`', { cause: error })
+      throw new Error('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`', {
+        cause: error,
+      })
     }
     // Idle connections must not keep the process alive: a state backend has no close().
     const ownPool = new Pool({ connectionString: options.connectionString, allowExitOnIdle: true })
@@ -169,9 +175,7 @@ async function createTables({ pool, schema }: Connection): Promise<void> {
     await client.query('SELECT pg_advisory_xact_lock($1)', [schemaLockKey])
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.logs (log text PRIMARY KEY, length bigint NOT NULL DEFAULT 0)`)
-    await client.query(
-      `CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, PRIMARY KEY (log, index))`,
-    )
+    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, PRIMARY KEY (log, index))`)
     await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.states (name text PRIMARY KEY, envelope json NOT NULL)`)
     await client.query('COMMIT')
     client.release()

@@ -93,10 +93,15 @@ class NotificationHub {
           client.release()
           return
         }
-        const listener = new Listener(client, this.#channel, (payload) => this.#dispatch(payload), () => {
-          // The connection is gone; the subscribers' safety polls call listen() again.
-          if (this.#listener === listener) this.#listener = undefined
-        })
+        const listener = new Listener(
+          client,
+          this.#channel,
+          (payload) => this.#dispatch(payload),
+          () => {
+            // The connection is gone; the subscribers' safety polls call listen() again.
+            if (this.#listener === listener) this.#listener = undefined
+          },
+        )
         await listener.start()
         if (this.#subscribers.size === 0) {
           await listener.stop()

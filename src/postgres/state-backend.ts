@@ -1,6 +1,6 @@
-import { parseSnapshot, serializeSnapshot } from '../backends/envelope.js'
-import type { StateSnapshot, StateStoreBackend } from '../backends/types.js'
-import { usageError } from '../errors.js'
+import { parseSnapshot, serializeSnapshot } from '../core/snapshot-envelope.js'
+import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
+import { usageError } from '../core/errors.js'
 import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
 
 /** Options of `postgresStoreBackend`. */
@@ -43,10 +43,10 @@ export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>)
     async write(snapshot: StateSnapshot<S>): Promise<void> {
       const envelope = serializeSnapshot(snapshot).trimEnd()
       const { pool, schema } = await connected()
-      await pool.query(
-        `INSERT INTO ${schema}.states (name, envelope) VALUES ($1, $2::json) ON CONFLICT (name) DO UPDATE SET envelope = excluded.envelope`,
-        [key, envelope],
-      )
+      await pool.query(`INSERT INTO ${schema}.states (name, envelope) VALUES ($1, $2::json) ON CONFLICT (name) DO UPDATE SET envelope = excluded.envelope`, [
+        key,
+        envelope,
+      ])
     },
   }
   return options.initialState === undefined ? backend : { ...backend, initialState: options.initialState }

@@ -1,6 +1,6 @@
-import { AppendConflictError, CorruptLogError, LogClosedError, usageError } from '../errors.js'
-import { withIndex } from '../serialize.js'
-import type { Indexed, LogStorage, StorageAppendOptions } from '../storage/types.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, usageError } from '../core/errors.js'
+import { withIndex } from '../core/serialize.js'
+import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 import { checkConnectionOptions, connect, prepared, type Connection, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
 import { subscribe, type Subscription } from './notifications.js'
 
@@ -130,11 +130,16 @@ class PostgresStorage implements LogStorage {
     const pool = this.#pool()
     if (records.length === 0) return this.#length
     const expected = options?.expectedLastIndex
-    const { rows } = await pool.query({ ...this.#sql.append, values: [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel] })
+    const { rows } = await pool.query({
+      ...this.#sql.append,
+      values: [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel],
+    })
     if (rows.length === 0) {
       const actual = await this.#storedLength(pool)
       if (expected !== undefined && actual !== undefined) throw new AppendConflictError(this.name, expected, actual - 1)
-      throw new Error(`tiny-event-sourcing: ${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`)
+      throw new Error(
+        `tiny-event-sourcing: ${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
+      )
     }
     const first = Number(rows[0].first)
     this.#sawLength(first + records.length)

@@ -1,8 +1,8 @@
 import { access, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { usageError } from '../errors.js'
-import { fileStorage } from '../storage/file.js'
-import type { LogStorage } from '../storage/types.js'
+import { usageError } from '../core/errors.js'
+import { fileStorage } from '../file/storage.js'
+import type { LogStorage } from '../core/log-storage.js'
 import { postgresStorage, type PostgresStorageOptions } from './storage.js'
 
 /** Options of `importLog` and `exportLog`: a PostgreSQL log, and the NDJSON log file on the other side. */
@@ -24,7 +24,10 @@ export async function importLog(options: TransferOptions): Promise<number> {
   try {
     await access(filename)
   } catch (error) {
-    throw new Error(`tiny-event-sourcing: cannot import ${resolve(filename)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}`, { cause: error })
+    throw new Error(
+      `tiny-event-sourcing: cannot import ${resolve(filename)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}`,
+      { cause: error },
+    )
   }
   return copyLog(fileStorage(filename, { readOnly: true }), target)
 }

@@ -8,8 +8,8 @@
 import type { Page } from 'playwright-core'
 import { beforeAll } from 'vitest'
 import { AppendConflictError, CorruptStateError, type LogStorage, type StateSnapshot, type StateStoreBackend } from '../../src/index.js'
-import { describeStateStoreBackendContract } from '../backends/contract.js'
-import { describeLogStorage } from '../storage/contract.js'
+import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeLogStorage } from '../contracts/log-storage.js'
 import { useBrowser } from './harness.js'
 
 const browser = useBrowser()
@@ -52,9 +52,12 @@ let logCount = 0
 /** A LogStorage whose calls run on an `indexedDbStorage(name, options)` inside `page`. */
 function pageStorage(page: Page, name: string, options: { readOnly?: boolean } = {}): LogStorage {
   const id = `storage-${++storageCount}`
-  const created = page.evaluate(([id, name, options]) => {
-    window.kept[id] = window.exported.indexedDbStorage(name, options)
-  }, [id, name, options] as const)
+  const created = page.evaluate(
+    ([id, name, options]) => {
+      window.kept[id] = window.exported.indexedDbStorage(name, options)
+    },
+    [id, name, options] as const,
+  )
   const call = async <T>(method: string, args: unknown[]): Promise<T> => {
     await created
     const outcome = await page.evaluate(
@@ -94,7 +97,9 @@ function pageStorage(page: Page, name: string, options: { readOnly?: boolean } =
       watchers.set(id, onAppend)
       const registered = created.then(() =>
         page.evaluate((id) => {
-          window.kept[`${id}-stop`] = window.kept[id].watch((length: number) => (window as unknown as { storageAppended(id: string, length: number): void }).storageAppended(id, length))
+          window.kept[`${id}-stop`] = window.kept[id].watch((length: number) =>
+            (window as unknown as { storageAppended(id: string, length: number): void }).storageAppended(id, length),
+          )
         }, id),
       )
       return () => {

@@ -32,9 +32,11 @@ async function openExample(): Promise<Page> {
   const errors: string[] = []
   page.on('pageerror', (error) => errors.push(error.message))
   await page.goto(`${browser.server.url}/example/`)
-  await page.waitForFunction(() => window.app !== undefined, undefined, { timeout: 30_000 }).catch((error: unknown) => {
-    throw new Error(`the example page did not start: ${errors.join('; ') || String(error)}`)
-  })
+  await page
+    .waitForFunction(() => window.app !== undefined, undefined, { timeout: 30_000 })
+    .catch((error: unknown) => {
+      throw new Error(`the example page did not start: ${errors.join('; ') || String(error)}`)
+    })
   return page
 }
 
@@ -121,7 +123,11 @@ describe('the browser example (the README bookmark flow)', () => {
       db.close()
       return text
     })
-    expect(JSON.parse(stored as string)).toMatchObject({ _version: 3, _projection: 1, state: { byUrl: { 'https://example.com/': { title: 'example.com' } } } })
+    expect(JSON.parse(stored as string)).toMatchObject({
+      _version: 3,
+      _projection: 1,
+      state: { byUrl: { 'https://example.com/': { title: 'example.com' } } },
+    })
 
     await page.reload()
     await page.waitForFunction(() => window.app !== undefined)

@@ -44,7 +44,7 @@ export async function startServer(port = 0): Promise<StaticServer> {
     const path = decodeURIComponent(new URL(request.url ?? '/', 'http://localhost').pathname)
     const prefix = Object.keys(servedFolders).find((candidate) => path.startsWith(candidate))
     const file = prefix && normalize(join(root, servedFolders[prefix]!, path.slice(prefix.length) || 'index.html'))
-    if (!file || !file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
+    if (!file?.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
       response.writeHead(404).end('not found')
       return
     }

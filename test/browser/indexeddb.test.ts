@@ -32,17 +32,17 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
         request.onerror = () => reject(request.error)
       })
       const values = await new Promise<unknown[]>((resolve, reject) => {
-        const request = db.transaction('events').objectStore('events').getAll(IDBKeyRange.bound([name, 0], [name, Infinity]))
+        const request = db
+          .transaction('events')
+          .objectStore('events')
+          .getAll(IDBKeyRange.bound([name, 0], [name, Infinity]))
         request.onsuccess = () => resolve(request.result)
         request.onerror = () => reject(request.error)
       })
       db.close()
       return values
     }, uniqueName())
-    expect(stored).toEqual([
-      JSON.stringify({ type: 'bookmark', url: 'https://example.com/', index: 0 }),
-      JSON.stringify({ b: [1, 2], index: 1 }),
-    ])
+    expect(stored).toEqual([JSON.stringify({ type: 'bookmark', url: 'https://example.com/', index: 0 }), JSON.stringify({ b: [1, 2], index: 1 })])
   })
 
   it('writes a batch all or nothing: a reader sees none of it or all of it', async () => {
@@ -63,7 +63,10 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
           request.onerror = () => reject(request.error)
         })
         const count = await new Promise<number>((resolve, reject) => {
-          const request = db.transaction('events').objectStore('events').count(IDBKeyRange.bound([name, 0], [name, Infinity]))
+          const request = db
+            .transaction('events')
+            .objectStore('events')
+            .count(IDBKeyRange.bound([name, 0], [name, Infinity]))
           request.onsuccess = () => resolve(request.result)
           request.onerror = () => reject(request.error)
         })
@@ -176,7 +179,11 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       const damaged = await rawSnapshot((store) => store.put('{"_version":3,"sta', name))
       const report = await backend.read().then(
         () => undefined,
-        (error: InstanceType<typeof CorruptStateError>) => ({ isCorrupt: error instanceof CorruptStateError, code: error.code, message: error.message }),
+        (error: InstanceType<typeof CorruptStateError>) => ({
+          isCorrupt: error instanceof CorruptStateError,
+          code: error.code,
+          message: error.message,
+        }),
       )
       const leftAsItWas = (await rawSnapshot()) === damaged
       db.close()

@@ -38,9 +38,19 @@ describe('tiny-event-sourcing cat', () => {
   it('filters by --type (repeatable) and by --from/--to, bounds included', async () => {
     const { filename } = await bookmarkLog()
     const byType = await run(['cat', filename, '--type', 'info', '-t', 'tag'])
-    expect(byType.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).index)).toEqual([1, 3, 4])
+    expect(
+      byType.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line).index),
+    ).toEqual([1, 3, 4])
     const range = await run(['cat', filename, '--from', '1', '--to', '2'])
-    expect(range.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).index)).toEqual([1, 2])
+    expect(
+      range.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line).index),
+    ).toEqual([1, 2])
     const both = await run(['cat', filename, '--from', '2', '--type', 'bookmark'])
     expect(both.stdout).toBe(`${JSON.stringify({ ...bookmarks[2], index: 2 })}\n`)
     const pastTheEnd = await run(['cat', filename, '--from', '10'])
@@ -67,10 +77,15 @@ describe('tiny-event-sourcing cat', () => {
   it('reads through an --upcast module', async () => {
     const { dir, filename } = await bookmarkLog()
     const upcast = join(dir, 'upcast.mjs')
-    await writeFile(upcast, "export default ({ type, url, index, ...rest }) => ({ type, payload: { url, ...rest } })\n")
+    await writeFile(upcast, 'export default ({ type, url, index, ...rest }) => ({ type, payload: { url, ...rest } })\n')
     const result = await run(['cat', filename, '--to', '1', '--upcast', upcast])
     expect(result).toMatchObject({ code: 0, stderr: '' })
-    expect(result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line))).toEqual([
+    expect(
+      result.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+    ).toEqual([
       { type: 'bookmark', payload: { url: 'https://example.com' }, index: 0 },
       { type: 'info', payload: { url: 'https://example.com', title: 'Example Domain' }, index: 1 },
     ])
@@ -103,7 +118,10 @@ describe('tiny-event-sourcing cat', () => {
   it('prints a large log completely, byte for byte, through a pipe and into a file', async () => {
     const dir = await tempDir()
     const filename = join(dir, 'big.ndjson')
-    await writeLog(filename, Array.from({ length: 100_000 }, (_, n) => ({ type: n % 3 ? 'bookmark' : 'info', url: `https://example.com/${n}` })))
+    await writeLog(
+      filename,
+      Array.from({ length: 100_000 }, (_, n) => ({ type: n % 3 ? 'bookmark' : 'info', url: `https://example.com/${n}` })),
+    )
     const original = await readFile(filename, 'utf8')
     const piped = await run(['cat', filename])
     expect(piped).toMatchObject({ code: 0, stderr: '' })
@@ -117,12 +135,20 @@ describe('tiny-event-sourcing cat', () => {
   it('stops quietly with exit code 0 when its reader closes the pipe early (| head)', async () => {
     const dir = await tempDir()
     const filename = join(dir, 'big.ndjson')
-    await writeLog(filename, Array.from({ length: 100_000 }, (_, n) => ({ type: 'counted', n, padding: 'x'.repeat(50) })))
+    await writeLog(
+      filename,
+      Array.from({ length: 100_000 }, (_, n) => ({ type: 'counted', n, padding: 'x'.repeat(50) })),
+    )
     // A real shell pipeline; pipefail makes the shell's exit code the CLI's.
     const pipeline = spawn('bash', ['-o', 'pipefail', '-c', `"${process.execPath}" "${bin}" cat "${filename}" | head -n 3`])
     const result = await finished(pipeline)
     expect(result).toMatchObject({ code: 0, stderr: '' })
-    expect(result.stdout.trimEnd().split('\n').map((line) => JSON.parse(line).n)).toEqual([0, 1, 2])
+    expect(
+      result.stdout
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line).n),
+    ).toEqual([0, 1, 2])
 
     // The same with a reader that goes away after its first chunk.
     const child = start(['cat', filename, '--pretty'])

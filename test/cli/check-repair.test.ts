@@ -59,7 +59,10 @@ describe('tiny-event-sourcing check', () => {
     expect(result.stdout).toContain('note: 2 blank lines, which the log skips')
     expect(result.stdout).toContain('note: the last event has no newline after it')
     // …and the library agrees.
-    expect(await readBack(edited)).toEqual([{ type: 'a', index: 0 }, { type: 'b', index: 1 }])
+    expect(await readBack(edited)).toEqual([
+      { type: 'a', index: 0 },
+      { type: 'b', index: 1 },
+    ])
   })
 
   it('lists every problem with file and line, and exits with 1', async () => {
@@ -86,7 +89,9 @@ describe('tiny-event-sourcing check', () => {
     const torn = `{"type":"long","text":"${'x'.repeat(2_500_000)}`
     await writeFile(filename, `{"type":"a","index":0}\n${long}\n{"type":"b","index":2}\n${torn}`)
     const result = await run(['check', filename])
-    expect(result.stdout.split('\n')[0]).toBe(`${filename}:4: line 4 is an incomplete last line (${torn.length} bytes, no newline): an append cut short, most likely by a crash`)
+    expect(result.stdout.split('\n')[0]).toBe(
+      `${filename}:4: line 4 is an incomplete last line (${torn.length} bytes, no newline): an append cut short, most likely by a crash`,
+    )
     expect((await run(['repair', filename])).code).toBe(0)
     expect(await readFile(filename, 'utf8')).toBe(`{"type":"a","index":0}\n${long}\n{"type":"b","index":2}\n`)
   })
@@ -105,7 +110,10 @@ describe('tiny-event-sourcing repair', () => {
     const { filename } = await soundLog()
     const before = await readFile(filename)
     const result = await run(['repair', filename])
-    expect(result).toMatchObject({ code: 0, stdout: `${filename}: nothing to repair, 6 events numbered 0–5 and no damage found; the file was not changed\n` })
+    expect(result).toMatchObject({
+      code: 0,
+      stdout: `${filename}: nothing to repair, 6 events numbered 0–5 and no damage found; the file was not changed\n`,
+    })
     expect(await readFile(filename)).toEqual(before)
     expect(await sideFiles(filename, 'backup')).toEqual([])
   })
@@ -150,7 +158,9 @@ describe('tiny-event-sourcing repair', () => {
     expect(result.stdout).toContain('The log now holds 6 events, indices 0–5.\n')
     const renumbered = (await readFile(filename, 'utf8')).split('\n')
     expect(renumbered[0]).toBe(lines[0])
-    expect(renumbered.slice(1, 6)).toEqual([events[2], events[3], events[4], events[4], events[5]].map((event, i) => JSON.stringify({ ...event, index: i + 1 })))
+    expect(renumbered.slice(1, 6)).toEqual(
+      [events[2], events[3], events[4], events[4], events[5]].map((event, i) => JSON.stringify({ ...event, index: i + 1 })),
+    )
     expect(renumbered[6]).toBe('')
     expect(await readBack(filename)).toEqual([events[0], events[2], events[3], events[4], events[4], events[5]].map((event, index) => ({ ...event, index })))
     const [backup] = await sideFiles(filename, 'backup')
@@ -252,7 +262,7 @@ describe('the repair command that check and the library print', () => {
     expect(fromCheck).toBeDefined()
     const dryRun = await runAsPrinted(`${fromCheck!} --dry-run`)
     expect(dryRun).toMatchObject({ code: 0, stderr: '' })
-    expect(dryRun.stdout.split('\n').slice(0, 2)).toEqual([`${filename}: repair would`, expect.stringMatching(/^  renumber/)])
+    expect(dryRun.stdout.split('\n').slice(0, 2)).toEqual([`${filename}: repair would`, expect.stringMatching(/^ {2}renumber/)])
 
     const log = await initLog({ filename })
     const replayed = await (async () => {
@@ -264,6 +274,10 @@ describe('the repair command that check and the library print', () => {
     const repaired = await runAsPrinted(fromLibrary!)
     expect(repaired).toMatchObject({ code: 0, stderr: '' })
     expect(repaired.stdout).toContain(`${filename}: repaired; the original is kept as ${filename}.backup-`)
-    expect(await readBack(filename)).toEqual([{ type: 'a', index: 0 }, { type: 'b', index: 1 }, { type: 'c', index: 2 }])
+    expect(await readBack(filename)).toEqual([
+      { type: 'a', index: 0 },
+      { type: 'b', index: 1 },
+      { type: 'c', index: 2 },
+    ])
   })
 })

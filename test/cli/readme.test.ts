@@ -59,7 +59,10 @@ function withoutTimes(text: string): string {
 async function shell(command: string, dir: string): Promise<{ code: number | null; stdout: string }> {
   const script = command
     .replace(/^npx tiny-event-sourcing /, `"${process.execPath}" "${bin}" `)
-    .replace(/ \| jq -r \.url$/, ` | "${process.execPath}" -e "require('readline').createInterface({ input: process.stdin }).on('line', (l) => console.log(JSON.parse(l).url))"`)
+    .replace(
+      / \| jq -r \.url$/,
+      ` | "${process.execPath}" -e "require('readline').createInterface({ input: process.stdin }).on('line', (l) => console.log(JSON.parse(l).url))"`,
+    )
   expect(script, `a README command this test does not know how to run: ${command}`).toMatch(/^"/)
   const result = await finished(spawn('bash', ['-o', 'pipefail', '-c', script], { cwd: dir }))
   return { code: result.code, stdout: result.stdout + result.stderr }

@@ -56,7 +56,10 @@ describe('tiny-event-sourcing state', () => {
   it('says how far behind the log the state is with --log', async () => {
     const { dir, filename } = await stateFile({ _version: 2, state: {} })
     const log = join(dir, 'log.ndjson')
-    await writeLog(log, Array.from({ length: 10 }, (_, n) => ({ type: 'counted', n })))
+    await writeLog(
+      log,
+      Array.from({ length: 10 }, (_, n) => ({ type: 'counted', n })),
+    )
     const behind = await run(['state', filename, '--log', log])
     expect(behind.stdout).toContain(`${log} holds 10 events: the state is 7 events behind`)
     await writeFile(filename, JSON.stringify({ _version: 9, state: {} }))
@@ -99,7 +102,10 @@ describe('tiny-event-sourcing state', () => {
   it('says so when given a log instead of a state file, without the advice to delete it', async () => {
     const dir = await tempDir()
     const log = join(dir, 'log.ndjson')
-    const lines = await writeLog(log, [{ type: 'bookmark', url: 'https://example.com' }, { type: 'bookmark', url: 'https://nodejs.org' }])
+    const lines = await writeLog(log, [
+      { type: 'bookmark', url: 'https://example.com' },
+      { type: 'bookmark', url: 'https://nodejs.org' },
+    ])
     const result = await run(['state', log])
     expect(result.code).toBe(1)
     expect(result.stderr).toContain(`${log} looks like an event log`)

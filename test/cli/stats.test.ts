@@ -74,7 +74,7 @@ describe('tiny-event-sourcing stats', () => {
   it('catalogues what an --upcast module delivers', async () => {
     const { dir, filename } = await prototypeLog()
     const upcast = join(dir, 'upcast.mjs')
-    await writeFile(upcast, "export default ({ type, index, ...payload }) => ({ type, payload })\n")
+    await writeFile(upcast, 'export default ({ type, index, ...payload }) => ({ type, payload })\n')
     const result = await run(['stats', filename, '--json', '--upcast', upcast])
     const fields = JSON.parse(result.stdout).types.bookmark.fields
     expect(Object.keys(fields)).toEqual(['type', 'payload', 'payload.url', 'payload.user', 'payload.user.id', 'payload.user.agent', 'payload.tags'])
@@ -82,7 +82,10 @@ describe('tiny-event-sourcing stats', () => {
 
   it('lists a bounded number of fields when events carry objects used as maps', async () => {
     const filename = join(await tempDir(), 'log.ndjson')
-    await writeLog(filename, Array.from({ length: 1000 }, (_, n) => ({ type: 'visits', byUrl: { [`https://example.com/${n}`]: n } })))
+    await writeLog(
+      filename,
+      Array.from({ length: 1000 }, (_, n) => ({ type: 'visits', byUrl: { [`https://example.com/${n}`]: n } })),
+    )
     const result = await run(['stats', filename])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^ {2}byUrl\s+1,000\s+100%\s+object$/m)
@@ -101,7 +104,10 @@ describe('tiny-event-sourcing stats', () => {
   it('draws a progress bar on standard error only when it is a terminal', async () => {
     const dir = await tempDir()
     const filename = join(dir, 'big.ndjson')
-    await writeLog(filename, Array.from({ length: 300_000 }, (_, n) => ({ type: n % 2 ? 'even' : 'odd', n, text: 'lorem ipsum dolor sit amet' })))
+    await writeLog(
+      filename,
+      Array.from({ length: 300_000 }, (_, n) => ({ type: n % 2 ? 'even' : 'odd', n, text: 'lorem ipsum dolor sit amet' })),
+    )
     // Piped: standard error stays silent.
     const piped = await run(['stats', filename])
     expect(piped).toMatchObject({ code: 0, stderr: '' })

@@ -11,7 +11,11 @@ import { removeTempDirs, run, start, stdoutLines, stopStarted, tempDir, writeLog
  * Another process writing the log through the library: each number it reads
  * on stdin appends that many events; it answers with the last index.
  */
-function startWriter(filename: string): { child: ChildProcessWithoutNullStreams; append(count: number): Promise<number>; stop(): Promise<void> } {
+function startWriter(filename: string): {
+  child: ChildProcessWithoutNullStreams
+  append(count: number): Promise<number>
+  stop(): Promise<void>
+} {
   const script = `
     import { initLog } from ${JSON.stringify(distEntry())}
     import { createInterface } from 'node:readline'
@@ -59,7 +63,10 @@ describe('tiny-event-sourcing tail', () => {
 
   it('prints the last N events (10 by default) and ends', async () => {
     const filename = join(await tempDir(), 'log.ndjson')
-    await writeLog(filename, Array.from({ length: 25 }, (_, n) => ({ type: 'counted', n })))
+    await writeLog(
+      filename,
+      Array.from({ length: 25 }, (_, n) => ({ type: 'counted', n })),
+    )
     const byDefault = await run(['tail', filename])
     expect(byDefault.code).toBe(0)
     expect(indicesOf(byDefault.stdout.trimEnd().split('\n'))).toEqual([15, 16, 17, 18, 19, 20, 21, 22, 23, 24])
@@ -153,7 +160,10 @@ describe('tiny-event-sourcing tail', () => {
     // how long starting takes is unknown, so append until it speaks.
     let last = -1
     let printed = 0
-    void output.until(1).then(() => (printed = 1), () => {})
+    void output.until(1).then(
+      () => (printed = 1),
+      () => {},
+    )
     while (printed === 0) {
       last = await writer.append(1)
       await new Promise((resolve) => setTimeout(resolve, 100))

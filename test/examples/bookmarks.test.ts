@@ -34,11 +34,16 @@ async function startService(dataDir: string) {
   const [, base] = await program.waitFor(/Bookmarks service on (http:\/\/\S+\/bookmarks) \(data in (.+)\)/)
   const getBookmarks = async () => (await (await fetch(base!)).json()) as ReadModel
   const postBookmark = (body: unknown) =>
-    fetch(base!, { method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    fetch(base!, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    })
   return { program, base: base!, getBookmarks, postBookmark }
 }
 
-const settled = (model: ReadModel, urls: string[]) => urls.every((url) => model.byUrl[url] && (model.byUrl[url].title !== null || model.byUrl[url].error !== null))
+const settled = (model: ReadModel, urls: string[]) =>
+  urls.every((url) => model.byUrl[url] && (model.byUrl[url].title !== null || model.byUrl[url].error !== null))
 
 describe('examples/bookmarks (npm start)', () => {
   it('takes bookmarks over HTTP, fetches their info, and survives restarts without refetching or losing anything', async () => {
@@ -91,13 +96,21 @@ describe('examples/bookmarks (npm start)', () => {
       await service.program.exited
       service = await startService(dataDir)
       // The read model may be written up to a second behind; the log fills in the rest.
-      expect(await poll(service.getBookmarks, (value) => Object.keys(value.byUrl).length === 6 && settled(value, Object.keys(value.byUrl)))).toEqual(beforeCrash)
+      expect(await poll(service.getBookmarks, (value) => Object.keys(value.byUrl).length === 6 && settled(value, Object.keys(value.byUrl)))).toEqual(
+        beforeCrash,
+      )
       expect((await service.postBookmark({ url: pages.url('/a') })).status).toBe(202)
-      await poll(async () => pages.hits.get('/a'), (hits) => hits === 2) // bookmarking again refreshes, once
+      await poll(
+        async () => pages.hits.get('/a'),
+        (hits) => hits === 2,
+      ) // bookmarking again refreshes, once
       expect([pages.hits.get('/b'), pages.hits.get('/c'), pages.hits.get('/d'), pages.hits.get('/missing')]).toEqual([1, 1, 1, 1])
 
       // The log holds every fact, failures included.
-      const events = (await readFile(join(dataDir, 'log.ndjson'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { type: string; index: number })
+      const events = (await readFile(join(dataDir, 'log.ndjson'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; index: number })
       expect(events.map((event) => event.index)).toEqual(events.map((_, index) => index))
       expect(events.filter((event) => event.type === 'info-failed')).toHaveLength(2)
       expect(events.filter((event) => event.type === 'bookmark')).toHaveLength(7)

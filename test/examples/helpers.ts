@@ -40,7 +40,11 @@ export interface RunningProgram {
 }
 
 export function startProgram(args: string[], options: { cwd?: string; env?: Record<string, string> }): RunningProgram {
-  const child = spawn(process.execPath, args, { cwd: options.cwd, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let output = ''
   const listeners = new Set<() => void>()
   const collect = (chunk: Buffer) => {

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { afterEach, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
-import { killChildren, startChild } from '../storage/child.js'
+import { killChildren, startChild } from '../helpers/child.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -54,4 +54,3 @@ describe('the main entry and tiny-event-sourcing/postgres', () => {
     expect(stdout).toBe('pg loaded false\nconflict is the main entry class: true\n')
   })
 })
-

@@ -69,7 +69,11 @@ describe('examples/bookmarks/six-steps-postgres.ts', () => {
           const program = startProgram([script], { cwd: folder, env })
           running.add(program)
           await poll(
-            () => fetch(base).then((response) => response.ok, () => false),
+            () =>
+              fetch(base).then(
+                (response) => response.ok,
+                () => false,
+              ),
             (ok) => ok,
           )
           return program
@@ -87,7 +91,11 @@ describe('examples/bookmarks/six-steps-postgres.ts', () => {
         expect((await post(pages.url('/a'))).status).toBe(202)
         await poll(getModel, (model) => Object.keys(model.byUrl).length === 1)
         await poll(
-          () => readFile(join(folder, 'data', 'info-fetcher.json'), 'utf8').then((text) => JSON.parse(text) as { _version: number }, () => ({ _version: -1 })),
+          () =>
+            readFile(join(folder, 'data', 'info-fetcher.json'), 'utf8').then(
+              (text) => JSON.parse(text) as { _version: number },
+              () => ({ _version: -1 }),
+            ),
           (envelope) => envelope._version === 1,
         )
         await stop(program)
@@ -98,7 +106,9 @@ describe('examples/bookmarks/six-steps-postgres.ts', () => {
         expect(move.output()).toBe('moved 2 events and the read models to PostgreSQL\n')
 
         program = await start('six-steps-postgres.mjs')
-        expect(await getModel()).toEqual({ byUrl: { [pages.url('/a')]: { url: pages.url('/a'), title: 'Page A & friends', faviconUrl: pages.url('/icons/a.png') } } })
+        expect(await getModel()).toEqual({
+          byUrl: { [pages.url('/a')]: { url: pages.url('/a'), title: 'Page A & friends', faviconUrl: pages.url('/icons/a.png') } },
+        })
         expect((await post(pages.url('/c'))).status).toBe(202)
         await poll(getModel, (model) => Object.keys(model.byUrl).length === 2)
         expect(pages.hits.get('/a')).toBe(1)

@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
-import { killChildren, startChild, type Child } from '../storage/child.js'
+import { killChildren, startChild, type Child } from '../helpers/child.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -51,7 +51,10 @@ describe('PostgreSQL log shared by processes', () => {
     for (const indices of given) expect(indices).toEqual([...indices].sort((a, b) => a - b))
 
     const pool = server.pool()
-    const { rows } = await pool.query(`SELECT index::int, event->>'writer' AS writer, (event->>'n')::int AS n FROM tiny_event_sourcing.events WHERE log = $1 ORDER BY index`, [log])
+    const { rows } = await pool.query(
+      `SELECT index::int, event->>'writer' AS writer, (event->>'n')::int AS n FROM tiny_event_sourcing.events WHERE log = $1 ORDER BY index`,
+      [log],
+    )
     expect(rows).toHaveLength(total)
     for (const row of rows) expect(given[Number(row.writer.slice(1))]![row.n]).toBe(row.index)
     // The writers really raced: their appends are interleaved in the log, not one writer after another.

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initLog, initStateStore, project, type Indexed, type Log, type StateStoreBackend } from '../../src/index.js'
 import { importLog, postgresStorage, postgresStoreBackend } from '../../src/postgres/index.js'
-import { describeStateStoreBackendContract } from '../backends/contract.js'
+import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -89,7 +89,9 @@ describe('moving a prototype from files to PostgreSQL', () => {
         { type: 'bookmark', url: 'https://b.example' },
       ])
       await log.close()
-      expect(after).toEqual({ byUrl: { 'https://a.example': { url: 'https://a.example', title: 'A' }, 'https://b.example': { url: 'https://b.example' } } })
+      expect(after).toEqual({
+        byUrl: { 'https://a.example': { url: 'https://a.example', title: 'A' }, 'https://b.example': { url: 'https://b.example' } },
+      })
       const { rows } = await pool.query(`SELECT (envelope->>'_version')::int AS version FROM tiny_event_sourcing.states WHERE name = 'bookmarks'`)
       expect(rows).toEqual([{ version: 2 }])
     } finally {

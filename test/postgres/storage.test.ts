@@ -1,9 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { describe, expect, it } from 'vitest'
 import { AppendConflictError, CorruptLogError, initLog, type Log } from '../../src/index.js'
-import type { LogStorage } from '../../src/storage/types.js'
+import type { LogStorage } from '../../src/core/log-storage.js'
 import { postgresStorage } from '../../src/postgres/index.js'
-import { describeLogStorage } from '../storage/contract.js'
+import { describeLogStorage } from '../contracts/log-storage.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -168,7 +168,8 @@ describe('postgresStorage', () => {
     const names = Array.from({ length: 6 }, (_, n) => `${tag}-${n}`)
     const followers = await Promise.all(names.map((log) => initLog<Event>({ storage: postgresStorage({ pool, log }) })))
     const listening = async () =>
-      (await server.pool().query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND application_name = $1`, [tag])).rows[0].count as number
+      (await server.pool().query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE query LIKE 'LISTEN %' AND application_name = $1`, [tag])).rows[0]
+        .count as number
     await waitFor(async () => (await listening()) === 1, 'one connection to listen')
     // Six logs on a pool of three connections: appends and reads still have two.
     const next = followers[0]!.events().next()
@@ -279,7 +280,8 @@ describe('postgresStorage', () => {
   it('makes and ends a pool of its own from a connection string', async () => {
     const pool = server.pool()
     const name = freshLogName()
-    const connections = async () => (await pool.query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1`, [name])).rows[0].count as number
+    const connections = async () =>
+      (await pool.query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1`, [name])).rows[0].count as number
     const url = new URL(server.url)
     url.searchParams.set('application_name', name)
     const log = await initLog<Event>({ storage: postgresStorage({ connectionString: url.toString(), log: name }) })
@@ -323,9 +325,13 @@ describe('postgresStorage', () => {
   })
 
   it('explains bad options', () => {
-    expect(() => postgresStorage({ log: 'x' })).toThrow(/needs exactly one of \{ pool \} \(a pg Pool\) or \{ connectionString: "postgres:\/\/…" \}, got neither/)
+    expect(() => postgresStorage({ log: 'x' })).toThrow(
+      /needs exactly one of \{ pool \} \(a pg Pool\) or \{ connectionString: "postgres:\/\/…" \}, got neither/,
+    )
     expect(() => postgresStorage({ pool: server.pool(), connectionString: 'postgres://localhost/db', log: 'x' })).toThrow(/got both/)
-    expect(() => postgresStorage({ connectionString: 'postgres://localhost/db', log: '' })).toThrow(/needs \{ log: "name" \}, a name of 1 to 1000 characters, got ""/)
+    expect(() => postgresStorage({ connectionString: 'postgres://localhost/db', log: '' })).toThrow(
+      /needs \{ log: "name" \}, a name of 1 to 1000 characters, got ""/,
+    )
     expect(() => postgresStorage({ pool: {} as never, log: 'x' })).toThrow(/must be a pg Pool/)
     expect(() => postgresStorage(undefined as never)).toThrow(/needs options such as \{ pool \}/)
   })

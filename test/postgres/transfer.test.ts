@@ -56,7 +56,9 @@ describe('importLog and exportLog', () => {
     const log = await initLog({ storage: postgresStorage({ pool, log: 'occupied' }) })
     await log.append({ type: 'already here' })
     await log.close()
-    await expect(importLog({ pool, log: 'occupied', filename: source })).rejects.toThrow(/PostgreSQL log "occupied" .* already holds 1 events; copy into a new, empty log/)
+    await expect(importLog({ pool, log: 'occupied', filename: source })).rejects.toThrow(
+      /PostgreSQL log "occupied" .* already holds 1 events; copy into a new, empty log/,
+    )
     const { rows } = await pool.query(`SELECT count(*)::int AS count FROM tiny_event_sourcing.events WHERE log = 'occupied'`)
     expect(rows[0].count).toBe(1)
   })
@@ -68,7 +70,9 @@ describe('importLog and exportLog', () => {
     await log.close()
     const existing = join(folder, 'existing.ndjson')
     await writeFile(existing, 'precious\n')
-    await expect(exportLog({ pool, log: 'to-export', filename: existing })).rejects.toThrow(/existing\.ndjson already exists \(9 bytes\); export into a new file/)
+    await expect(exportLog({ pool, log: 'to-export', filename: existing })).rejects.toThrow(
+      /existing\.ndjson already exists \(9 bytes\); export into a new file/,
+    )
     expect(await readFile(existing, 'utf8')).toBe('precious\n')
   })
 

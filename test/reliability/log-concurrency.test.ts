@@ -11,75 +11,83 @@ import { readWholeLog, rounds, sleep, startFixture, tempDir } from './harness.js
 describe('a writer with read-only followers in other processes', () => {
   const count = rounds(3000, 30_000)
 
-  it(`every follower sees all ${count} events, in order, whenever it started`, async () => {
-    const dir = await tempDir('followers')
-    const filename = join(dir, 'log.ndjson')
-    const writer = await startFixture('log-steady-writer', [filename, String(count), '500'])
-    await writer.waitForLine((line) => line === 'ready')
-    // Two followers start before the first append, one while the writer is in full flow.
-    const early = [await startFixture('log-follower', [filename, String(count - 1)]), await startFixture('log-follower', [filename, String(count - 1)])]
-    await writer.waitForLine((line) => line.startsWith('progress ') && Number(line.split(' ')[1]) >= count / 3)
-    const late = await startFixture('log-follower', [filename, String(count - 1)])
-    const followers = [...early, late]
+  it(
+    `every follower sees all ${count} events, in order, whenever it started`,
+    async () => {
+      const dir = await tempDir('followers')
+      const filename = join(dir, 'log.ndjson')
+      const writer = await startFixture('log-steady-writer', [filename, String(count), '500'])
+      await writer.waitForLine((line) => line === 'ready')
+      // Two followers start before the first append, one while the writer is in full flow.
+      const early = [await startFixture('log-follower', [filename, String(count - 1)]), await startFixture('log-follower', [filename, String(count - 1)])]
+      await writer.waitForLine((line) => line.startsWith('progress ') && Number(line.split(' ')[1]) >= count / 3)
+      const late = await startFixture('log-follower', [filename, String(count - 1)])
+      const followers = [...early, late]
 
-    const writerExit = await writer.exited
-    expect(writerExit, writer.stderr()).toEqual({ code: 0, signal: null })
-    for (const follower of followers) {
-      const exit = await follower.exited
-      expect(exit, follower.stderr()).toEqual({ code: 0, signal: null })
-      const seen = follower.lines.filter((line) => line.startsWith('seen ')).map((line) => line.split(' ').slice(1).map(Number))
-      expect(seen).toHaveLength(count)
-      seen.forEach(([index, seq], position) => {
-        expect(index).toBe(position)
-        expect(seq).toBe(position)
-      })
-      expect(follower.lines.at(-1)).toBe('done')
-    }
-    // The late follower really started in the middle of the writing.
-    const lateReady = Number(late.lines.find((line) => line.startsWith('ready '))!.split(' ')[1])
-    expect(lateReady).toBeGreaterThan(0)
-  }, rounds(120_000, 600_000))
+      const writerExit = await writer.exited
+      expect(writerExit, writer.stderr()).toEqual({ code: 0, signal: null })
+      for (const follower of followers) {
+        const exit = await follower.exited
+        expect(exit, follower.stderr()).toEqual({ code: 0, signal: null })
+        const seen = follower.lines.filter((line) => line.startsWith('seen ')).map((line) => line.split(' ').slice(1).map(Number))
+        expect(seen).toHaveLength(count)
+        seen.forEach(([index, seq], position) => {
+          expect(index).toBe(position)
+          expect(seq).toBe(position)
+        })
+        expect(follower.lines.at(-1)).toBe('done')
+      }
+      // The late follower really started in the middle of the writing.
+      const lateReady = Number(late.lines.find((line) => line.startsWith('ready '))!.split(' ')[1])
+      expect(lateReady).toBeGreaterThan(0)
+    },
+    rounds(120_000, 600_000),
+  )
 })
 
 describe('read-only followers while the writer is killed and restarted', () => {
   const roundCount = rounds(4, 30)
 
-  it(`see exactly the events the log keeps, in order, across ${roundCount} writer crashes`, async () => {
-    const filename = join(await tempDir('followers-crash'), 'log.ndjson')
-    const start = await initLog({ filename })
-    await start.append({ type: 'start' })
-    await start.close()
-    const followers = [await startFixture('log-follower', [filename, '-1']), await startFixture('log-follower', [filename, '-1'])]
-    await Promise.all(followers.map((follower) => follower.waitForLine((line) => line.startsWith('ready '))))
+  it(
+    `see exactly the events the log keeps, in order, across ${roundCount} writer crashes`,
+    async () => {
+      const filename = join(await tempDir('followers-crash'), 'log.ndjson')
+      const start = await initLog({ filename })
+      await start.append({ type: 'start' })
+      await start.close()
+      const followers = [await startFixture('log-follower', [filename, '-1']), await startFixture('log-follower', [filename, '-1'])]
+      await Promise.all(followers.map((follower) => follower.waitForLine((line) => line.startsWith('ready '))))
 
-    for (let round = 0; round < roundCount; round++) {
-      // Big events make torn last lines likely: followers must never see one.
-      const writer = await startFixture('log-writer', [filename, round % 2 === 0 ? 'big' : 'burst', '0', `r${round}`])
-      await writer.waitForLine((line) => line.startsWith('ready '))
-      await sleep(50 + Math.random() * 200)
-      writer.process.kill('SIGKILL')
-      await writer.exited
-    }
-    // One more follower opens the file as the last crash left it (often with a torn last line).
-    const latecomer = await startFixture('log-follower', [filename, '-1'])
-    await latecomer.waitForLine((line) => line.startsWith('ready '))
-    followers.push(latecomer)
-    // The next writer recovers the file and ends the story.
-    const end = await initLog({ filename })
-    await end.append({ type: 'end' })
-    await end.close()
+      for (let round = 0; round < roundCount; round++) {
+        // Big events make torn last lines likely: followers must never see one.
+        const writer = await startFixture('log-writer', [filename, round % 2 === 0 ? 'big' : 'burst', '0', `r${round}`])
+        await writer.waitForLine((line) => line.startsWith('ready '))
+        await sleep(50 + Math.random() * 200)
+        writer.process.kill('SIGKILL')
+        await writer.exited
+      }
+      // One more follower opens the file as the last crash left it (often with a torn last line).
+      const latecomer = await startFixture('log-follower', [filename, '-1'])
+      await latecomer.waitForLine((line) => line.startsWith('ready '))
+      followers.push(latecomer)
+      // The next writer recovers the file and ends the story.
+      const end = await initLog({ filename })
+      await end.append({ type: 'end' })
+      await end.close()
 
-    const expected = (await readWholeLog<{ seq?: number; tag?: string }>(filename)).map((event) => `seen ${event.index} ${event.seq} ${event.tag}`)
-    expect(expected.length).toBeGreaterThan(roundCount)
-    for (const follower of followers) {
-      const exit = await follower.exited
-      expect(exit, follower.stderr()).toEqual({ code: 0, signal: null })
-      const seen = follower.lines.filter((line) => line.startsWith('seen '))
-      expect(seen.length).toBe(expected.length)
-      const firstDifference = seen.findIndex((line, i) => line !== expected[i])
-      expect(firstDifference, `first difference: follower saw ${seen[firstDifference]}, the log has ${expected[firstDifference]}`).toBe(-1)
-    }
-  }, rounds(120_000, 900_000))
+      const expected = (await readWholeLog<{ seq?: number; tag?: string }>(filename)).map((event) => `seen ${event.index} ${event.seq} ${event.tag}`)
+      expect(expected.length).toBeGreaterThan(roundCount)
+      for (const follower of followers) {
+        const exit = await follower.exited
+        expect(exit, follower.stderr()).toEqual({ code: 0, signal: null })
+        const seen = follower.lines.filter((line) => line.startsWith('seen '))
+        expect(seen.length).toBe(expected.length)
+        const firstDifference = seen.findIndex((line, i) => line !== expected[i])
+        expect(firstDifference, `first difference: follower saw ${seen[firstDifference]}, the log has ${expected[firstDifference]}`).toBe(-1)
+      }
+    },
+    rounds(120_000, 900_000),
+  )
 })
 
 describe('a second writer', () => {
@@ -175,21 +183,33 @@ describe('subscribers in one process appending from their handlers', () => {
 describe('slow and stalled subscribers', () => {
   const events = rounds(200_000, 1_000_000)
 
-  it(`do not make memory grow with the log (${events} events of 500 bytes)`, async () => {
-    const filename = join(await tempDir('memory'), 'log.ndjson')
-    const child = await startFixture('slow-subscribers-memory', [filename, String(events)], ['--expose-gc'])
-    const exit = await child.exited
-    expect(exit, child.stderr()).toEqual({ code: 0, signal: null })
-    const [baseline, peak] = child.lines.find((line) => line.startsWith('heap '))!.split(' ').slice(1).map(Number) as [number, number]
-    const [slowLag] = child.lines.find((line) => line.startsWith('lag '))!.split(' ').slice(1).map(Number) as [number, number]
-    const written = events * 500
-    console.log(
-      `memory: ${(written / 2 ** 20).toFixed(0)} MB written; heap ${(baseline / 2 ** 20).toFixed(1)} MB → peak ${(peak / 2 ** 20).toFixed(1)} MB; ` +
-        `the slow subscriber was ${slowLag} events behind`,
-    )
-    // The slow subscriber really fell far behind, so the log could not just hand it what it had in memory...
-    expect(slowLag).toBeGreaterThan(events / 2)
-    // ...and yet the heap grew by far less than the data written (a generous bound: 48 MB for ≥ 100 MB written).
-    expect(peak - baseline).toBeLessThan(48 * 2 ** 20)
-  }, rounds(120_000, 600_000))
+  it(
+    `do not make memory grow with the log (${events} events of 500 bytes)`,
+    async () => {
+      const filename = join(await tempDir('memory'), 'log.ndjson')
+      const child = await startFixture('slow-subscribers-memory', [filename, String(events)], ['--expose-gc'])
+      const exit = await child.exited
+      expect(exit, child.stderr()).toEqual({ code: 0, signal: null })
+      const [baseline, peak] = child.lines
+        .find((line) => line.startsWith('heap '))!
+        .split(' ')
+        .slice(1)
+        .map(Number) as [number, number]
+      const [slowLag] = child.lines
+        .find((line) => line.startsWith('lag '))!
+        .split(' ')
+        .slice(1)
+        .map(Number) as [number, number]
+      const written = events * 500
+      console.log(
+        `memory: ${(written / 2 ** 20).toFixed(0)} MB written; heap ${(baseline / 2 ** 20).toFixed(1)} MB → peak ${(peak / 2 ** 20).toFixed(1)} MB; ` +
+          `the slow subscriber was ${slowLag} events behind`,
+      )
+      // The slow subscriber really fell far behind, so the log could not just hand it what it had in memory...
+      expect(slowLag).toBeGreaterThan(events / 2)
+      // ...and yet the heap grew by far less than the data written (a generous bound: 48 MB for ≥ 100 MB written).
+      expect(peak - baseline).toBeLessThan(48 * 2 ** 20)
+    },
+    rounds(120_000, 600_000),
+  )
 })

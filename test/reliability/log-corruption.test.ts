@@ -19,9 +19,7 @@ interface Note {
   text: string
 }
 
-type Outcome =
-  | { kind: 'opened'; events: Indexed<Note>[]; warnings: Error[] }
-  | { kind: 'failed'; error: unknown; events: Indexed<Note>[]; warnings: Error[] }
+type Outcome = { kind: 'opened'; events: Indexed<Note>[]; warnings: Error[] } | { kind: 'failed'; error: unknown; events: Indexed<Note>[]; warnings: Error[] }
 
 const tornTailWarning = 'TINY_EVENT_SOURCING_TORN_TAIL'
 
@@ -238,59 +236,69 @@ describe('a log file with flipped bytes', () => {
     }
   })
 
-  it('keeps the same promise for random damage to random logs', async () => {
-    const dir = await tempDir('flip-random')
-    let run = 0
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ type: fc.constantFrom('a', 'b'), n: fc.integer(), text: fc.string({ unit: 'grapheme' }) }), { minLength: 1, maxLength: 8 }),
-        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
-        async (events, flips) => {
-          const pristine = await writeOriginalLog(join(dir, `pristine-${run}.ndjson`), events)
-          const damaged = Buffer.from(pristine)
-          for (const [at, value] of flips) damaged[at % damaged.length] = value
-          const filename = join(dir, `damaged-${run++}.ndjson`)
-          await writeFile(filename, damaged)
-          const outcome = await openAndReadAll(filename)
-          const damagedLines = new Set<number>()
-          for (const [at] of flips) {
-            if (damaged[at % damaged.length] === pristine[at % damaged.length]) continue
-            const line = lineOf(damaged, at % damaged.length)
-            damagedLines.add(line).add(line + 1)
-          }
-          if (outcome.kind === 'failed') {
-            expectCorruptError(outcome, filename, [...damagedLines])
-            // The file is as it was, except that a damaged last line without
-            // its newline may have been set aside first (with a warning, byte
-            // for byte), before the read found damage further up.
-            const after = await readFile(filename)
-            const context = `${String(outcome.error)}\nbefore: ${JSON.stringify(damaged.toString('latin1'))}\nafter:  ${JSON.stringify(after.toString('latin1'))}`
-            if (!after.equals(damaged)) {
-              const torn = (await tornFiles(dir)).filter((name) => name.startsWith(`damaged-${run - 1}.`))
-              expect(torn, context).toHaveLength(1)
-              expect(outcome.warnings.map((warning) => (warning as { code?: string }).code), context).toEqual([tornTailWarning])
-              expect(Buffer.concat([after, await readFile(join(dir, torn[0]!))]).equals(damaged), context).toBe(true)
+  it(
+    'keeps the same promise for random damage to random logs',
+    async () => {
+      const dir = await tempDir('flip-random')
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.record({ type: fc.constantFrom('a', 'b'), n: fc.integer(), text: fc.string({ unit: 'grapheme' }) }), {
+            minLength: 1,
+            maxLength: 8,
+          }),
+          fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }),
+          async (events, flips) => {
+            const pristine = await writeOriginalLog(join(dir, `pristine-${run}.ndjson`), events)
+            const damaged = Buffer.from(pristine)
+            for (const [at, value] of flips) damaged[at % damaged.length] = value
+            const filename = join(dir, `damaged-${run++}.ndjson`)
+            await writeFile(filename, damaged)
+            const outcome = await openAndReadAll(filename)
+            const damagedLines = new Set<number>()
+            for (const [at] of flips) {
+              if (damaged[at % damaged.length] === pristine[at % damaged.length]) continue
+              const line = lineOf(damaged, at % damaged.length)
+              damagedLines.add(line).add(line + 1)
             }
-            return
-          }
-          const tornTail = outcome.warnings.some((warning) => (warning as { code?: string }).code === tornTailWarning)
-          // A torn tail is everything after the last newline: usually the last line, but more when
-          // the damage took a newline before it too. The log keeps every non-blank line up to there.
-          const completeLines = damaged
-            .subarray(0, damaged.lastIndexOf(0x0a) + 1)
-            .toString('latin1')
-            .split('\n')
-            .filter((line) => !/^[ \t\r]*$/.test(line))
-          expect(outcome.events.length).toBe(tornTail ? completeLines.length : events.length)
-          outcome.events.forEach((event, i) => {
-            expect(event.index).toBe(i)
-            if (!damagedLines.has(i + 1)) expect(event).toEqual({ ...events[i], index: i })
-          })
-        },
-      ),
-      { numRuns: rounds(100, 1000) },
-    )
-  }, rounds(60_000, 900_000))
+            if (outcome.kind === 'failed') {
+              expectCorruptError(outcome, filename, [...damagedLines])
+              // The file is as it was, except that a damaged last line without
+              // its newline may have been set aside first (with a warning, byte
+              // for byte), before the read found damage further up.
+              const after = await readFile(filename)
+              const context = `${String(outcome.error)}\nbefore: ${JSON.stringify(damaged.toString('latin1'))}\nafter:  ${JSON.stringify(after.toString('latin1'))}`
+              if (!after.equals(damaged)) {
+                const torn = (await tornFiles(dir)).filter((name) => name.startsWith(`damaged-${run - 1}.`))
+                expect(torn, context).toHaveLength(1)
+                expect(
+                  outcome.warnings.map((warning) => (warning as { code?: string }).code),
+                  context,
+                ).toEqual([tornTailWarning])
+                expect(Buffer.concat([after, await readFile(join(dir, torn[0]!))]).equals(damaged), context).toBe(true)
+              }
+              return
+            }
+            const tornTail = outcome.warnings.some((warning) => (warning as { code?: string }).code === tornTailWarning)
+            // A torn tail is everything after the last newline: usually the last line, but more when
+            // the damage took a newline before it too. The log keeps every non-blank line up to there.
+            const completeLines = damaged
+              .subarray(0, damaged.lastIndexOf(0x0a) + 1)
+              .toString('latin1')
+              .split('\n')
+              .filter((line) => !/^[ \t\r]*$/.test(line))
+            expect(outcome.events.length).toBe(tornTail ? completeLines.length : events.length)
+            outcome.events.forEach((event, i) => {
+              expect(event.index).toBe(i)
+              if (!damagedLines.has(i + 1)) expect(event).toEqual({ ...events[i], index: i })
+            })
+          },
+        ),
+        { numRuns: rounds(100, 1000) },
+      )
+    },
+    rounds(60_000, 900_000),
+  )
 })
 
 describe('a log file with foreign lines', () => {
@@ -302,7 +310,7 @@ describe('a log file with foreign lines', () => {
     const lines = pristine.toString('utf8').split('\n').slice(0, -1)
     for (let at = 0; at <= lines.length; at++) {
       const filename = join(dir, `garbage-${at}.ndjson`)
-      const damaged = Buffer.from([...lines.slice(0, at), line, ...lines.slice(at)].join('\n') + '\n')
+      const damaged = Buffer.from(`${[...lines.slice(0, at), line, ...lines.slice(at)].join('\n')}\n`)
       await writeFile(filename, damaged)
       const outcome = await openAndReadAll(filename)
       expectCorruptError(outcome, filename, [at + 1])
@@ -316,7 +324,7 @@ describe('a log file with foreign lines', () => {
     const dir = await tempDir('huge-garbage')
     const filename = join(dir, 'log.ndjson')
     const lines = (await writeOriginalLog(filename)).toString('utf8').split('\n').slice(0, -1)
-    const damaged = Buffer.from([...lines.slice(0, 2), 'z'.repeat(5 * 1024 * 1024), ...lines.slice(2)].join('\n') + '\n')
+    const damaged = Buffer.from(`${[...lines.slice(0, 2), 'z'.repeat(5 * 1024 * 1024), ...lines.slice(2)].join('\n')}\n`)
     await writeFile(filename, damaged)
     expectCorruptError(await openAndReadAll(filename), filename, [3])
     expect((await readFile(filename)).equals(damaged)).toBe(true)
@@ -375,7 +383,7 @@ describe('a log file with odd but harmless formatting', () => {
     for (let at = 0; at <= lines.length; at++) {
       for (const blank of ['', '   ', '\t', '\r']) {
         const filename = join(dir, `blank-${at}-${blank.charCodeAt(0) || 0}.ndjson`)
-        await writeFile(filename, [...lines.slice(0, at), blank, ...lines.slice(at)].join('\n') + '\n')
+        await writeFile(filename, `${[...lines.slice(0, at), blank, ...lines.slice(at)].join('\n')}\n`)
         const outcome = await openAndReadAll(filename)
         expect(outcome.kind, `${JSON.stringify(blank)} at line ${at + 1}: ${String((outcome as { error?: unknown }).error)}`).toBe('opened')
         expect(outcome.events.map(({ index: _, ...event }) => event)).toEqual(originals)

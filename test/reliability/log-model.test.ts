@@ -70,7 +70,12 @@ const command: fc.Arbitrary<Command> = fc.oneof(
       )
       .map((items) => ({ kind: 'burst' as const, items })),
   },
-  { weight: 1, arbitrary: fc.record({ event: validEvent, offset: fc.constantFrom(-1 as const, 0 as const, 1 as const) }).map((c) => ({ kind: 'appendExpected' as const, ...c })) },
+  {
+    weight: 1,
+    arbitrary: fc
+      .record({ event: validEvent, offset: fc.constantFrom(-1 as const, 0 as const, 1 as const) })
+      .map((c) => ({ kind: 'appendExpected' as const, ...c })),
+  },
   { weight: 2, arbitrary: fc.record({ at: fc.nat(), slow: fc.boolean() }).map((c) => ({ kind: 'subscribe' as const, ...c })) },
   { weight: 1, arbitrary: fc.nat().map((at) => ({ kind: 'readFrom' as const, at })) },
   { weight: 1, arbitrary: fc.constant({ kind: 'sync' as const }) },
@@ -102,7 +107,10 @@ class Subscriber {
   until(count: number): Promise<void> {
     if (this.received.length >= count) return Promise.resolve()
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`subscriber after ${this.after} received ${this.received.length} of ${count} events within 10 s`)), 10_000)
+      const timer = setTimeout(
+        () => reject(new Error(`subscriber after ${this.after} received ${this.received.length} of ${count} events within 10 s`)),
+        10_000,
+      )
       this.#waiters.push({ count, resolve: () => (clearTimeout(timer), resolve()) })
       this.done.catch(reject)
     })
@@ -220,28 +228,36 @@ describe('the log against a model', () => {
   const runs = rounds(20, 400)
   const settings = { numRuns: runs, endOnFailure: true }
 
-  it(`agrees with an array over ${runs} random command sequences (memory storage)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { maxLength: 30 }), async (commands) => {
-        const storage: LogStorage = memoryStorage()
-        await runModel(() => initLog<Event>({ storage }), commands)
-      }),
-      settings,
-    )
-  }, rounds(120_000, 1_800_000))
+  it(
+    `agrees with an array over ${runs} random command sequences (memory storage)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { maxLength: 30 }), async (commands) => {
+          const storage: LogStorage = memoryStorage()
+          await runModel(() => initLog<Event>({ storage }), commands)
+        }),
+        settings,
+      )
+    },
+    rounds(120_000, 1_800_000),
+  )
 
-  it(`agrees with an array over ${runs} random command sequences (file storage, fsync on and off)`, async () => {
-    const dir = await tempDir('model')
-    let run = 0
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { maxLength: 30 }), fc.boolean(), async (commands, fsync) => {
-        const filename = join(dir, `log-${run++}.ndjson`)
-        const model = await runModel(() => initLog<Event>({ filename, fsync }), commands)
-        // The file holds exactly one line per event: JSON.stringify({ ...event, index }).
-        const text = await readFile(filename, 'utf8')
-        expect(text).toBe(model.map((event, index) => `${JSON.stringify({ ...event, index })}\n`).join(''))
-      }),
-      settings,
-    )
-  }, rounds(180_000, 1_800_000))
+  it(
+    `agrees with an array over ${runs} random command sequences (file storage, fsync on and off)`,
+    async () => {
+      const dir = await tempDir('model')
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { maxLength: 30 }), fc.boolean(), async (commands, fsync) => {
+          const filename = join(dir, `log-${run++}.ndjson`)
+          const model = await runModel(() => initLog<Event>({ filename, fsync }), commands)
+          // The file holds exactly one line per event: JSON.stringify({ ...event, index }).
+          const text = await readFile(filename, 'utf8')
+          expect(text).toBe(model.map((event, index) => `${JSON.stringify({ ...event, index })}\n`).join(''))
+        }),
+        settings,
+      )
+    },
+    rounds(180_000, 1_800_000),
+  )
 })

@@ -74,7 +74,11 @@ describe('a damaged state file', () => {
     const dir = await tempDir('state-flip')
     const pristine = await writePristine(join(dir, 'pristine.json'))
     const damages: ((byte: number) => number)[] = [0, 1, 2, 3, 4, 5, 6, 7].map((bit) => (byte: number) => byte ^ (1 << bit))
-    damages.push(() => 0x0a, () => 0x00, () => 0xff)
+    damages.push(
+      () => 0x0a,
+      () => 0x00,
+      () => 0xff,
+    )
     for (let position = 0; position < pristine.length; position++) {
       for (const [which, damage] of damages.entries()) {
         const damaged = Buffer.from(pristine)
@@ -119,7 +123,7 @@ describe('a damaged state file', () => {
 
   it('opens one edited on Windows (CRLF) or pretty-printed by hand, and leaves it as it is', async () => {
     const dir = await tempDir('state-crlf')
-    const text = JSON.stringify({ _version: 41, state: pristineState }, null, 2).replaceAll('\n', '\r\n') + '\r\n'
+    const text = `${JSON.stringify({ _version: 41, state: pristineState }, null, 2).replaceAll('\n', '\r\n')}\r\n`
     const filename = join(dir, 'state.json')
     expect(await openAndClose(filename, Buffer.from(text))).toEqual({ kind: 'opened', version: 41, state: pristineState })
   })

@@ -28,73 +28,80 @@ const configurations = [
 describe.each(configurations)('a projection killed at random moments (writeInterval $writeInterval, log fsync $fsync)', ({ writeInterval, fsync }) => {
   const roundCount = rounds(3, 60)
 
-  it(`keeps a state file that matches its version over ${roundCount} rounds`, async () => {
-    const dir = await tempDir('state-crash')
-    const logFile = join(dir, 'log.ndjson')
-    const stateFile = join(dir, 'totals.json')
-    let lastFlushed = -1
-    let stateWrites = 0
-    let previousVersion = -1
-    let temporariesLeft = 0
-    const temporaries = async () => (await readdir(dir)).filter((name) => name.startsWith('totals.json.tmp-'))
+  it(
+    `keeps a state file that matches its version over ${roundCount} rounds`,
+    async () => {
+      const dir = await tempDir('state-crash')
+      const logFile = join(dir, 'log.ndjson')
+      const stateFile = join(dir, 'totals.json')
+      let lastFlushed = -1
+      let stateWrites = 0
+      let previousVersion = -1
+      let temporariesLeft = 0
+      const temporaries = async () => (await readdir(dir)).filter((name) => name.startsWith('totals.json.tmp-'))
 
-    for (let round = 0; round < roundCount; round++) {
-      const child = await startFixture('state-writer', [logFile, stateFile, String(writeInterval), fsync ? '1' : '0'])
-      if (round % 3 === 0) {
-        await sleep(Math.random() * 200)
-      } else {
-        await child.waitForLine((line) => line.startsWith('caught-up '))
-        await sleep(Math.random() * 400)
+      for (let round = 0; round < roundCount; round++) {
+        const child = await startFixture('state-writer', [logFile, stateFile, String(writeInterval), fsync ? '1' : '0'])
+        if (round % 3 === 0) {
+          await sleep(Math.random() * 200)
+        } else {
+          await child.waitForLine((line) => line.startsWith('caught-up '))
+          await sleep(Math.random() * 400)
+        }
+        child.process.kill('SIGKILL')
+        const { signal } = await child.exited
+        if (signal !== 'SIGKILL') throw new Error(`the writer ended by itself (${signal}):\n${child.stderr()}`)
+        for (const line of child.lines) {
+          if (line.startsWith('flushed ')) lastFlushed = Math.max(lastFlushed, Number(line.split(' ')[1]))
+        }
+
+        temporariesLeft += (await temporaries()).length
+        const events = await readWholeLog<Deposit>(logFile)
+        let text: string
+        try {
+          text = await readFile(stateFile, 'utf8')
+        } catch (error) {
+          // No state file yet: only possible while nothing was ever flushed.
+          expect((error as NodeJS.ErrnoException).code).toBe('ENOENT')
+          expect(lastFlushed).toBe(-1)
+          continue
+        }
+        // Never half a file: it parses, and is the envelope.
+        const envelope = JSON.parse(text) as { _version: number; state: Totals }
+        const version = envelope._version
+        expect(Number.isInteger(version)).toBe(true)
+        // Never ahead of the log, never behind what a resolved flush promised.
+        expect(version).toBeLessThan(events.length)
+        expect(version).toBeGreaterThanOrEqual(lastFlushed)
+        // Matches its version exactly: the totals of events 0…version.
+        let total = 0
+        for (let i = 0; i <= version; i++) total += events[i]!.amount
+        expect(envelope.state).toEqual({ total, count: version + 1, last: version })
+        if (version !== previousVersion) stateWrites++
+        previousVersion = version
+
+        // The store opens it as it is, and closing without updates leaves the file alone.
+        const store = await initStateStore<Totals>({
+          storeBackend: fsStoreBackend(stateFile),
+          initialState: { total: 0, count: 0, last: -1 },
+        })
+        expect(store.getVersion()).toBe(version)
+        expect(store.getState()).toEqual(envelope.state)
+        await store.close()
+        expect(await readFile(stateFile, 'utf8')).toBe(text)
+        // A minute later, the next write removes what the kill left.
+        const minuteAgo = new Date(Date.now() - 61_000)
+        for (const name of await temporaries()) await utimes(join(dir, name), minuteAgo, minuteAgo)
+        await fsStoreBackend(stateFile).write({ version, state: envelope.state })
+        expect(await readFile(stateFile, 'utf8')).toBe(text)
+        expect(await temporaries()).toEqual([])
       }
-      child.process.kill('SIGKILL')
-      const { signal } = await child.exited
-      if (signal !== 'SIGKILL') throw new Error(`the writer ended by itself (${signal}):\n${child.stderr()}`)
-      for (const line of child.lines) {
-        if (line.startsWith('flushed ')) lastFlushed = Math.max(lastFlushed, Number(line.split(' ')[1]))
-      }
 
-      temporariesLeft += (await temporaries()).length
-      const events = await readWholeLog<Deposit>(logFile)
-      let text: string
-      try {
-        text = await readFile(stateFile, 'utf8')
-      } catch (error) {
-        // No state file yet: only possible while nothing was ever flushed.
-        expect((error as NodeJS.ErrnoException).code).toBe('ENOENT')
-        expect(lastFlushed).toBe(-1)
-        continue
-      }
-      // Never half a file: it parses, and is the envelope.
-      const envelope = JSON.parse(text) as { _version: number; state: Totals }
-      const version = envelope._version
-      expect(Number.isInteger(version)).toBe(true)
-      // Never ahead of the log, never behind what a resolved flush promised.
-      expect(version).toBeLessThan(events.length)
-      expect(version).toBeGreaterThanOrEqual(lastFlushed)
-      // Matches its version exactly: the totals of events 0…version.
-      let total = 0
-      for (let i = 0; i <= version; i++) total += events[i]!.amount
-      expect(envelope.state).toEqual({ total, count: version + 1, last: version })
-      if (version !== previousVersion) stateWrites++
-      previousVersion = version
-
-      // The store opens it as it is, and closing without updates leaves the file alone.
-      const store = await initStateStore<Totals>({ storeBackend: fsStoreBackend(stateFile) , initialState: { total: 0, count: 0, last: -1 } })
-      expect(store.getVersion()).toBe(version)
-      expect(store.getState()).toEqual(envelope.state)
-      await store.close()
-      expect(await readFile(stateFile, 'utf8')).toBe(text)
-      // A minute later, the next write removes what the kill left.
-      const minuteAgo = new Date(Date.now() - 61_000)
-      for (const name of await temporaries()) await utimes(join(dir, name), minuteAgo, minuteAgo)
-      await fsStoreBackend(stateFile).write({ version, state: envelope.state })
-      expect(await readFile(stateFile, 'utf8')).toBe(text)
-      expect(await temporaries()).toEqual([])
-    }
-
-    report.push(
-      `  writeInterval ${writeInterval}, fsync ${fsync}: ${roundCount} rounds, ${previousVersion + 1} events reflected, ` +
-        `${stateWrites} rounds ended with a newer state, last flush seen at ${lastFlushed}, ${temporariesLeft} temporary files left by kills (removed by the next write)`,
-    )
-  }, rounds(120_000, 1_800_000))
+      report.push(
+        `  writeInterval ${writeInterval}, fsync ${fsync}: ${roundCount} rounds, ${previousVersion + 1} events reflected, ` +
+          `${stateWrites} rounds ended with a newer state, last flush seen at ${lastFlushed}, ${temporariesLeft} temporary files left by kills (removed by the next write)`,
+      )
+    },
+    rounds(120_000, 1_800_000),
+  )
 })

@@ -29,7 +29,12 @@ type Command =
 const jsonItem = fc.jsonValue({ maxDepth: 2 }).filter((value) => !hasNegativeZero(value))
 
 const command: fc.Arbitrary<Command> = fc.oneof(
-  { weight: 6, arbitrary: fc.record({ step: fc.integer({ min: 1, max: 5 }), item: jsonItem, label: fc.string({ unit: 'grapheme', maxLength: 12 }) }).map((c) => ({ kind: 'update' as const, ...c })) },
+  {
+    weight: 6,
+    arbitrary: fc
+      .record({ step: fc.integer({ min: 1, max: 5 }), item: jsonItem, label: fc.string({ unit: 'grapheme', maxLength: 12 }) })
+      .map((c) => ({ kind: 'update' as const, ...c })),
+  },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 3 }).map((back) => ({ kind: 'stale' as const, back })) },
   { weight: 2, arbitrary: fc.constant({ kind: 'flush' as const }) },
   { weight: 2, arbitrary: fc.constant({ kind: 'peek' as const }) },
@@ -111,40 +116,48 @@ describe('state stores against a model', () => {
   const runs = rounds(25, 400)
   const settings = { numRuns: runs, endOnFailure: true }
 
-  it(`agree with the model over ${runs} random sequences (fsStoreBackend, the file read directly)`, async () => {
-    const dir = await tempDir('state-model')
-    let run = 0
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { maxLength: 25 }), fc.constantFrom(0, 5, 40), async (commands, writeInterval) => {
-        const filename = join(dir, `state-${run++}.json`)
-        const target: Target = {
-          backend: fsStoreBackend<State>(filename),
-          async peek() {
-            let text: string
-            try {
-              text = await readFile(filename, 'utf8')
-            } catch (error) {
-              if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
-              throw error
-            }
-            // Read raw, so a half-written file would fail here.
-            const { _version: version, state } = JSON.parse(text) as { _version: number; state: State }
-            return { version, state }
-          },
-        }
-        await runModel(target, writeInterval, commands)
-      }),
-      settings,
-    )
-  }, rounds(180_000, 1_800_000))
+  it(
+    `agree with the model over ${runs} random sequences (fsStoreBackend, the file read directly)`,
+    async () => {
+      const dir = await tempDir('state-model')
+      let run = 0
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { maxLength: 25 }), fc.constantFrom(0, 5, 40), async (commands, writeInterval) => {
+          const filename = join(dir, `state-${run++}.json`)
+          const target: Target = {
+            backend: fsStoreBackend<State>(filename),
+            async peek() {
+              let text: string
+              try {
+                text = await readFile(filename, 'utf8')
+              } catch (error) {
+                if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null
+                throw error
+              }
+              // Read raw, so a half-written file would fail here.
+              const { _version: version, state } = JSON.parse(text) as { _version: number; state: State }
+              return { version, state }
+            },
+          }
+          await runModel(target, writeInterval, commands)
+        }),
+        settings,
+      )
+    },
+    rounds(180_000, 1_800_000),
+  )
 
-  it(`agree with the model over ${runs} random sequences (memoryStoreBackend)`, async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(command, { maxLength: 25 }), fc.constantFrom(0, 5, 40), async (commands, writeInterval) => {
-        const backend = memoryStoreBackend<State>()
-        await runModel({ backend, peek: () => backend.read() }, writeInterval, commands)
-      }),
-      settings,
-    )
-  }, rounds(180_000, 1_800_000))
+  it(
+    `agree with the model over ${runs} random sequences (memoryStoreBackend)`,
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(command, { maxLength: 25 }), fc.constantFrom(0, 5, 40), async (commands, writeInterval) => {
+          const backend = memoryStoreBackend<State>()
+          await runModel({ backend, peek: () => backend.read() }, writeInterval, commands)
+        }),
+        settings,
+      )
+    },
+    rounds(180_000, 1_800_000),
+  )
 })

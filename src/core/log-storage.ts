@@ -1,0 +1,87 @@
+/**
+ * The one interface every log storage implements: an NDJSON file, memory,
+ * IndexedDB, PostgreSQL. The log knows nothing else about where events live.
+ */
+
+import type { AppendCondition, EventFilter } from './filter.js'
+
+/**
+ * What the log records about an event besides the event itself, stored with
+ * it under `_meta` (the last field before `index` on a line). Every field is
+ * optional: events written by 0.2.x, or with `metadata: false`, have none.
+ */
+export interface EventMeta {
+  /**
+   * When the event was appended, in UTC with milliseconds, as
+   * `2026-12-01T21:30:00.123Z` (so it sorts and compares as text). Never
+   * earlier than the time of the event before it in the same log.
+   */
+  readonly at?: string
+  /** The index of the event that caused this one. */
+  readonly causedBy?: number
+  /** Ties together the events of one flow; inherited from the causing event unless given. */
+  readonly correlationId?: string
+}
+
+/** A stored event: the event's own fields, its 0-based position in the log, and its metadata. */
+export type Indexed<E> = E & { readonly index: number; readonly _meta?: EventMeta }
+
+/** Options the log passes along with one batch of records. */
+export interface StorageAppendOptions {
+  /**
+   * When set, the storage must refuse the batch with an `AppendConflictError`
+   * unless its last index is exactly this (`-1` for an empty log), checked
+   * atomically with the write.
+   */
+  expectedLastIndex?: number
+  /**
+   * When set, the storage must refuse the batch with an `AppendConflictError`
+   * if an event stored after `condition.after` matches the condition's
+   * filter, checked atomically with the write.
+   */
+  condition?: AppendCondition
+}
+
+/**
+ * Where a log keeps its events. Implement these few methods to put a log
+ * anywhere; the built-in storages use nothing more.
+ *
+ * Records are JSON texts of plain objects without an `index` field; the
+ * storage gives them consecutive indices, in the order given.
+ */
+export interface LogStorage {
+  /** Human-readable name used in error messages (a filename, a table…). */
+  readonly name: string
+  /** Prepares the storage (recovering from crashes if needed) and resolves with the number of stored events. */
+  open(): Promise<number>
+  /**
+   * Stores the records after every record already stored, all or nothing, and
+   * resolves with the index given to the first. A record must be readable
+   * through `read()` once this resolves, and not before it is durable as
+   * promised by the storage's options.
+   */
+  append(records: readonly string[], options?: StorageAppendOptions): Promise<number>
+  /**
+   * Reads stored events in index order, starting at index `from`, in batches,
+   * up to the events stored when each batch is read; then ends. Each event is
+   * a fresh object its consumer may keep or change.
+   *
+   * `filter` is a hint: a storage may leave out events that do not match it
+   * (PostgreSQL filters in SQL), or ignore it; the log checks every event
+   * against the filter itself.
+   */
+  read(from: number, filter?: EventFilter): AsyncIterable<Indexed<Record<string, unknown>>[]>
+  /**
+   * Optional: calls `onAppend(length)` when events are stored by someone other
+   * than this storage object (another process, tab or machine). Returns a
+   * function that stops the calls.
+   *
+   * A storage that can lose track of the events written next (a followed file
+   * replaced or truncated by another program) calls `onFailure(error)` once
+   * and then stops the calls: the log ends every iterator with that error.
+   * Storages that cannot lose track ignore it.
+   */
+  watch?(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void
+  /** Finishes pending work and releases the storage (files, locks, connections). */
+  close(): Promise<void>
+}

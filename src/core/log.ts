@@ -1,0 +1,425 @@
+import { LogClosedError, UpcastError, usageError } from './errors.js'
+import { serializeEvent } from './serialize.js'
+import type { Environment } from './environment.js'
+import type { Indexed, LogStorage } from './log-storage.js'
+
+export type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
+
+/** Options of `initLog`. Give a `filename`, or a `storage` of your own. */
+export interface InitLogOptions {
+  /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
+  filename?: string
+  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. */
+  storage?: LogStorage
+  /** Resolve each append only once it is flushed to disk (one `fdatasync` per batch). Default `false`. */
+  fsync?: boolean
+  /** Follow a log another process writes: no lock is taken, appends are refused. Default `false`. */
+  readOnly?: boolean
+  /**
+   * Turns a stored event of an older shape into the current one as it is read,
+   * so events can be reshaped without rewriting the log. Receives the stored
+   * object (with `index`) and returns the event to deliver; the `index` is kept.
+   * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
+   */
+  upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
+}
+
+/** Options of `log.append`. */
+export interface AppendOptions {
+  /**
+   * Optimistic concurrency: append only if the log's last index is still this
+   * (`-1` for an empty log); otherwise reject with `AppendConflictError`.
+   */
+  expectedLastIndex?: number
+}
+
+/** Options of `log.events`. */
+export interface EventsOptions {
+  /** Start after this index: the first event delivered is `after + 1`. Default `-1` (from the start). */
+  after?: number
+  /** Ends the iteration when aborted (the loop finishes normally). */
+  signal?: AbortSignal
+}
+
+/** An append-only log of events of type `E`. */
+export interface Log<E> {
+  /** Where the log lives (its file name, or its storage's name). */
+  readonly name: string
+  /** How many events the log holds; the next append gets this index. */
+  readonly length: number
+  /**
+   * Appends an event and resolves with it as stored, `index` included, once it
+   * is written (and flushed, with `fsync: true`). Appends land in call order
+   * with contiguous indices, awaited or not. Rejects with `InvalidEventError`
+   * (nothing written, no index used) for a value JSON cannot carry faithfully.
+   */
+  append(event: E, options?: AppendOptions): Promise<Indexed<E>>
+  /**
+   * An independent async iterator over the log: replays stored events in
+   * order, then delivers new ones as they are appended, until the log is
+   * closed, `signal` aborts or the loop breaks.
+   */
+  events(options?: EventsOptions): AsyncIterableIterator<Indexed<E>>
+  /** Writes what is pending, ends every iterator and releases the storage. Later appends reject; calling it twice is harmless. */
+  close(): Promise<void>
+}
+
+interface PendingAppend {
+  record: string
+  event: object
+  expectedLastIndex: number | undefined
+  resolve: (stored: Indexed<object>) => void
+  reject: (error: unknown) => void
+}
+
+/** Upper bound of one write, so a huge burst is written in steady pieces. */
+const maxBatchBytes = 8 * 1024 * 1024
+/** How many just-written records (and bytes of them) are kept so caught-up iterators need not read them back. */
+const recentCapacity = 4096
+const recentCapacityBytes = 4 * 1024 * 1024
+
+/**
+ * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
+ * one event a line, each carrying its `index`.
+ */
+export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions, environment: Environment): Promise<Log<E>> {
+  const storage = options?.storage ?? storageFor(options, environment)
+  const length = await storage.open()
+  return createLog<E>(storage, length, options, environment)
+}
+
+function storageFor(options: InitLogOptions, { defaultStorage }: Environment): LogStorage {
+  if (typeof options?.filename !== 'string' || options.filename === '') {
+    throw usageError('initLog() needs { filename } or { storage }')
+  }
+  return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
+}
+
+/**
+ * The log over an opened storage holding `length` events. Its state lives in
+ * this closure rather than in a class's private fields: a minifier shortens a
+ * local variable to a letter, while every private field access keeps its `this.#`.
+ */
+function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions, { keepAlive }: Environment): Log<E> {
+  const name = storage.name
+  let closed = false
+  /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
+  let failure: Error | undefined
+  let closing: Promise<void> | undefined
+  const appendQueue: PendingAppend[] = []
+  let writing: Promise<void> | undefined
+  // Records this log wrote last, starting at index recentFirst: iterators
+  // that keep up are served from here instead of reading the storage again.
+  let recent: string[] = []
+  let recentBytes = 0
+  let recentFirst = length
+  // Resolved (and replaced) whenever the log grows or closes: one promise
+  // wakes every waiting iterator.
+  let wakeUp!: () => void
+  let changed!: Promise<void>
+  // A follower's iterators wait for appends made elsewhere, so while one
+  // waits the process is kept alive, as a pending socket read would keep it.
+  let waiting = 0
+  let release: (() => void) | undefined
+
+  renewWakeUp()
+  const stopWatching = storage.watch?.(
+    (newLength) => {
+      if (newLength > length) {
+        length = newLength
+        wake()
+      }
+    },
+    (error) => {
+      failure = error
+      wake()
+    },
+  )
+
+  async function writeQueued(): Promise<void> {
+    while (appendQueue.length > 0) {
+      const batch = takeBatch()
+      const records = batch.map((pending) => pending.record)
+      const expectedLastIndex = batch[0]!.expectedLastIndex
+      try {
+        const first = await storage.append(records, expectedLastIndex === undefined ? undefined : { expectedLastIndex })
+        remember(first, records)
+        if (first + records.length > length) length = first + records.length
+        wake()
+        for (let i = 0; i < batch.length; i++) {
+          const pending = batch[i]!
+          pending.resolve({ ...pending.event, index: first + i })
+        }
+      } catch (error) {
+        for (const pending of batch) pending.reject(error)
+      }
+    }
+    writing = undefined
+  }
+
+  /** Takes the next batch off the queue; an append with `expectedLastIndex` travels alone so a conflict fails only itself. */
+  function takeBatch(): PendingAppend[] {
+    let count = 0
+    let bytes = 0
+    while (count < appendQueue.length) {
+      const pending = appendQueue[count]!
+      if (pending.expectedLastIndex !== undefined) {
+        if (count === 0) count = 1
+        break
+      }
+      bytes += pending.record.length
+      count++
+      if (bytes >= maxBatchBytes) break
+    }
+    return appendQueue.splice(0, count)
+  }
+
+  function remember(first: number, records: string[]): void {
+    if (first !== recentFirst + recent.length) {
+      // Someone else wrote in between (another process or machine): start over.
+      recent = []
+      recentBytes = 0
+      recentFirst = first
+    }
+    for (const record of records) {
+      recent.push(record)
+      recentBytes += record.length
+    }
+    // Trimmed only once the window is twice its size, so trimming costs O(1) per record.
+    if (recent.length > 2 * recentCapacity || recentBytes > 2 * recentCapacityBytes) {
+      let drop = 0
+      while (recent.length - drop > recentCapacity || recentBytes > recentCapacityBytes) {
+        recentBytes -= recent[drop]!.length
+        drop++
+      }
+      recent = recent.slice(drop)
+      recentFirst += drop
+    }
+  }
+
+  /** The record of event `index` if the recent window holds it. */
+  function recentRecord(index: number): string | undefined {
+    const offset = index - recentFirst
+    return offset >= 0 && offset < recent.length ? recent[offset] : undefined
+  }
+
+  function renewWakeUp(): void {
+    changed = new Promise<void>((resolve) => {
+      wakeUp = resolve
+    })
+  }
+
+  function wake(): void {
+    const wakeUpNow = wakeUp
+    renewWakeUp()
+    wakeUpNow()
+  }
+
+  /**
+   * A hand-written async iterator rather than an async generator: it serves
+   * the events of a batch already read with one resolved promise each, which
+   * costs less than half of a generator's suspend and resume per event.
+   * `position` is the index of the next event to deliver.
+   */
+  function iterate(position: number, signal: AbortSignal | undefined): AsyncIterableIterator<Indexed<E>> {
+    type Step = IteratorResult<Indexed<E>, undefined>
+    const finished: Step = { value: undefined, done: true }
+    // Events read from the storage and not yet delivered: batch[batchAt…].
+    let batch: Indexed<Record<string, unknown>>[] = []
+    let batchAt = 0
+    let reader: AsyncIterator<Indexed<Record<string, unknown>>[]> | undefined
+    let ended = false
+    // The step in progress: later calls of next() wait for it, as with a generator.
+    let pending: Promise<Step> | undefined
+    const stopped = () => ended || closed || signal?.aborted === true
+    // An abort wakes every waiting iterator; this one then sees its signal and ends.
+    // (Racing each wait against an abort promise would pile reactions onto it.)
+    // Listened to from the first wait until the iteration ends.
+    let onAbort: (() => void) | undefined
+    const waitForChangeOrAbort = () => {
+      if (signal && !onAbort) {
+        onAbort = () => wake()
+        signal.addEventListener('abort', onAbort, { once: true })
+      }
+      return waitForChange()
+    }
+    const stopReading = async () => {
+      const current = reader
+      reader = undefined
+      batch = []
+      await current?.return?.()
+    }
+    const end = async (): Promise<Step> => {
+      ended = true
+      if (onAbort) signal!.removeEventListener('abort', onAbort)
+      await stopReading()
+      return finished
+    }
+    /** The next event from this log's window of recent records, if `position` is in it. */
+    const fromRecent = (): Step | undefined => {
+      const record = recentRecord(position)
+      if (record === undefined) return undefined
+      const stored = JSON.parse(record) as Record<string, unknown>
+      stored.index = position
+      position++
+      return { value: deliver(stored as Indexed<Record<string, unknown>>), done: false }
+    }
+    const fromBatch = (): Step => {
+      const stored = batch[batchAt++]!
+      position = stored.index + 1
+      return { value: deliver(stored), done: false }
+    }
+    const advance = async (): Promise<Step> => {
+      let readFrom = -1
+      for (;;) {
+        if (stopped()) return end()
+        if (batchAt < batch.length) return fromBatch()
+        if (failure) throw failure
+        if (reader) {
+          // Caught up with what this log wrote itself: memory is faster.
+          if (recentRecord(position) !== undefined) {
+            await stopReading()
+            continue
+          }
+          const result = await reader.next()
+          if (stopped()) return end()
+          if (result.done) {
+            reader = undefined
+            // The storage has not caught up with a length it announced: wait rather than spin.
+            if (position === readFrom) await waitForChangeOrAbort()
+            continue
+          }
+          batch = result.value
+          batchAt = 0
+          continue
+        }
+        if (position >= length) {
+          await waitForChangeOrAbort()
+          continue
+        }
+        const recentStep = fromRecent()
+        if (recentStep) return recentStep
+        readFrom = position
+        reader = storage.read(position)[Symbol.asyncIterator]()
+      }
+    }
+    const step = async (): Promise<Step> => {
+      try {
+        return await advance()
+      } catch (error) {
+        await end().catch(() => {})
+        // A read cut short by close() ends the iteration like any other iterator.
+        if (closed) return finished
+        throw error
+      } finally {
+        pending = undefined
+      }
+    }
+    const iterator: AsyncIterableIterator<Indexed<E>> = {
+      next: (): Promise<Step> => {
+        if (pending) return pending.then(iterator.next, iterator.next)
+        // Fast paths, without an async function's extra promises.
+        if (!stopped()) {
+          if (batchAt < batch.length) return Promise.resolve(fromBatch())
+          if (reader === undefined && position < length) {
+            const recentStep = fromRecent()
+            if (recentStep) return Promise.resolve(recentStep)
+          }
+        }
+        pending = step()
+        return pending
+      },
+      return: async (): Promise<Step> => {
+        return end()
+      },
+      [Symbol.asyncIterator]() {
+        return iterator
+      },
+    }
+    return iterator
+  }
+
+  /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
+  async function waitForChange(): Promise<void> {
+    const changedNow = changed
+    if (readOnly && waiting++ === 0) release = keepAlive()
+    try {
+      await changedNow
+    } finally {
+      if (readOnly && --waiting === 0) release?.()
+    }
+  }
+
+  function deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
+    if (upcast === undefined) return stored as unknown as Indexed<E>
+    const index = stored.index
+    let upcasted: unknown
+    try {
+      upcasted = upcast(stored)
+    } catch (error) {
+      throw new UpcastError(name, index, `threw: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+    }
+    if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
+      throw new UpcastError(name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
+    }
+    return { ...upcasted, index } as unknown as Indexed<E>
+  }
+
+  async function closeNow(): Promise<void> {
+    // Appends already made are written; only later ones are refused.
+    while (writing) await writing
+    closed = true
+    stopWatching?.()
+    wake()
+    recent = []
+    recentBytes = 0
+    await storage.close()
+  }
+
+  return {
+    name,
+    get length() {
+      return length
+    },
+    append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
+      const expectedLastIndex = options?.expectedLastIndex
+      let record: string
+      // Every refusal is a rejection, never a throw: callers handle one kind of failure.
+      try {
+        if (closing) throw new LogClosedError(name)
+        if (readOnly) {
+          throw usageError(`the log ${name} was opened with readOnly: true; append through its writer`)
+        }
+        if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
+          throw usageError(`append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
+        }
+        record = serializeEvent(event)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      return new Promise<Indexed<E>>((resolve, reject) => {
+        appendQueue.push({
+          record,
+          event,
+          expectedLastIndex,
+          resolve: resolve as PendingAppend['resolve'],
+          reject,
+        })
+        // Deferred to a microtask so that appends made in one synchronous run
+        // share a single write (group commit).
+        writing ??= Promise.resolve().then(writeQueued)
+      })
+    },
+    events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
+      const after = options.after ?? -1
+      if (!Number.isInteger(after) || after < -1) {
+        throw usageError(`events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
+      }
+      return iterate(after + 1, options.signal)
+    },
+    close(): Promise<void> {
+      closing ??= closeNow()
+      return closing
+    },
+  }
+}

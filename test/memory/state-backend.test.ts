@@ -1,0 +1,27 @@
+import { describe, expect, it } from 'vitest'
+import { memoryStoreBackend } from '../../src/index.js'
+import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+
+describeStateStoreBackendContract('memoryStoreBackend', () => {
+  // Memory has no place outside the backend object: every open() shares one.
+  const shared = memoryStoreBackend<unknown>()
+  return {
+    open: (initialState?: unknown) => (initialState === undefined ? shared : { ...shared, initialState }),
+  }
+})
+
+describe('memoryStoreBackend', () => {
+  it('is named "memory" unless given a name', () => {
+    expect(memoryStoreBackend().name).toBe('memory')
+    expect(memoryStoreBackend(undefined, { name: 'bookmarks' }).name).toBe('bookmarks')
+  })
+
+  it('refuses, at write, a state JSON cannot store, keeping what it had', async () => {
+    const backend = memoryStoreBackend<unknown>()
+    await backend.write({ version: 0, state: 'kept' })
+    const cyclic: Record<string, unknown> = {}
+    cyclic.self = cyclic
+    await expect(backend.write({ version: 1, state: cyclic })).rejects.toThrow(TypeError)
+    expect(await backend.read()).toEqual({ version: 0, state: 'kept' })
+  })
+})

@@ -1,0 +1,9 @@
+import { memoryStorage } from '../../src/index.js'
+import { describeLogStorage } from '../contracts/log-storage.js'
+
+describeLogStorage('memoryStorage', {
+  create: () => memoryStorage(),
+  // The events live in the storage object itself: reopening is opening it again.
+  reopen: (closed) => closed,
+  follow: (writer) => writer,
+})

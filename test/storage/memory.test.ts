@@ -1,9 +1,0 @@
-import { memoryStorage } from '../../src/index.js'
-import { describeLogStorage } from './contract.js'
-
-describeLogStorage('memoryStorage', {
-  create: () => memoryStorage(),
-  // The events live in the storage object itself: reopening is opening it again.
-  reopen: (closed) => closed,
-  follow: (writer) => writer,
-})
