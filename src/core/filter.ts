@@ -1,3 +1,6 @@
+import { usageError } from './errors.js'
+import { jsonProblem } from './serialize.js'
+
 /** Which events a reader wants, or an append's condition is about. */
 export interface EventFilter {
   /** Only events whose `type` field is one of these. */
@@ -17,4 +20,44 @@ export interface EventFilter {
 export interface AppendCondition extends EventFilter {
   /** The last index the decision was based on: events up to here are what the caller read. */
   readonly after: number
+}
+
+/** Throws a usage error naming the value at fault unless `filter` is a filter `call` can take; nothing has happened yet. */
+export function checkFilter(filter: EventFilter, call: string): void {
+  if (typeof filter !== 'object' || filter === null) throw usageError(`${call} takes a filter such as { types: ['bookmark'] }, got ${String(filter)}`)
+  const { types, where } = filter
+  if (types !== undefined) {
+    if (!Array.isArray(types) || types.length === 0 || !types.every((type) => typeof type === 'string')) {
+      throw usageError(`${call}: types takes a non-empty list of event types such as ['bookmark'], got ${JSON.stringify(types) ?? String(types)}`)
+    }
+  }
+  if (where !== undefined) {
+    if (typeof where !== 'object' || where === null || Array.isArray(where)) {
+      throw usageError(`${call}: where takes an object of field values such as { url: 'https://…' }, got ${String(where)}`)
+    }
+    for (const field of Object.keys(where)) {
+      const problem = jsonProblem(where[field], `where.${field}`)
+      if (problem) throw usageError(`${call}: ${problem}; compare fields with JSON values only`)
+    }
+  }
+}
+
+/** Whether two JSON values are equal as JSON: the same scalars, arrays element by element, objects key by key in any order. */
+function jsonEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((item, i) => jsonEqual(item, b[i]))
+  if (Array.isArray(b)) return false
+  const aKeys = Object.keys(a).filter((key) => (a as Record<string, unknown>)[key] !== undefined)
+  const bKeys = Object.keys(b).filter((key) => (b as Record<string, unknown>)[key] !== undefined)
+  return aKeys.length === bKeys.length && aKeys.every((key) => jsonEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key]))
+}
+
+/** Whether `event` is one of those `filter` selects. An empty filter selects every event. */
+export function matchesFilter(event: Readonly<Record<string, unknown>>, filter: EventFilter): boolean {
+  if (filter.types !== undefined && !filter.types.includes(event.type as string)) return false
+  if (filter.where !== undefined) {
+    for (const field in filter.where) if (!jsonEqual(event[field], filter.where[field])) return false
+  }
+  return true
 }

@@ -29,8 +29,8 @@ function childPath(path: string, key: string): string {
 }
 
 /** `event.a[2].b`: the path of a value, from the keys that lead to it. */
-function pathOf(keys: (string | number)[]): string {
-  let path = 'event'
+function pathOf(keys: (string | number)[], root = 'event'): string {
+  let path = root
   for (const key of keys) path = typeof key === 'number' ? `${path}[${key}]` : childPath(path, key)
   return path
 }
@@ -43,7 +43,7 @@ function pathOf(keys: (string | number)[]): string {
  * the path to the value at fault; it is turned into text only then, so the
  * walk allocates nothing for a valid event.
  */
-function problemIn(value: unknown, keys: (string | number)[], ancestors: object[]): string | undefined {
+export function problemIn(value: unknown, keys: (string | number)[], ancestors: object[]): string | undefined {
   if (typeof value === 'string' || typeof value === 'boolean' || value === null) return undefined
   if (typeof value === 'number') {
     return Number.isFinite(value) ? undefined : `is ${value}, which JSON stores as null; use a finite number or null`
@@ -99,4 +99,11 @@ export function serializeEvent(event: unknown): string {
 /** Adds `"index": n` as the last field of a record, giving the same text as `JSON.stringify({ ...event, index })`. */
 export function withIndex(record: string, index: number): string {
   return record.length === 2 ? `{"index":${index}}` : `${record.slice(0, -1)},"index":${index}}`
+}
+
+/** What JSON would change in `value`, named by its path from `root` (`where.url is undefined, …`), or `undefined` if nothing. */
+export function jsonProblem(value: unknown, root: string): string | undefined {
+  const keys: (string | number)[] = []
+  const problem = value === undefined ? 'is undefined, which JSON cannot store' : problemIn(value, keys, [])
+  return problem && `${pathOf(keys, root)} ${problem}`
 }
