@@ -1,5 +1,7 @@
 import { LogClosedError, UpcastError, usageError } from './errors.js'
 import { serializeEvent } from './serialize.js'
+import { appendQueue } from './append-queue.js'
+import { recentRecords } from './recent.js'
 import type { Environment } from './environment.js'
 import type { Indexed, LogStorage } from './log-storage.js'
 
@@ -64,20 +66,6 @@ export interface Log<E> {
   close(): Promise<void>
 }
 
-interface PendingAppend {
-  record: string
-  event: object
-  expectedLastIndex: number | undefined
-  resolve: (stored: Indexed<object>) => void
-  reject: (error: unknown) => void
-}
-
-/** Upper bound of one write, so a huge burst is written in steady pieces. */
-const maxBatchBytes = 8 * 1024 * 1024
-/** How many just-written records (and bytes of them) are kept so caught-up iterators need not read them back. */
-const recentCapacity = 4096
-const recentCapacityBytes = 4 * 1024 * 1024
-
 /**
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line, each carrying its `index`.
@@ -106,13 +94,14 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
   let failure: Error | undefined
   let closing: Promise<void> | undefined
-  const appendQueue: PendingAppend[] = []
-  let writing: Promise<void> | undefined
-  // Records this log wrote last, starting at index recentFirst: iterators
-  // that keep up are served from here instead of reading the storage again.
-  let recent: string[] = []
-  let recentBytes = 0
-  let recentFirst = length
+  // Records this log wrote last: iterators that keep up are served from
+  // here instead of reading the storage again.
+  const recent = recentRecords(length)
+  const queue = appendQueue(storage, (first, records) => {
+    recent.remember(first, records)
+    if (first + records.length > length) length = first + records.length
+    wake()
+  })
   // Resolved (and replaced) whenever the log grows or closes: one promise
   // wakes every waiting iterator.
   let wakeUp!: () => void
@@ -135,73 +124,6 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
       wake()
     },
   )
-
-  async function writeQueued(): Promise<void> {
-    while (appendQueue.length > 0) {
-      const batch = takeBatch()
-      const records = batch.map((pending) => pending.record)
-      const expectedLastIndex = batch[0]!.expectedLastIndex
-      try {
-        const first = await storage.append(records, expectedLastIndex === undefined ? undefined : { expectedLastIndex })
-        remember(first, records)
-        if (first + records.length > length) length = first + records.length
-        wake()
-        for (let i = 0; i < batch.length; i++) {
-          const pending = batch[i]!
-          pending.resolve({ ...pending.event, index: first + i })
-        }
-      } catch (error) {
-        for (const pending of batch) pending.reject(error)
-      }
-    }
-    writing = undefined
-  }
-
-  /** Takes the next batch off the queue; an append with `expectedLastIndex` travels alone so a conflict fails only itself. */
-  function takeBatch(): PendingAppend[] {
-    let count = 0
-    let bytes = 0
-    while (count < appendQueue.length) {
-      const pending = appendQueue[count]!
-      if (pending.expectedLastIndex !== undefined) {
-        if (count === 0) count = 1
-        break
-      }
-      bytes += pending.record.length
-      count++
-      if (bytes >= maxBatchBytes) break
-    }
-    return appendQueue.splice(0, count)
-  }
-
-  function remember(first: number, records: string[]): void {
-    if (first !== recentFirst + recent.length) {
-      // Someone else wrote in between (another process or machine): start over.
-      recent = []
-      recentBytes = 0
-      recentFirst = first
-    }
-    for (const record of records) {
-      recent.push(record)
-      recentBytes += record.length
-    }
-    // Trimmed only once the window is twice its size, so trimming costs O(1) per record.
-    if (recent.length > 2 * recentCapacity || recentBytes > 2 * recentCapacityBytes) {
-      let drop = 0
-      while (recent.length - drop > recentCapacity || recentBytes > recentCapacityBytes) {
-        recentBytes -= recent[drop]!.length
-        drop++
-      }
-      recent = recent.slice(drop)
-      recentFirst += drop
-    }
-  }
-
-  /** The record of event `index` if the recent window holds it. */
-  function recentRecord(index: number): string | undefined {
-    const offset = index - recentFirst
-    return offset >= 0 && offset < recent.length ? recent[offset] : undefined
-  }
 
   function renewWakeUp(): void {
     changed = new Promise<void>((resolve) => {
@@ -257,7 +179,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     }
     /** The next event from this log's window of recent records, if `position` is in it. */
     const fromRecent = (): Step | undefined => {
-      const record = recentRecord(position)
+      const record = recent.record(position)
       if (record === undefined) return undefined
       const stored = JSON.parse(record) as Record<string, unknown>
       stored.index = position
@@ -277,7 +199,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         if (failure) throw failure
         if (reader) {
           // Caught up with what this log wrote itself: memory is faster.
-          if (recentRecord(position) !== undefined) {
+          if (recent.record(position) !== undefined) {
             await stopReading()
             continue
           }
@@ -365,14 +287,22 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     return { ...upcasted, index } as unknown as Indexed<E>
   }
 
+  /**
+   * Builds the text a storage keeps for `event` (its JSON, without `index`):
+   * the one step of an append that decides what a record holds. Throws
+   * `InvalidEventError` before anything is queued, so a bad event uses no index.
+   */
+  function recordOf(event: E): string {
+    return serializeEvent(event)
+  }
+
   async function closeNow(): Promise<void> {
     // Appends already made are written; only later ones are refused.
-    while (writing) await writing
+    await queue.drain()
     closed = true
     stopWatching?.()
     wake()
-    recent = []
-    recentBytes = 0
+    recent.clear()
     await storage.close()
   }
 
@@ -393,22 +323,11 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
           throw usageError(`append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
         }
-        record = serializeEvent(event)
+        record = recordOf(event)
       } catch (error) {
         return Promise.reject(error)
       }
-      return new Promise<Indexed<E>>((resolve, reject) => {
-        appendQueue.push({
-          record,
-          event,
-          expectedLastIndex,
-          resolve: resolve as PendingAppend['resolve'],
-          reject,
-        })
-        // Deferred to a microtask so that appends made in one synchronous run
-        // share a single write (group commit).
-        writing ??= Promise.resolve().then(writeQueued)
-      })
+      return queue.add(record, event, expectedLastIndex) as Promise<Indexed<E>>
     },
     events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
       const after = options.after ?? -1
