@@ -158,12 +158,12 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     // (Racing each wait against an abort promise would pile reactions onto it.)
     // Listened to from the first wait until the iteration ends.
     let onAbort: (() => void) | undefined
-    const waitForChangeOrAbort = () => {
+    const waitForChangeOrAbort = (wakeUp: Promise<void>) => {
       if (signal && !onAbort) {
         onAbort = () => wake()
         signal.addEventListener('abort', onAbort, { once: true })
       }
-      return waitForChange()
+      return waitForChange(wakeUp)
     }
     const stopReading = async () => {
       const current = reader
@@ -193,6 +193,10 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     }
     const advance = async (): Promise<Step> => {
       let readFrom = -1
+      // The wake-up of the moment the reader started: if the log grows while
+      // it reads, this one has fired, so a read that came back short is retried
+      // at once rather than left waiting for a wake-up that already happened.
+      let wakeUpBeforeRead = changed
       for (;;) {
         if (stopped()) return end()
         if (batchAt < batch.length) return fromBatch()
@@ -208,7 +212,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
           if (result.done) {
             reader = undefined
             // The storage has not caught up with a length it announced: wait rather than spin.
-            if (position === readFrom) await waitForChangeOrAbort()
+            if (position === readFrom) await waitForChangeOrAbort(wakeUpBeforeRead)
             continue
           }
           batch = result.value
@@ -216,17 +220,20 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
           continue
         }
         if (position >= length) {
-          await waitForChangeOrAbort()
+          await waitForChangeOrAbort(changed)
           continue
         }
         const recentStep = fromRecent()
         if (recentStep) return recentStep
         readFrom = position
+        wakeUpBeforeRead = changed
         reader = storage.read(position)[Symbol.asyncIterator]()
       }
     }
-    const step = async (): Promise<Step> => {
+    /** Runs advance() as the step in progress; `thrown` is an error the fast path of next() met, to end the iteration with. */
+    const step = async (thrown?: { error: unknown }): Promise<Step> => {
       try {
+        if (thrown) throw thrown.error
         return await advance()
       } catch (error) {
         await end().catch(() => {})
@@ -240,12 +247,18 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     const iterator: AsyncIterableIterator<Indexed<E>> = {
       next: (): Promise<Step> => {
         if (pending) return pending.then(iterator.next, iterator.next)
-        // Fast paths, without an async function's extra promises.
+        // Fast paths, without an async function's extra promises. An upcast
+        // that throws here still ends the iteration with a rejected promise.
         if (!stopped()) {
-          if (batchAt < batch.length) return Promise.resolve(fromBatch())
-          if (reader === undefined && position < length) {
-            const recentStep = fromRecent()
-            if (recentStep) return Promise.resolve(recentStep)
+          try {
+            if (batchAt < batch.length) return Promise.resolve(fromBatch())
+            if (reader === undefined && position < length) {
+              const recentStep = fromRecent()
+              if (recentStep) return Promise.resolve(recentStep)
+            }
+          } catch (error) {
+            pending = step({ error })
+            return pending
           }
         }
         pending = step()
@@ -261,12 +274,15 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     return iterator
   }
 
-  /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
-  async function waitForChange(): Promise<void> {
-    const changedNow = changed
+  /**
+   * Resolves at `wakeUp`: the next append, close or abort after the moment it
+   * was taken from `changed`. Take it right when checking the length, with no
+   * await in between, so that no wake-up is missed.
+   */
+  async function waitForChange(wakeUp: Promise<void>): Promise<void> {
     if (readOnly && waiting++ === 0) release = keepAlive()
     try {
-      await changedNow
+      await wakeUp
     } finally {
       if (readOnly && --waiting === 0) release?.()
     }
