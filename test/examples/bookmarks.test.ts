@@ -122,6 +122,40 @@ describe('examples/bookmarks (npm start)', () => {
     }
   }, 90_000)
 
+  it('logs a URL once when requests for it race, answering the losers with the bookmark that won', async () => {
+    const pages = await startPageServer()
+    const dataDir = await tempDir('bookmarks')
+    try {
+      const service = await startService(dataDir)
+      const raced = pages.url('/a')
+      const other = pages.url('/b')
+      // Sent at once: every request decides from the same read model.
+      const responses = await Promise.all([...Array.from({ length: 10 }, () => service.postBookmark({ url: raced })), service.postBookmark({ url: other })])
+      const answers = await Promise.all(responses.map(async (response) => ({ status: response.status, body: (await response.json()) as { index: number } })))
+      const forRaced = answers.slice(0, 10)
+      const won = forRaced.filter((answer) => answer.status === 202)
+      const lost = forRaced.filter((answer) => answer.status === 200)
+      expect(won.length + lost.length).toBe(10)
+      expect(lost.length).toBeGreaterThan(0)
+      for (const answer of lost) expect(answer.body).toEqual({ index: expect.any(Number), alreadyBookmarked: true })
+      // Another URL in the same moment is not held up by the race.
+      expect(answers[10]!.status).toBe(202)
+      await poll(service.getBookmarks, (value) => settled(value, [raced, other]))
+      const bookmarks = (await readFile(join(dataDir, 'log.ndjson'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; url: string; index: number })
+        .filter((event) => event.type === 'bookmark' && event.url === raced)
+      // As many bookmarks logged as requests answered 202, and each loser names one of them.
+      expect(bookmarks.map((event) => event.index).sort()).toEqual(won.map((answer) => answer.body.index).sort())
+      for (const answer of lost) expect(bookmarks.map((event) => event.index)).toContain(answer.body.index)
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+    } finally {
+      await pages.close()
+    }
+  }, 60_000)
+
   it('answers bad requests with 400, 404 and 405 and keeps running', async () => {
     const dataDir = await tempDir('bookmarks')
     const service = await startService(dataDir)
