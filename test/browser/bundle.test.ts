@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
+import * as acorn from 'acorn'
 import { transform } from 'esbuild'
 import { describe, expect, it } from 'vitest'
 import * as browserBuild from '../../src/browser.js'
@@ -36,19 +37,13 @@ describe('the browser entry', () => {
   })
 })
 
-/** What the browser build was asked to stay under, minified and gzipped (issue 4). */
-const targetBytes = 6 * 1024
 /**
- * What this test enforces, as the target is missed (6594 B at the last count,
- * down from 6986 B). The code alone, every string literal removed, gzips to
- * ~5.1 kB: the log's iterator and group commit, the state store's throttled
- * writes, event validation, upcasting, projections and the IndexedDB storage.
- * Error messages that name the value at fault and the remedy add ~1.4 kB;
- * meeting the target would mean dropping most of them or dropping features.
- * This ceiling keeps the figure from creeping up unnoticed; lower it as the
- * core shrinks.
+ * The ceiling, minified and gzipped. The 6 kB target of issue 4 is withdrawn
+ * (issue 17): messages that name the value at fault and say what to do are
+ * worth more than 800 bytes. The ceiling keeps the figure from creeping up
+ * unnoticed; both compressed figures are printed on every run.
  */
-const budgetBytes = 6700
+const ceilingBytes = 7680
 
 function bundleText(): string {
   try {
@@ -60,7 +55,7 @@ function bundleText(): string {
 
 /** The bundle minified as a CDN would serve it. */
 async function minifiedBundle(): Promise<string> {
-  return (await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })).code
+  return (await transform(bundleText(), { minify: true, format: 'esm', target: 'es2020' })).code
 }
 
 describe('dist/browser.js', () => {
@@ -92,14 +87,36 @@ describe('dist/browser.js', () => {
     expect(nodeOnlyCode, 'guard Node-only code with `typeof process`, which the browser build defines as undefined').toBeUndefined()
   })
 
-  it('stays within its size budget, minified and gzipped (the figure is printed)', async () => {
+  it(`stays under ${ceilingBytes} B minified and gzipped (the figures are printed)`, async () => {
     const code = await minifiedBundle()
     const gzipped = gzipSync(code, { level: 9 }).length
     const brotli = brotliCompressSync(code).length
-    const verdict = gzipped < targetBytes ? 'under' : `OVER by ${gzipped - targetBytes} bytes:`
-    console.log(
-      `dist/browser.js: ${code.length} B minified, ${gzipped} B min+gzip (${verdict} the ${targetBytes} B target; budget ${budgetBytes} B), ${brotli} B min+brotli`,
-    )
-    expect(gzipped).toBeLessThan(budgetBytes)
+    console.log(`dist/browser.js: ${code.length} B minified, ${gzipped} B min+gzip, ${brotli} B min+brotli (ceiling ${ceilingBytes} B min+gzip)`)
+    expect(gzipped, 'the browser build grew past its ceiling: find what grew (esbuild --metafile) before raising it').toBeLessThanOrEqual(ceilingBytes)
+  })
+})
+
+/** Parses `code` as an ES2020 module, as a CDN or bundler with an ES2020 parser does; throws on newer syntax, naming where. */
+function parseAsEs2020(code: string): void {
+  acorn.parse(code, { ecmaVersion: 2020, sourceType: 'module' })
+}
+
+describe('dist/browser.js syntax', () => {
+  it('parses as ES2020, so CDNs and bundlers with older parsers accept it', () => {
+    expect(() => parseAsEs2020(bundleText()), 'build the browser file with target es2020 (tsup.config.ts)').not.toThrow()
+  })
+
+  it.each([
+    ['class fields', 'class A { x = 1 }'],
+    ['static class fields', 'class A { static x = 1 }'],
+    ['#private fields', 'class A { #x = 1; get() { return this.#x } }'],
+    ['#private methods', 'class A { #m() {} }'],
+    ['static blocks', 'class A { static { this.x = 1 } }'],
+    ['logical assignment', 'let a; a ??= 1'],
+    ['numeric separators', 'const n = 1_000'],
+    ['top-level await', 'await Promise.resolve()'],
+    ['the regexp d flag', 'const r = /a/d'],
+  ])('would reject %s (ES2021 and later)', (_name, source) => {
+    expect(() => parseAsEs2020(source)).toThrow(SyntaxError)
   })
 })
