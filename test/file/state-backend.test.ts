@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeStateStoreBackend } from '../../src/testing/index.js'
 import { distEntry } from '../helpers/dist.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
@@ -26,10 +26,14 @@ function thrownBy(run: () => void): unknown {
   throw new Error('expected it to throw')
 }
 
-describeStateStoreBackendContract('fsStoreBackend', async () => {
-  const filename = join(await newFolder(), 'state.json')
-  return { open: (initialState?: unknown) => fsStoreBackend(filename, initialState) }
-})
+describeStateStoreBackend(
+  'fsStoreBackend',
+  {
+    create: async (initialState) => fsStoreBackend(join(await newFolder(), 'state.json'), initialState),
+    reopen: (previous, initialState) => fsStoreBackend(previous.name, initialState),
+  },
+  { describe, it },
+)
 
 describe('fsStoreBackend', () => {
   it('creates missing folders on the first write', async () => {

@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
-import { describeLogStorage } from '../contracts/log-storage.js'
+import { describeLogStorage } from '../../src/testing/index.js'
 
 /** What lock records say of this process's pid namespace (Linux only, as in the library). */
 const pidNamespace = (() => {
@@ -32,16 +32,24 @@ function freshLogPath(): string {
   return join(base, randomUUID(), 'log.ndjson')
 }
 
-describeLogStorage('fileStorage', {
-  create: () => fileStorage(freshLogPath()),
-  reopen: (closed) => fileStorage(closed.name),
-  follow: (writer) => fileStorage(writer.name, { readOnly: true }),
-})
+describeLogStorage(
+  'fileStorage',
+  {
+    create: () => fileStorage(freshLogPath()),
+    reopen: (closed) => fileStorage(closed.name),
+    follow: (writer) => fileStorage(writer.name, { readOnly: true }),
+  },
+  { describe, it },
+)
 
-describeLogStorage('fileStorage with fsync', {
-  create: () => fileStorage(freshLogPath(), { fsync: true }),
-  reopen: (closed) => fileStorage(closed.name, { fsync: true }),
-})
+describeLogStorage(
+  'fileStorage with fsync',
+  {
+    create: () => fileStorage(freshLogPath(), { fsync: true }),
+    reopen: (closed) => fileStorage(closed.name, { fsync: true }),
+  },
+  { describe, it },
+)
 
 type Counted = { type: string; n: number }
 
