@@ -2,12 +2,12 @@ import { defineConfig } from 'tsup'
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts' },
+    entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', testing: 'src/testing/index.ts' },
     // Entries share one copy of common code (error classes above all), in CommonJS too.
     splitting: true,
     format: ['esm', 'cjs'],
     // Every build's declarations come from here: two dts builds would delete each other's output.
-    dts: { entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', browser: 'src/browser.ts' } },
+    dts: { entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', testing: 'src/testing/index.ts', browser: 'src/browser.ts' } },
     // The only clean. The builds below write into dist/ too, at the same time: leave their files alone.
     clean: ['!browser.js', '!cli.js'],
     target: 'node20',

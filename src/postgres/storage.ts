@@ -1,4 +1,4 @@
-import { AppendConflictError, CorruptLogError, LogClosedError, usageError } from '../core/errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import { withIndex } from '../core/serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 import { checkConnectionOptions, connect, prepared, type Connection, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
@@ -137,8 +137,9 @@ class PostgresStorage implements LogStorage {
     if (rows.length === 0) {
       const actual = await this.#storedLength(pool)
       if (expected !== undefined && actual !== undefined) throw new AppendConflictError(this.name, expected, actual - 1)
-      throw new Error(
-        `tiny-event-sourcing: ${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
+      throw new TinyEventSourcingError(
+        'LOG_NOT_FOUND',
+        `${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
       )
     }
     const first = Number(rows[0].first)
