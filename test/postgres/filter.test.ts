@@ -54,7 +54,7 @@ const tricky: Record<string, unknown>[] = [
   { type: 'bookmark', url: 'https://a.example', _meta: { at: '2026-12-01T21:30:00.123Z', correlationId: 'c-1' } },
   { type: 'bookmark', index: 3 },
   { type: 'bookmark', nested: { list: [1, { deep: null }] } },
-  { type: 'bookmark', big: 12345678901234567 },
+  { type: 'bookmark', big: 12345678901234568 },
   { type: 'bookmark', small: -0.000001 },
   { type: 'info', url: 'https://b.example' },
 ]
@@ -83,7 +83,7 @@ const filters: EventFilter[] = [
   { where: { _meta: { correlationId: 'c-1', at: '2026-12-01T21:30:00.123Z' } } },
   { where: { index: 3 } },
   { where: { nested: { list: [1, { deep: null }] } } },
-  { where: { big: 12345678901234567 } },
+  { where: { big: 12345678901234568 } },
   { where: { small: -0.000001 } },
   { where: { type: 5 } },
   { where: { missing: 'x' } },
