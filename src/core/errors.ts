@@ -55,6 +55,7 @@ export type TinyEventSourcingErrorCode =
   | 'DEPENDENCY_MISSING'
   | 'TARGET_NOT_EMPTY'
   | 'COPY_FAILED'
+  | 'POSTGRES_SCHEMA_OUTDATED'
 
 /**
  * Marks this library's errors. `Symbol.for` gives every copy of the library
@@ -326,6 +327,7 @@ export interface TinyEventSourcingErrors {
   DEPENDENCY_MISSING: TinyEventSourcingError & { readonly code: 'DEPENDENCY_MISSING' }
   TARGET_NOT_EMPTY: TinyEventSourcingError & { readonly code: 'TARGET_NOT_EMPTY' }
   COPY_FAILED: TinyEventSourcingError & { readonly code: 'COPY_FAILED' }
+  POSTGRES_SCHEMA_OUTDATED: TinyEventSourcingError & { readonly code: 'POSTGRES_SCHEMA_OUTDATED' }
 }
 
 /** The error a given code comes with. */

@@ -11,7 +11,9 @@ const name = `node-${process.platform}-${process.arch}`
 const wanted = lock.packages[`node_modules/${name}`]
 if (wanted === undefined) {
   const offered = Object.keys(lock.packages[''].optionalDependencies).join(', ')
-  console.warn(`No current Node for ${process.platform}-${process.arch} in the npm registry (test/runtimes/node-current offers ${offered}): test/runtimes runs on Node ${process.versions.node}, Bun and Deno only.`)
+  console.warn(
+    `No current Node for ${process.platform}-${process.arch} in the npm registry (test/runtimes/node-current offers ${offered}): test/runtimes runs on Node ${process.versions.node}, Bun and Deno only.`,
+  )
   process.exit(0)
 }
 const manifest = new URL(`node_modules/${name}/package.json`, import.meta.url)
