@@ -3,7 +3,7 @@
  * written to the storage as one batch, and each resolves once it is written.
  */
 
-import type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
+import type { EventMeta, Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 
 /**
  * What one call of `storage.append` writes: a run of plain appends (group
@@ -12,7 +12,8 @@ import type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js
  * A burst keeps every pending append alive until its write, 200,000 at once
  * in the benchmark, and each object that outlives a young-generation
  * collection is copied by the garbage collector, twice; so per plain append
- * the queue keeps only its record, its event, and its promise. That promise
+ * the queue keeps only its record, its event, its `_meta` (shared by the
+ * appends of one millisecond) and its promise. That promise
  * is derived from the write's own (`done.then(deliverNext)`, one function
  * for the whole write), which costs a promise and a reaction, about a third
  * of a promise of its own with its resolve and reject functions. Reactions
@@ -22,6 +23,8 @@ import type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js
 interface Write {
   readonly records: string[]
   readonly events: object[]
+  /** The `_meta` each event resolves with (often one object shared by many); empty with `metadata: false`. */
+  readonly metas: (EventMeta | undefined)[]
   readonly options: StorageAppendOptions | undefined
   /** Resolves with the index of the first record once written; rejects with the storage's error. */
   readonly done: Promise<number>
@@ -40,15 +43,15 @@ const maxBatchBytes = 8 * 1024 * 1024
 /** The queue of appends waiting for their write. */
 export interface AppendQueue {
   /**
-   * Queues one record and resolves with `stored(event, index)` once it is
+   * Queues one record and resolves with `stored(event, meta, index)` once it is
    * written, or rejects with the storage's error. Without `options` it shares
    * a write with the plain appends around it; with `options` (a condition,
    * an expected last index) it is written alone, so a conflict fails only
    * itself. Records are written in the order they are queued.
    */
-  add(record: string, event: object, options: StorageAppendOptions | undefined): Promise<Indexed<object>>
+  add(record: string, event: object, meta: EventMeta | undefined, options: StorageAppendOptions | undefined): Promise<Indexed<object>>
   /** Queues records written together in one storage call, all or none, with `options` for the batch; resolves with them all as stored. */
-  addAll(records: string[], events: object[], options: StorageAppendOptions | undefined): Promise<Indexed<object>[]>
+  addAll(records: string[], events: object[], meta: EventMeta | undefined, options: StorageAppendOptions | undefined): Promise<Indexed<object>[]>
   /** Resolves once everything queued so far is written or has failed. */
   drain(): Promise<void>
 }
@@ -56,19 +59,19 @@ export interface AppendQueue {
 /**
  * A queue writing to `storage`. After each successful write it calls
  * `written(first, records)`, then resolves the appends in it with
- * `stored(event, index)`, the event as the caller receives it.
+ * `stored(event, meta, index)`, the event as the caller receives it.
  */
 export function appendQueue(
   storage: LogStorage,
   written: (first: number, records: readonly string[]) => void,
-  stored: (event: object, index: number) => Indexed<object>,
+  stored: (event: object, meta: EventMeta | undefined, index: number) => Indexed<object>,
 ): AppendQueue {
   const writes: Write[] = []
   /** The run of plain appends that later plain appends join, until it is taken for writing or full. */
   let open: Write | undefined
   let writing: Promise<void> | undefined
 
-  function queued(records: string[], events: object[], options: StorageAppendOptions | undefined): Write {
+  function queued(records: string[], events: object[], metas: (EventMeta | undefined)[], options: StorageAppendOptions | undefined): Write {
     let resolve!: (first: number) => void
     let reject!: (error: unknown) => void
     const done = new Promise<number>((resolveWrite, rejectWrite) => {
@@ -78,13 +81,14 @@ export function appendQueue(
     const write: Write = {
       records,
       events,
+      metas,
       options,
       done,
       resolve,
       reject,
       deliverNext: (first) => {
         const i = write.delivered++
-        return stored(write.events[i]!, first + i)
+        return stored(write.events[i]!, write.metas[i], first + i)
       },
       delivered: 0,
       bytes: 0,
@@ -115,23 +119,24 @@ export function appendQueue(
   }
 
   return {
-    add(record, event, options) {
+    add(record, event, meta, options) {
       let write = options === undefined ? open : undefined
       if (write === undefined) {
-        write = queued([], [], options)
+        write = queued([], [], [], options)
         if (options === undefined) open = write
       }
       write.records.push(record)
       write.events.push(event)
+      write.metas.push(meta)
       if (options === undefined) {
         write.bytes += record.length
         if (write.bytes >= maxBatchBytes) open = undefined
       }
       return write.done.then(write.deliverNext)
     },
-    addAll(records, events, options) {
-      const write = queued(records, events, options)
-      return write.done.then((first) => events.map((event, i) => stored(event, first + i)))
+    addAll(records, events, meta, options) {
+      const write = queued(records, events, [], options)
+      return write.done.then((first) => events.map((event, i) => stored(event, meta, first + i)))
     },
     async drain() {
       while (writing) await writing

@@ -1,10 +1,12 @@
 import { InvalidEventError, LogClosedError, UpcastError, usageError } from './errors.js'
+import { type AppendClock, appendClock, storedTimeMs } from './event-meta.js'
+import { rememberSource } from './event-source.js'
 import { serializeEvent } from './serialize.js'
 import { appendQueue } from './append-queue.js'
 import { recentRecords } from './recent.js'
 import { type AppendCondition, checkFilter, type EventFilter, matchesFilter, recordMayMatch } from './filter.js'
 import type { Environment } from './environment.js'
-import type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
+import type { EventMeta, Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 
 export type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 export type { AppendCondition, EventFilter } from './filter.js'
@@ -22,10 +24,22 @@ export interface InitLogOptions {
   /**
    * Turns a stored event of an older shape into the current one as it is read,
    * so events can be reshaped without rewriting the log. Receives the stored
-   * object (with `index`) and returns the event to deliver; the `index` is kept.
+   * object (with `index` and `_meta`) and returns the event to deliver; the
+   * stored `index` and `_meta` are kept, whatever it returns.
    * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
    */
   upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
+  /**
+   * Store `_meta` with every appended event: when it was appended (`at`), and
+   * what caused it (`causedBy`, `correlationId`, from the append's options).
+   * `false` writes 0.2.x's exact lines, the event's fields and `index` only;
+   * `causedBy` and `correlationId` are then refused. Either way, events
+   * already stored are read as they are, with or without `_meta`.
+   * @default true
+   * @example
+   * const log = await initLog({ filename: 'data/log.ndjson', metadata: false })
+   */
+  metadata?: boolean
 }
 
 /** Options of `log.append` and `log.appendAll` (for `appendAll`, about the batch as a whole). */
@@ -61,6 +75,28 @@ export interface AppendOptions {
    * ```
    */
   condition?: AppendCondition
+  /**
+   * The event that caused this one: a stored event (as delivered by
+   * `events()`, or as an append resolved with it) or its index. Stored as
+   * `_meta.causedBy`; the new event also takes the cause's
+   * `_meta.correlationId`, unless `correlationId` is given. An index the log
+   * does not hold rejects the append with a `TypeError`, nothing written.
+   * In a `catchupSubscribe` handler, `context.append` sets it for you.
+   * @default undefined (the event has no cause recorded)
+   * @example
+   * const order = await log.append({ type: 'order-placed', id: 'o-1' })
+   * await log.append({ type: 'invoice-sent', order: 'o-1' }, { causedBy: order })
+   */
+  causedBy?: number | Indexed<object>
+  /**
+   * Ties the events of one flow together (a request's id, a user's
+   * session…), stored as `_meta.correlationId` and passed on to every event
+   * appended with this one as its `causedBy`. A non-empty string.
+   * @default the causing event's correlationId; none for an event without a cause
+   * @example
+   * await log.append({ type: 'bookmark', url }, { correlationId: request.headers['x-request-id'] })
+   */
+  correlationId?: string
 }
 
 /** Options of `log.events`. */
@@ -139,14 +175,47 @@ export interface Log<E> {
   close(): Promise<void>
 }
 
+/** An append call held until the `_meta` of its events is known (see `enqueue`). */
+interface HeldAppend {
+  records: string[]
+  events: object[]
+  meta: EventMeta | Promise<EventMeta> | undefined
+  options: StorageAppendOptions | undefined
+  /** An `appendAll` call, resolved with all its events. */
+  all: boolean
+  resolve: (value: unknown) => void
+  reject: (error: unknown) => void
+}
+
 /**
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line, each carrying its `index`.
  */
 export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions, environment: Environment): Promise<Log<E>> {
+  const metadata = options?.metadata ?? true
+  if (typeof metadata !== 'boolean') throw usageError(`initLog({ metadata }) takes true or false, got ${String(metadata)}`)
   const storage = options?.storage ?? storageFor(options, environment)
   const length = await storage.open()
-  return createLog<E>(storage, length, options, environment)
+  let clock: AppendClock | undefined
+  if (metadata && !options.readOnly) {
+    try {
+      // Times never go back within a log, across restarts too: the clock is
+      // held to the last stored event's, the only one read.
+      clock = appendClock(length > 0 ? storedTimeMs((await readStoredEvent(storage, length - 1))?._meta) : Number.NEGATIVE_INFINITY)
+    } catch (error) {
+      await storage.close()
+      throw error
+    }
+  }
+  return createLog<E>(storage, length, options, environment, clock)
+}
+
+/** Event `index` as stored, read from the storage alone (a few lines of a file, a row), or `undefined` if it holds no such event. */
+async function readStoredEvent(storage: LogStorage, index: number): Promise<Indexed<Record<string, unknown>> | undefined> {
+  for await (const batch of storage.read(index)) {
+    return batch[0]?.index === index ? batch[0] : batch.find((event) => event.index === index)
+  }
+  return undefined
 }
 
 /** An index of the log, or -1 for "before the first event". */
@@ -191,7 +260,13 @@ function storageFor(options: InitLogOptions, { defaultStorage }: Environment): L
  * this closure rather than in a class's private fields: a minifier shortens a
  * local variable to a letter, while every private field access keeps its `this.#`.
  */
-function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions, { keepAlive }: Environment): Log<E> {
+function createLog<E extends object>(
+  storage: LogStorage,
+  length: number,
+  { readOnly = false, upcast }: InitLogOptions,
+  { keepAlive }: Environment,
+  clock: AppendClock | undefined,
+): Log<E> {
   const name = storage.name
   let closed = false
   /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
@@ -217,6 +292,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   // waits the process is kept alive, as a pending socket read would keep it.
   let waiting = 0
   let release: (() => void) | undefined
+  const follows = readOnly || storage.othersMayAppend === true
 
   renewWakeUp()
   const stopWatching = storage.watch?.(
@@ -418,17 +494,19 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
    * await in between, so that no wake-up is missed.
    */
   async function waitForChange(wakeUp: Promise<void>): Promise<void> {
-    if (readOnly && waiting++ === 0) release = keepAlive()
+    if (follows && waiting++ === 0) release = keepAlive()
     try {
       await wakeUp
     } finally {
-      if (readOnly && --waiting === 0) release?.()
+      if (follows && --waiting === 0) release?.()
     }
   }
 
   function deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
     if (upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
+    // A copy, so an upcast that changes the object it was given changes no metadata.
+    const meta = stored._meta === undefined ? undefined : { ...stored._meta }
     let upcasted: unknown
     try {
       upcasted = upcast(stored)
@@ -438,21 +516,92 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
       throw new UpcastError(name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
     }
-    return { ...upcasted, index } as unknown as Indexed<E>
+    if (meta !== undefined) return { ...upcasted, _meta: meta, index } as unknown as Indexed<E>
+    const { _meta: _notStored, ...event } = upcasted as Record<string, unknown>
+    return { ...event, index } as unknown as Indexed<E>
   }
 
   /**
-   * Builds the text a storage keeps for `event` (its JSON, without `index`):
-   * the one step of an append that decides what a record holds. Throws
-   * `InvalidEventError` before anything is queued, so a bad event uses no index.
+   * Builds the text a storage keeps for `event` (its JSON, without `index`),
+   * at the time of the call, so later changes to the object are not stored.
+   * Throws `InvalidEventError` before anything is queued, so a bad event uses
+   * no index. Its `_meta` is added by `withMeta` once known.
    */
-  function recordOf(event: E, _options: AppendOptions | undefined): string {
+  function recordOf(event: E): string {
     return serializeEvent(event)
   }
 
-  /** The event an append resolves with, once written at `index`. */
-  function storedEvent(event: object, index: number): Indexed<object> {
-    return { ...event, index }
+  /** `record` with `meta` built into its text as `"_meta"`, its last field (nothing added with `metadata: false`). */
+  function withMeta(record: string, meta: EventMeta | undefined): string {
+    return meta === undefined ? record : clock!.withMeta(record, meta.at!, meta.causedBy, meta.correlationId)
+  }
+
+  /** The event an append resolves with once written at `index`: as stored, as `events()` delivers it. */
+  function storedEvent(event: object, meta: EventMeta | undefined, index: number): Indexed<object> {
+    return meta === undefined ? { ...event, index } : { ...event, _meta: meta, index }
+  }
+
+  // The `_meta` of plain appends (no cause) within one millisecond: one
+  // frozen object shared by all of them, so a burst allocates none per event.
+  let plainMeta: EventMeta = Object.freeze({ at: '' })
+
+  /**
+   * The `_meta` of the events one append call stores: the time now, and what
+   * `options` say caused them. A promise when the cause must first be read
+   * from the storage (an index outside the recent window, without a
+   * correlationId); `undefined` with `metadata: false`. Throws a usage error
+   * for a bad `causedBy` or `correlationId`.
+   */
+  function metaOf(options: AppendOptions | undefined, call: string): EventMeta | Promise<EventMeta> | undefined {
+    const cause = options?.causedBy
+    let correlationId = options?.correlationId
+    if (clock === undefined) {
+      if (cause !== undefined || correlationId !== undefined) {
+        throw usageError(
+          `the log ${name} was opened with metadata: false, which stores no causedBy or correlationId; leave them out, or open it without metadata: false`,
+        )
+      }
+      return undefined
+    }
+    const at = clock.now()
+    if (cause === undefined && correlationId === undefined) {
+      if (plainMeta.at !== at) plainMeta = Object.freeze({ at })
+      return plainMeta
+    }
+    if (correlationId !== undefined && (typeof correlationId !== 'string' || correlationId === '')) {
+      throw usageError(`${call.replace('…', 'correlationId')} takes a non-empty string, got ${JSON.stringify(correlationId) ?? String(correlationId)}`)
+    }
+    const finish = (causedBy: number | undefined, inherited: unknown): EventMeta => {
+      if (correlationId === undefined && typeof inherited === 'string') correlationId = inherited
+      const meta: { at: string; causedBy?: number; correlationId?: string } = { at }
+      if (causedBy !== undefined) meta.causedBy = causedBy
+      if (correlationId !== undefined) meta.correlationId = correlationId
+      return meta
+    }
+    if (cause === undefined) return finish(undefined, undefined)
+    if (typeof cause === 'object' && cause !== null) {
+      const index = (cause as { index?: unknown }).index
+      if (!(Number.isInteger(index) && (index as number) >= 0 && (index as number) < length)) {
+        throw usageError(
+          `${call.replace('…', 'causedBy')} got an object with index ${String(index)}, not an event of ${name} (it has ${length}); give a stored event or its index`,
+        )
+      }
+      return finish(index as number, (cause as { _meta?: EventMeta })._meta?.correlationId)
+    }
+    if (!(Number.isInteger(cause) && (cause as number) >= 0)) {
+      throw usageError(`${call.replace('…', 'causedBy')} takes a stored event or its index (0 or more), got ${String(cause)}`)
+    }
+    const index = cause as number
+    // Given a correlationId, only whether the cause exists is left to know.
+    if (correlationId !== undefined && index < length) return finish(index, undefined)
+    const record = recent.record(index)
+    if (record !== undefined) return finish(index, (JSON.parse(record) as { _meta?: EventMeta })._meta?.correlationId)
+    return readStoredEvent(storage, index).then((stored) => {
+      if (stored === undefined) {
+        throw usageError(`${call.replace('…', `causedBy: ${index}`)}: ${name} holds no event ${index} (it has ${length}); give the index of a stored event`)
+      }
+      return finish(index, stored._meta?.correlationId)
+    })
   }
 
   /** Throws (for the caller to turn into a rejection) if appends are refused now. */
@@ -461,8 +610,56 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     if (readOnly) throw usageError(`the log ${name} was opened with readOnly: true; append through its writer`)
   }
 
+  // Appends waiting, in call order, behind one whose cause must first be read
+  // from the storage (to inherit its correlationId); `releasing` moves them on.
+  let held: HeldAppend[] | undefined
+  let releasing: Promise<void> | undefined
+
+  /** Queues an append call, or holds it behind earlier held ones so that call order is kept. */
+  function enqueue<T>(
+    records: string[],
+    events: object[],
+    meta: EventMeta | Promise<EventMeta> | undefined,
+    options: StorageAppendOptions | undefined,
+    all: boolean,
+  ): Promise<T> {
+    if (held === undefined && !(meta instanceof Promise)) {
+      for (let i = 0; i < records.length; i++) records[i] = withMeta(records[i]!, meta)
+      return (all ? queue.addAll(records, events, meta, options) : queue.add(records[0]!, events[0]!, meta, options)) as Promise<T>
+    }
+    if (held === undefined) {
+      held = []
+      releasing = releaseHeld()
+    }
+    return new Promise<T>((resolve, reject) => {
+      held!.push({ records, events, meta, options, all, resolve: resolve as (value: unknown) => void, reject })
+    })
+  }
+
+  async function releaseHeld(): Promise<void> {
+    // Started from enqueue() before its first entry is pushed: the loop begins after it.
+    await Promise.resolve()
+    const entries = held!
+    for (let i = 0; i < entries.length; i++) {
+      const { records, events, options, all, resolve, reject } = entries[i]!
+      let meta: EventMeta | undefined
+      try {
+        meta = await entries[i]!.meta
+      } catch (error) {
+        reject(error)
+        continue
+      }
+      for (let r = 0; r < records.length; r++) records[r] = withMeta(records[r]!, meta)
+      const written = all ? queue.addAll(records, events, meta, options) : queue.add(records[0]!, events[0]!, meta, options)
+      written.then(resolve, reject)
+    }
+    held = undefined
+    releasing = undefined
+  }
+
   async function closeNow(): Promise<void> {
     // Appends already made are written; only later ones are refused.
+    while (releasing) await releasing
     await queue.drain()
     closed = true
     stopWatching?.()
@@ -471,7 +668,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     await storage.close()
   }
 
-  return {
+  const log: Log<E> = {
     name,
     get length() {
       return length
@@ -479,19 +676,24 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
       let record: string
       let storageOptions: StorageAppendOptions | undefined
+      let meta: EventMeta | Promise<EventMeta> | undefined
       // Every refusal is a rejection, never a throw: callers handle one kind of failure.
       try {
         checkWritable()
         if (options !== undefined) storageOptions = storageOptionsOf(options, 'append(event, { … })')
-        record = recordOf(event, options)
+        record = recordOf(event)
+        meta = metaOf(options, 'append(event, { … })')
       } catch (error) {
         return Promise.reject(error)
       }
-      return queue.add(record, event, storageOptions) as Promise<Indexed<E>>
+      // The common case without the array enqueue() takes.
+      if (held === undefined && !(meta instanceof Promise)) return queue.add(withMeta(record, meta), event, meta, storageOptions) as Promise<Indexed<E>>
+      return enqueue([record], [event], meta, storageOptions, false)
     },
     appendAll(events: readonly E[], options?: AppendOptions): Promise<Indexed<E>[]> {
       const records: string[] = []
       let storageOptions: StorageAppendOptions | undefined
+      let meta: EventMeta | Promise<EventMeta> | undefined
       try {
         checkWritable()
         if (!Array.isArray(events) || events.length === 0) {
@@ -502,18 +704,19 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         if (options !== undefined) storageOptions = storageOptionsOf(options, 'appendAll(events, { … })')
         for (let i = 0; i < events.length; i++) {
           try {
-            records.push(recordOf(events[i]!, options))
+            records.push(recordOf(events[i]!))
           } catch (error) {
             if (!(error instanceof InvalidEventError)) throw error
             throw new InvalidEventError(`appendAll(events): events[${i}] refused, nothing was written: ${error.message.replace(/^tiny-event-sourcing: /, '')}`)
           }
         }
+        meta = metaOf(options, 'appendAll(events, { … })')
       } catch (error) {
         return Promise.reject(error)
       }
       // A batch of more than one event must survive a crash whole or not at all.
       if (records.length > 1) storageOptions = { ...storageOptions, atomic: true }
-      return queue.addAll(records, events.slice(), storageOptions) as Promise<Indexed<E>[]>
+      return enqueue(records, events.slice(), meta, storageOptions, true)
     },
     events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
       const after = options.after ?? -1
@@ -526,11 +729,12 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         filter = where === undefined ? { types } : types === undefined ? { where } : { types, where }
         checkFilter(filter, 'events()')
       }
-      return iterate(after + 1, options.signal, filter)
+      return rememberSource(iterate(after + 1, options.signal, filter), log, after)
     },
     close(): Promise<void> {
       closing ??= closeNow()
       return closing
     },
   }
+  return log
 }

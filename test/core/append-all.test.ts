@@ -41,11 +41,13 @@ describe('appendAll', () => {
       { type: 'payment-requested', n: 2 },
       { type: 'stock-reserved', n: 3 },
     ])
-    expect(stored).toEqual([
+    expect(stored).toMatchObject([
       { type: 'order-placed', n: 1, index: 1 },
       { type: 'payment-requested', n: 2, index: 2 },
       { type: 'stock-reserved', n: 3, index: 3 },
     ])
+    // One call, one moment: every event of the batch carries the same time.
+    expect(new Set(stored.map((event) => event._meta?.at)).size).toBe(1)
     expect(storage.calls.at(-1)).toEqual({ count: 3, options: { atomic: true } })
     expect(log.length).toBe(4)
     // A batch of one needs no mark: it is a single record either way.
@@ -96,12 +98,14 @@ describe('appendAll', () => {
       events.push(event)
       if (event.index === 1) break
     }
-    expect(events).toEqual([
+    expect(events).toMatchObject([
       { type: 'a', n: 0, index: 0 },
       { type: 'b', n: 1, index: 1 },
     ])
     await reopened.close()
-    expect(await readFile(filename, 'utf8')).toContain('{"type":"a","n":0,"index":0}')
+    const lines = (await readFile(filename, 'utf8')).trim().split('\n')
+    expect(lines).toHaveLength(2)
+    expect(lines[1]).toMatch(/^\{"type":"b","n":1,"_meta":\{"at":"[^"]+"\},"index":1\}$/)
   })
 
   it('applies expectedLastIndex to the batch as a whole: all land, or none', async () => {

@@ -44,7 +44,7 @@ describe('append(event, { condition })', () => {
     await expect(refused).rejects.toBeInstanceOf(AppendConflictError)
     const error = (await refused.catch((caught: unknown) => caught)) as AppendConflictError
     expect(error.code).toBe('APPEND_CONFLICT')
-    expect(error.conflictingEvent).toEqual({ type: 'bookmark', url: 'https://a.example/', index: 0 })
+    expect(error.conflictingEvent).toMatchObject({ type: 'bookmark', url: 'https://a.example/', index: 0 })
     expect(error.condition).toEqual({ types: ['bookmark'], where: { url: 'https://a.example/' }, after: -1 })
     expect(error.expectedLastIndex).toBe(-1)
     expect(error.actualLastIndex).toBe(2)
