@@ -339,10 +339,7 @@ if (section('burst')) {
 }
 
 if (section('conditional')) {
-  push(
-    `### Conditional appends: ${fmtInt(sizes.conditional)} handlers, ${sizes.conditionalConcurrent} at a time, each about its own URL (memory storage)`,
-    '',
-  )
+  push(`### Conditional appends: ${fmtInt(sizes.conditional)} handlers, ${sizes.conditionalConcurrent} at a time, each about its own URL (memory storage)`, '')
   throughputTable(
     'conditional',
     [
