@@ -536,9 +536,19 @@ function createLog<E extends object>(
     return meta === undefined ? record : clock!.withMeta(record, meta.at!, meta.causedBy, meta.correlationId)
   }
 
-  /** The event an append resolves with once written at `index`: as stored, as `events()` delivers it. */
+  /**
+   * The event an append resolves with once written at `index`: as stored, as
+   * `events()` delivers it. Copied field by field: V8 (Node 20) gives an
+   * object spread followed by more fields (`{ ...event, index }`) a new
+   * hidden class each time, several microseconds an event, ten times this
+   * loop's cost. (The event is a plain object: no inherited fields to skip.)
+   */
   function storedEvent(event: object, meta: EventMeta | undefined, index: number): Indexed<object> {
-    return meta === undefined ? { ...event, index } : { ...event, _meta: meta, index }
+    const stored: Record<string, unknown> = {}
+    for (const key in event) stored[key] = (event as Record<string, unknown>)[key]
+    if (meta !== undefined) stored._meta = meta
+    stored.index = index
+    return stored as Indexed<object>
   }
 
   // The `_meta` of plain appends (no cause) within one millisecond: one
