@@ -106,6 +106,20 @@ export interface EventsOptions extends EventFilter {
   /** Ends the iteration when aborted (the loop finishes normally). */
   signal?: AbortSignal
   /**
+   * End the iteration after the event at this index instead of waiting for
+   * new events: `until: log.length - 1` reads what the log holds now and
+   * ends, even when a filter leaves the last events out.
+   * @default undefined (replay, then follow new events)
+   * @throws `TypeError` for a value that is not an index of -1 or more.
+   * @example
+   * ```ts
+   * // Everything known about one URL so far, to decide from.
+   * const history = []
+   * for await (const event of log.events({ where: { url }, until: log.length - 1 })) history.push(event)
+   * ```
+   */
+  until?: number
+  /**
    * Deliver only events whose `type` is one of these, in replay and tail
    * alike. Matched against events as stored (before `upcast`).
    * @default undefined (every type)
@@ -327,7 +341,7 @@ function createLog<E extends object>(
    * `position` is the index of the next event to consider; with a `filter`,
    * events that do not match are stepped over inside one call of `next()`.
    */
-  function iterate(position: number, signal: AbortSignal | undefined, filter: EventFilter | undefined): AsyncIterableIterator<Indexed<E>> {
+  function iterate(position: number, until: number, signal: AbortSignal | undefined, filter: EventFilter | undefined): AsyncIterableIterator<Indexed<E>> {
     type Step = IteratorResult<Indexed<E>, undefined>
     const finished: Step = { value: undefined, done: true }
     // A record of the recent window that cannot match is stepped over without parsing it.
@@ -339,7 +353,7 @@ function createLog<E extends object>(
     let ended = false
     // The step in progress: later calls of next() wait for it, as with a generator.
     let pending: Promise<Step> | undefined
-    const stopped = () => ended || closed || signal?.aborted === true
+    const stopped = () => ended || closed || position > until || signal?.aborted === true
     // An abort wakes every waiting iterator; this one then sees its signal and ends.
     // (Racing each wait against an abort promise would pile reactions onto it.)
     // Listened to from the first wait until the iteration ends.
@@ -369,7 +383,7 @@ function createLog<E extends object>(
      * moved past records that do not match).
      */
     const fromRecent = (): Step | undefined => {
-      for (let record = recent.record(position); record !== undefined; record = recent.record(position)) {
+      for (let record = recent.record(position); record !== undefined && position <= until; record = recent.record(position)) {
         if (mayMatch !== undefined && !mayMatch(record)) {
           position++
           continue
@@ -385,6 +399,10 @@ function createLog<E extends object>(
     const fromBatch = (): Step | undefined => {
       while (batchAt < batch.length) {
         const stored = batch[batchAt++]!
+        if (stored.index > until) {
+          position = stored.index
+          return undefined
+        }
         position = stored.index + 1
         if (filter === undefined || matchesFilter(stored, filter)) return { value: deliver(stored), done: false }
       }
@@ -739,7 +757,11 @@ function createLog<E extends object>(
         filter = where === undefined ? { types } : types === undefined ? { where } : { types, where }
         checkFilter(filter, 'events()')
       }
-      return rememberSource(iterate(after + 1, options.signal, filter), log, after)
+      const until = options.until ?? Number.POSITIVE_INFINITY
+      if (options.until !== undefined && !isIndex(until)) {
+        throw usageError(`events({ until }) takes an index of -1 or more, such as log.length - 1, got ${String(options.until)}`)
+      }
+      return rememberSource(iterate(after + 1, until, options.signal, filter), log, after)
     },
     close(): Promise<void> {
       closing ??= closeNow()

@@ -157,3 +157,32 @@ describe('events() with a filter', () => {
     await log.close()
   })
 })
+
+describe('events({ until })', () => {
+  it('ends after the given index, filtered or not, whether the events come from memory or the storage', async () => {
+    const storage = memoryStorage()
+    const writer = await initLog<Event>({ storage })
+    await fill(writer)
+    const collect = async (log: Log<Event>, options: Parameters<Log<Event>['events']>[0]) => {
+      const seen: number[] = []
+      for await (const event of log.events(options)) seen.push(event.index)
+      return seen
+    }
+    expect(await collect(writer, { until: 4 })).toEqual([0, 1, 2, 3, 4])
+    // The last matching event is long before the end: the loop still ends.
+    expect(await collect(writer, { types: ['a'], until: writer.length - 1 })).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27])
+    expect(await collect(writer, { where: { n: 2 }, until: 29 })).toEqual([2])
+    expect(await collect(writer, { after: 10, until: 10 })).toEqual([])
+    await writer.close()
+    // Opened afresh: read from the storage (which filters) rather than the recent window.
+    const reader = await initLog<Event>({ storage })
+    expect(await collect(reader, { types: ['b'], until: 9 })).toEqual([1, 4, 7])
+    expect(await collect(reader, { types: ['nothing'], until: 29 })).toEqual([])
+    // Beyond the end, it waits for the events up to there, then ends.
+    const waiting = collect(reader, { types: ['c'], after: 28, until: 32 })
+    await fill(reader, 30, 6)
+    expect(await waiting).toEqual([29, 32])
+    await reader.close()
+    expect(() => reader.events({ until: 1.5 })).toThrow(/events\(\{ until \}\) takes an index of -1 or more, such as log.length - 1, got 1.5/)
+  })
+})
