@@ -7,7 +7,10 @@ import type { EventMeta, Indexed, LogStorage, StorageAppendOptions } from './log
 
 /**
  * What one call of `storage.append` writes: a run of plain appends (group
- * commit), or one append with storage options, or one `appendAll` batch.
+ * commit), or a run of `appendAll` batches without options (one atomic
+ * write: all of it lands or none, so each batch in it does), or one append
+ * or batch with storage options, written alone so its conflict fails only
+ * itself.
  *
  * A burst keeps every pending append alive until its write, 200,000 at once
  * in the benchmark, and each object that outlives a young-generation
@@ -25,7 +28,7 @@ interface Write {
   readonly events: object[]
   /** The `_meta` each event resolves with (often one object shared by many); empty with `metadata: false`. */
   readonly metas: (EventMeta | undefined)[]
-  readonly options: StorageAppendOptions | undefined
+  options: StorageAppendOptions | undefined
   /** Resolves with the index of the first record once written; rejects with the storage's error. */
   readonly done: Promise<number>
   readonly resolve: (first: number) => void
@@ -37,8 +40,11 @@ interface Write {
   bytes: number
 }
 
-/** Upper bound of one write of plain appends, so a huge burst is written in steady pieces. */
+/** Upper bound of one write of a run, so a huge burst is written in steady pieces. */
 const maxBatchBytes = 8 * 1024 * 1024
+
+/** The options of a write that must survive a crash whole. */
+const atomic: StorageAppendOptions = Object.freeze({ atomic: true })
 
 /** The queue of appends waiting for their write. */
 export interface AppendQueue {
@@ -50,7 +56,12 @@ export interface AppendQueue {
    * itself. Records are written in the order they are queued.
    */
   add(record: string, event: object, meta: EventMeta | undefined, options: StorageAppendOptions | undefined): Promise<Indexed<object>>
-  /** Queues records written together in one storage call, all or none, with `options` for the batch; resolves with them all as stored. */
+  /**
+   * Queues records that land together, all or none, and resolves with them
+   * all as stored. Without `options` the batch shares one atomic write with
+   * the batches queued beside it; with `options` (checked for the batch as a
+   * whole) it is written alone.
+   */
   addAll(records: string[], events: object[], meta: EventMeta | undefined, options: StorageAppendOptions | undefined): Promise<Indexed<object>[]>
   /** Resolves once everything queued so far is written or has failed. */
   drain(): Promise<void>
@@ -69,6 +80,8 @@ export function appendQueue(
   const writes: Write[] = []
   /** The run of plain appends that later plain appends join, until it is taken for writing or full. */
   let open: Write | undefined
+  /** The same for `appendAll` batches without options. */
+  let openBatches: Write | undefined
   let writing: Promise<void> | undefined
 
   function queued(records: string[], events: object[], metas: (EventMeta | undefined)[], options: StorageAppendOptions | undefined): Write {
@@ -94,8 +107,9 @@ export function appendQueue(
       bytes: 0,
     }
     writes.push(write)
-    // Later plain appends must not join a run queued before this write.
+    // Later appends must not join a run queued before this write.
     open = undefined
+    openBatches = undefined
     // Deferred to a microtask so that appends made in one synchronous run
     // share a single write (group commit).
     writing ??= Promise.resolve().then(writeQueued)
@@ -105,6 +119,7 @@ export function appendQueue(
   async function writeQueued(): Promise<void> {
     for (let write = writes.shift(); write !== undefined; write = writes.shift()) {
       if (write === open) open = undefined
+      if (write === openBatches) openBatches = undefined
       let first: number
       try {
         first = await storage.append(write.records, write.options)
@@ -135,8 +150,29 @@ export function appendQueue(
       return write.done.then(write.deliverNext)
     },
     addAll(records, events, meta, options) {
-      const write = queued(records, events, [], options)
-      return write.done.then((first) => events.map((event, i) => stored(event, meta, first + i)))
+      let write: Write
+      let offset = 0
+      if (options !== undefined) {
+        write = queued(records, events, [], records.length > 1 ? { ...options, atomic: true } : options)
+      } else {
+        if (openBatches === undefined) {
+          openBatches = queued([], [], [], undefined)
+        }
+        write = openBatches
+        offset = write.records.length
+        for (let i = 0; i < records.length; i++) {
+          write.records.push(records[i]!)
+          write.bytes += records[i]!.length
+        }
+        // One record alone is whole by itself; more must be marked.
+        if (write.records.length > 1) write.options = atomic
+        if (write.bytes >= maxBatchBytes) openBatches = undefined
+      }
+      return write.done.then((first) => {
+        const batch: Indexed<object>[] = new Array(events.length)
+        for (let i = 0; i < events.length; i++) batch[i] = stored(events[i]!, meta, first + offset + i)
+        return batch
+      })
     },
     async drain() {
       while (writing) await writing

@@ -742,8 +742,6 @@ function createLog<E extends object>(
       } catch (error) {
         return Promise.reject(error)
       }
-      // A batch of more than one event must survive a crash whole or not at all.
-      if (records.length > 1) storageOptions = { ...storageOptions, atomic: true }
       return enqueue(records, events.slice(), meta, storageOptions, true)
     },
     events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {

@@ -56,6 +56,39 @@ describe('appendAll', () => {
     await log.close()
   })
 
+  it('shares one atomic write with the batches made beside it; one with options is written alone', async () => {
+    const storage = recordingAppends(memoryStorage())
+    const log = await initLog<Event>({ storage })
+    const condition = { types: ['never'], after: -1 }
+    const batches = await Promise.all([
+      log.appendAll([
+        { type: 'a', n: 0 },
+        { type: 'a', n: 1 },
+      ]),
+      log.appendAll([{ type: 'b', n: 2 }]),
+      log.appendAll(
+        [
+          { type: 'c', n: 3 },
+          { type: 'c', n: 4 },
+        ],
+        { condition },
+      ),
+      log.appendAll([
+        { type: 'd', n: 5 },
+        { type: 'd', n: 6 },
+        { type: 'd', n: 7 },
+      ]),
+    ])
+    expect(batches.map((batch) => batch.map((event) => event.index))).toEqual([[0, 1], [2], [3, 4], [5, 6, 7]])
+    expect(batches.flat().map((event) => event.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7])
+    expect(storage.calls).toEqual([
+      { count: 3, options: { atomic: true } },
+      { count: 2, options: { condition, atomic: true } },
+      { count: 3, options: { atomic: true } },
+    ])
+    await log.close()
+  })
+
   it('keeps its place in call order among un-awaited single appends and other batches', async () => {
     const log = await initLog<Event>({ storage: memoryStorage() })
     const calls = [
