@@ -202,6 +202,8 @@ class FileStorage implements LogStorage {
       }
       await this.#checkLineBefore(lastLine.start, index)
       this.#length = index + 1
+      // The log reads the last event on open (for its time): straight from here.
+      this.#rememberOffset(index, lastLine.start)
     }
     this.#end = fragmentStart
     if (fragmentStart === size) return

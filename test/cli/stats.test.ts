@@ -8,7 +8,7 @@ import { bin, finished, removeTempDirs, run, tempDir, writeLog } from './run.js'
 async function prototypeLog(): Promise<{ dir: string; filename: string }> {
   const dir = await tempDir()
   const filename = join(dir, 'log.ndjson')
-  const log = await initLog({ filename })
+  const log = await initLog({ filename, metadata: false })
   await log.append({ type: 'bookmark', url: 'https://example.com', user: { id: 7, agent: 'curl' } })
   await log.append({ type: 'bookmark', url: 'https://nodejs.org', user: { id: 8 }, tags: ['js'] })
   await log.append({ type: 'info', url: 'https://example.com', title: 'Example Domain', faviconUrl: null })

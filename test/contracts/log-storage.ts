@@ -156,7 +156,7 @@ export function describeLogStorage(name: string, fixture: LogStorageFixture): vo
         await log.close()
         const again = await initLog<{ n: number }>({ storage: await fixture.reopen!(storage) })
         expect(again.length).toBe(300)
-        expect(await again.append({ n: 300 })).toEqual({ n: 300, index: 300 })
+        expect(await again.append({ n: 300 })).toMatchObject({ n: 300, index: 300 })
         const replayed: number[] = []
         for await (const event of again.events()) {
           replayed.push(event.n)
