@@ -56,9 +56,12 @@ export class FileFollower {
     if (this.#watcher === undefined) {
       this.#watcher = watch(this.#file.name, { persistent: false }, () => void this.#refresh())
       this.#watcher.on('error', () => {}) // the safety poll carries on alone
-      // Not unref'd: a process that follows a log is waiting for another
-      // process's events, and must not exit while it does; close() stops it.
+      // Unref'd, like the watcher: whether the process waits for another
+      // writer's events is the log's decision (it keeps the process alive
+      // while an iterator waits, through its environment's keepAlive()), not
+      // the storage's. A follower nobody iterates lets its process end.
       this.#safetyPoll = setInterval(() => void this.#refresh(), followSafetyPollMs)
+      this.#safetyPoll.unref()
     }
     return () => {
       this.#watchers.delete(watcher)
