@@ -7,7 +7,8 @@
 import { type FSWatcher, watch } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { LogReplacedError } from '../core/errors.js'
-import { type LogExtent, type LogFile, parseIndex } from './log-file.js'
+import { incompleteBatchStart } from './atomic-batch.js'
+import { indexOf, type LogExtent, type LogFile, parseObject } from './log-file.js'
 import type { OffsetSearch } from './offset-search.js'
 
 /** Followers re-check the file this often in case a change notification was missed. */
@@ -130,12 +131,18 @@ export class FileFollower {
           if (size < extent.end) return void this.failTruncated(size)
           if (size === extent.end) continue
           const { lastLine, fragmentStart } = await file.lastLine(extent.end, size)
-          const index = lastLine ? parseIndex(lastLine.text) : undefined
+          const event = lastLine ? parseObject(lastLine.text) : undefined
+          const index = indexOf(event)
           if (index === undefined) continue
           // Lines past what was read whose index goes back: the file was cut and written again.
           if (index < extent.length) return void this.failTruncated(size)
-          extent.end = fragmentStart
-          extent.length = index + 1
+          // An atomic batch is seen whole or not at all: while its last line is
+          // missing (being written, or cut short by a crash and soon set aside
+          // by the next writer), the follower stops before its first.
+          const batchStart = await incompleteBatchStart(file, { ...lastLine!, event: event!, index }, extent.end)
+          if (batchStart?.start === extent.end) continue
+          extent.end = batchStart ? batchStart.start : fragmentStart
+          extent.length = batchStart ? batchStart.index : index + 1
           this.#offsets.remember(extent.length, extent.end)
           for (const { onAppend } of this.#watchers) onAppend(extent.length)
         } while (this.#refreshAgain)

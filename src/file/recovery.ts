@@ -5,7 +5,8 @@
  */
 import { writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
-import { fixThatLine, isBlank, type LogExtent, type LogFile, notAnEvent, parseIndex, repairRemedy } from './log-file.js'
+import { type EventLine, incompleteBatchStart } from './atomic-batch.js'
+import { fixThatLine, indexOf, isBlank, type LogExtent, type LogFile, notAnEvent, parseIndex, parseObject, repairRemedy } from './log-file.js'
 
 /** `cannot open <file>: it is a folder`, made by the storage, which also needs it when opening fails. */
 export type FolderGivenError = () => Error
@@ -20,23 +21,39 @@ export async function recoverLogFile(file: LogFile, readOnly: boolean, folderGiv
   // Opening a folder to read succeeds here; only the first read fails, with a message that names no path.
   if (stats.isDirectory()) throw folderGiven()
   const size = stats.size
-  const extent: LogExtent = { end: 0, length: 0 }
   const { lastLine, fragmentStart } = await file.lastLine(0, size)
+  let last: EventLine | undefined
   if (lastLine) {
-    const index = parseIndex(lastLine.text)
+    const event = parseObject(lastLine.text)
+    const index = indexOf(event)
     if (index === undefined) throw await file.corruptAt(lastLine.start, `is the last line and not a JSON event with a numeric "index"`, fixThatLine)
     await checkLineBefore(file, lastLine.start, index)
-    extent.length = index + 1
+    last = { ...lastLine, event: event!, index }
   }
-  extent.end = fragmentStart
-  if (fragmentStart === size) return extent
-  const fragment = await file.readRange(fragmentStart, size)
+  const extent: LogExtent = { end: fragmentStart, length: last ? last.index + 1 : 0 }
+  const fragment = fragmentStart === size ? undefined : await file.readRange(fragmentStart, size)
+  // A complete event that only lacks its newline (an editor dropped it, or the crash came just before it).
+  let unterminated: EventLine | undefined
+  if (fragment && !isBlank(fragment)) {
+    const text = fragment.toString('utf8')
+    const event = parseObject(text)
+    if (indexOf(event) === extent.length) unterminated = { start: fragmentStart, text, event: event!, index: extent.length }
+  }
+  const batchStart = await incompleteBatchStart(file, unterminated ?? last ?? noLine, 0)
+  if (batchStart) {
+    // Lines of an atomic batch whose last line is missing: a crash cut its
+    // write short, so its append never resolved, and all of it goes.
+    await checkLineBefore(file, batchStart.start, batchStart.index)
+    const torn = { end: batchStart.start, length: batchStart.index }
+    if (!readOnly) await setAsideTornBatch(file, torn, size, extent.length + (unterminated ? 1 : 0) - batchStart.index)
+    return torn
+  }
+  if (fragment === undefined) return extent
   if (isBlank(fragment)) {
     if (!readOnly) await file.truncate(fragmentStart)
     return extent
   }
-  if (parseIndex(fragment.toString('utf8')) === extent.length) {
-    // A complete event that only lacks its newline (an editor dropped it, or the crash came just before it).
+  if (unterminated) {
     if (readOnly) return extent
     // Opened for appending: the newline lands at the end.
     writeSync(file.fd, '\n')
@@ -47,6 +64,41 @@ export async function recoverLogFile(file: LogFile, readOnly: boolean, folderGiv
   // In a follower the fragment is a line the writer is still writing.
   if (!readOnly) await setAsideTornTail(file, fragment, fragmentStart, extent.length)
   return extent
+}
+
+/** A stand-in for "no last line", which ends no batch. */
+const noLine: EventLine = { start: 0, text: '', event: {}, index: -1 }
+
+/**
+ * Moves the lines of a torn atomic batch, from its first line to the end of
+ * the file (with a torn last line, if any), to a side file, so the log ends
+ * with the event before the batch; says so in a warning.
+ */
+async function setAsideTornBatch(file: LogFile, torn: LogExtent, size: number, completeLines: number): Promise<void> {
+  const lines = await file.lineNumberAt(torn.end)
+  const aside = await setAside(file, await file.readRange(torn.end, size), torn.end)
+  process.emitWarning(
+    `${file.name} ended with an incomplete atomic batch (appendAll): ${completeLines} of its events (from line ${lines}, ${size - torn.end} bytes) ` +
+      `were written before a crash cut the write short, and its last event is missing. The batch was moved to ${aside}, whole, ` +
+      `and the log continues after event ${torn.length - 1}.`,
+    { code: 'TINY_EVENT_SOURCING_TORN_TAIL' },
+  )
+}
+
+/** Copies `bytes` (the file from `start` on) to `<file>.torn-<time>`, flushed, then cuts the log at `start`; returns the side file's name. */
+async function setAside(file: LogFile, bytes: Buffer, start: number): Promise<string> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
+  const aside = `${file.name}.torn-${stamp}`
+  const asideFile = await open(aside, 'wx')
+  try {
+    await asideFile.writeFile(bytes)
+    await asideFile.datasync()
+  } finally {
+    await asideFile.close()
+  }
+  await file.truncate(start)
+  await file.datasync()
+  return aside
 }
 
 /**
@@ -66,17 +118,7 @@ async function checkLineBefore(file: LogFile, lastLineStart: number, lastIndex: 
 }
 
 async function setAsideTornTail(file: LogFile, fragment: Buffer, fragmentStart: number, length: number): Promise<void> {
-  const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const aside = `${file.name}.torn-${stamp}`
-  const asideFile = await open(aside, 'wx')
-  try {
-    await asideFile.writeFile(fragment)
-    await asideFile.datasync()
-  } finally {
-    await asideFile.close()
-  }
-  await file.truncate(fragmentStart)
-  await file.datasync()
+  const aside = await setAside(file, fragment, fragmentStart)
   process.emitWarning(
     `${file.name} ended with an incomplete line (${fragment.length} bytes), most likely from a crash during an append. ` +
       `It was moved to ${aside} and the log continues after event ${length - 1}.`,

@@ -3,8 +3,11 @@ import { fstatSync, writeSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { AppendConflictError, LogClosedError, usageError } from '../core/errors.js'
+import type { AppendCondition, EventFilter } from '../core/filter.js'
+import { matchesFilter } from '../core/filter.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 import { withIndex } from '../core/serialize.js'
+import { batchRemaining, markBatchLine, withoutBatchMarker } from './atomic-batch.js'
 import { FileFollower } from './follow.js'
 import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
 import { acquireFileLock } from './lock.js'
@@ -64,6 +67,8 @@ class FileStorage implements LogStorage {
   #closed = false
   /** Set when a failed write could not be undone: the file's tail is unknown, so nothing more is written. */
   #broken: unknown
+  /** Settles when the appends made so far have; `undefined` when none is in progress. */
+  #appending: Promise<void> | undefined
 
   constructor(filename: string, fsync: boolean, readOnly: boolean) {
     this.name = filename
@@ -145,7 +150,24 @@ class FileStorage implements LogStorage {
     return Object.assign(new Error(message, { cause }), { code: 'EISDIR' })
   }
 
-  async append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
+  append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
+    // One at a time, in call order: a condition is checked against the file
+    // as it is when the write happens, and each write starts where the last
+    // one ended, even while an earlier batch waits for its flush.
+    const previous = this.#appending
+    const appended = previous ? previous.then(() => this.#appendNow(records, options)) : this.#appendNow(records, options)
+    const settled = appended.then(
+      () => {},
+      () => {},
+    )
+    this.#appending = settled
+    void settled.then(() => {
+      if (this.#appending === settled) this.#appending = undefined
+    })
+    return appended
+  }
+
+  async #appendNow(records: readonly string[], options: StorageAppendOptions | undefined): Promise<number> {
     if (this.#closed) throw new LogClosedError(this.name)
     if (this.#readOnly) throw usageError(`${this.name} is open read-only`)
     if (this.#broken !== undefined) {
@@ -153,19 +175,31 @@ class FileStorage implements LogStorage {
         cause: this.#broken,
       })
     }
-    const file = this.#opened()
     const extent = this.#extent
     const expected = options?.expectedLastIndex
     if (expected !== undefined && expected !== extent.length - 1) {
       throw new AppendConflictError(this.name, expected, extent.length - 1)
     }
+    const condition = options?.condition
+    // Atomic with the write that follows: this storage is the file's only
+    // writer (it holds the lock) and its appends run one at a time (above),
+    // so no event can land between this check and the write.
+    if (condition !== undefined) await this.#checkCondition(condition)
+    const file = this.#opened()
     // One fstat a batch: if anything else wrote to the file (an editor, a script,
     // a writer that ignored the lock), our next index may already be taken.
     // Synchronous, like the write: a thread-pool round trip would cost more than the call.
     const size = fstatSync(file.fd).size
     if (size !== extent.end) throw this.#changedError(size, '; nothing was appended')
     let text = ''
-    for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, extent.length + i)}\n`
+    const last = records.length - 1
+    if (options?.atomic && last > 0) {
+      // Marked so that a crash in the middle of the write is recognised on open and the batch set aside whole (atomic-batch.ts).
+      for (let i = 0; i < last; i++) text += `${withIndex(markBatchLine(records[i]!, last - i), extent.length + i)}\n`
+      text += `${withIndex(records[last]!, extent.length + last)}\n`
+    } else {
+      for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, extent.length + i)}\n`
+    }
     const bytes = Buffer.from(text)
     try {
       this.#writeAll(bytes)
@@ -182,6 +216,16 @@ class FileStorage implements LogStorage {
     extent.length += records.length
     this.#offsets!.remember(extent.length, extent.end)
     return first
+  }
+
+  /** Refuses the append if an event stored after `condition.after` matches the condition. */
+  async #checkCondition(condition: AppendCondition): Promise<void> {
+    if (condition.after >= this.#extent.length - 1) return
+    for await (const batch of this.#readFrom(condition.after + 1, condition)) {
+      for (const event of batch) {
+        if (matchesFilter(event, condition)) throw new AppendConflictError(this.name, { condition, event, actualLastIndex: this.#extent.length - 1 })
+      }
+    }
   }
 
   /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
@@ -203,9 +247,9 @@ class FileStorage implements LogStorage {
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
   }
 
-  async *read(from: number): AsyncGenerator<StoredEvent[]> {
+  async *read(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
     try {
-      yield* this.#readFrom(from)
+      yield* this.#readFrom(from, filter)
     } catch (error) {
       // close() won the race with a read in progress: the read just ends.
       if (this.#closed && error instanceof LogClosedError) return
@@ -213,7 +257,7 @@ class FileStorage implements LogStorage {
     }
   }
 
-  async *#readFrom(from: number): AsyncGenerator<StoredEvent[]> {
+  async *#readFrom(from: number, _filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
     const extent = this.#extent
     if (from >= extent.length || this.#closed) return
     const file = this.#opened()
@@ -258,6 +302,7 @@ class FileStorage implements LogStorage {
         if (!isObject(event) || event.index !== expected) {
           throw await file.corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy(this.name))
         }
+        if (batchRemaining(event) !== undefined) withoutBatchMarker(event)
         batch.push(event as StoredEvent)
         expected++
       }
