@@ -65,6 +65,14 @@ export interface StorageAppendOptions {
 export interface LogStorage {
   /** Human-readable name used in error messages (a filename, a table…). */
   readonly name: string
+  /**
+   * Optional: whether other processes or machines may append to this storage
+   * while it is open (PostgreSQL). The log then keeps the process alive while
+   * one of its iterators waits, as it does for a `readOnly` log; a storage's
+   * own timers and connections never do.
+   * @default false
+   */
+  readonly othersMayAppend?: boolean
   /** Prepares the storage (recovering from crashes if needed) and resolves with the number of stored events. */
   open(): Promise<number>
   /**

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer'
 import { fstatSync, writeSync } from 'node:fs'
 import { type FileHandle, open } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { AppendConflictError, LogClosedError, usageError } from '../core/errors.js'
+import { AppendConflictError, FileAccessError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import type { AppendCondition, EventFilter } from '../core/filter.js'
 import { matchesFilter } from '../core/filter.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
@@ -87,7 +87,9 @@ class FileStorage implements LogStorage {
         if (code === 'ENOTDIR') throw folderError('follow', this.name, error) // Node's message does not say which part is a file
         if (code === 'EACCES' || code === 'EPERM') throw readDeniedError('follow', this.name, error)
         if (code !== 'ENOENT') throw error
-        throw new Error(`tiny-event-sourcing: cannot follow ${this.name}: the file does not exist; start the process that writes it first`, { cause: error })
+        throw new TinyEventSourcingError('LOG_NOT_FOUND', `cannot follow ${this.name}: the file does not exist; start the process that writes it first`, {
+          cause: error,
+        })
       }
     } else {
       await createFolderFor(this.name)
@@ -146,8 +148,8 @@ class FileStorage implements LogStorage {
   }
 
   #folderGivenError(cause?: unknown): Error {
-    const message = `tiny-event-sourcing: cannot open ${this.name}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(this.name, 'log.ndjson')}`
-    return Object.assign(new Error(message, { cause }), { code: 'EISDIR' })
+    const message = `cannot open ${this.name}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(this.name, 'log.ndjson')}`
+    return new FileAccessError(message, cause, 'EISDIR')
   }
 
   append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
@@ -171,7 +173,7 @@ class FileStorage implements LogStorage {
     if (this.#closed) throw new LogClosedError(this.name)
     if (this.#readOnly) throw usageError(`${this.name} is open read-only`)
     if (this.#broken !== undefined) {
-      throw new Error(`tiny-event-sourcing: an earlier write to ${this.name} failed and could not be undone; close the log and open it again`, {
+      throw new TinyEventSourcingError('LOG_WRITE_FAILED', `an earlier write to ${this.name} failed and could not be undone; close the log and open it again`, {
         cause: this.#broken,
       })
     }
@@ -230,8 +232,9 @@ class FileStorage implements LogStorage {
 
   /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
   #changedError(size: number, consequence: string): Error {
-    return new Error(
-      `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
+    return new TinyEventSourcingError(
+      'LOG_CHANGED',
+      `${this.name} was changed by another program while this log had it open ` +
         `(${size} bytes where this log wrote ${this.#extent.end})${consequence}. Stop the other writer, check the file, and open the log again`,
     )
   }
