@@ -3,7 +3,7 @@ import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
 import { open, stat, type FileHandle } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
-import { AppendConflictError, CorruptLogError, LogClosedError, LogReplacedError, usageError } from '../core/errors.js'
+import { AppendConflictError, CorruptLogError, FileAccessError, LogClosedError, LogReplacedError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import { withIndex } from '../core/serialize.js'
 import { shellQuote } from './shell-quote.js'
 import { acquireFileLock } from './lock.js'
@@ -125,7 +125,9 @@ class FileStorage implements LogStorage {
         if (code === 'ENOTDIR') throw folderError('follow', this.name, error) // Node's message does not say which part is a file
         if (code === 'EACCES' || code === 'EPERM') throw readDeniedError('follow', this.name, error)
         if (code !== 'ENOENT') throw error
-        throw new Error(`tiny-event-sourcing: cannot follow ${this.name}: the file does not exist; start the process that writes it first`, { cause: error })
+        throw new TinyEventSourcingError('LOG_NOT_FOUND', `cannot follow ${this.name}: the file does not exist; start the process that writes it first`, {
+          cause: error,
+        })
       }
     } else {
       await createFolderFor(this.name)
@@ -180,8 +182,8 @@ class FileStorage implements LogStorage {
   }
 
   #folderGivenError(cause?: unknown): Error {
-    const message = `tiny-event-sourcing: cannot open ${this.name}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(this.name, 'log.ndjson')}`
-    return Object.assign(new Error(message, { cause }), { code: 'EISDIR' })
+    const message = `cannot open ${this.name}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(this.name, 'log.ndjson')}`
+    return new FileAccessError(message, cause, 'EISDIR')
   }
 
   /** Finds the last event and deals with a torn last line, so that appends continue the file cleanly. */
@@ -290,7 +292,7 @@ class FileStorage implements LogStorage {
     if (this.#closed) throw new LogClosedError(this.name)
     if (this.#readOnly) throw usageError(`${this.name} is open read-only`)
     if (this.#broken !== undefined) {
-      throw new Error(`tiny-event-sourcing: an earlier write to ${this.name} failed and could not be undone; close the log and open it again`, {
+      throw new TinyEventSourcingError('LOG_WRITE_FAILED', `an earlier write to ${this.name} failed and could not be undone; close the log and open it again`, {
         cause: this.#broken,
       })
     }
@@ -327,8 +329,9 @@ class FileStorage implements LogStorage {
 
   /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
   #changedError(size: number, consequence: string): Error {
-    return new Error(
-      `tiny-event-sourcing: ${this.name} was changed by another program while this log had it open ` +
+    return new TinyEventSourcingError(
+      'LOG_CHANGED',
+      `${this.name} was changed by another program while this log had it open ` +
         `(${size} bytes where this log wrote ${this.#end})${consequence}. Stop the other writer, check the file, and open the log again`,
     )
   }

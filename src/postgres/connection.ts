@@ -4,7 +4,7 @@
  * share created or migrated on first use (see `schema.ts`).
  */
 
-import { usageError } from '../core/errors.js'
+import { TinyEventSourcingError, usageError } from '../core/errors.js'
 import { ensureTables } from './schema.js'
 
 /** The part of a `pg` client this package uses. A `pg.PoolClient` is one. */
@@ -106,7 +106,7 @@ export async function connect(options: PostgresConnectionOptions, schema: string
     try {
       Pool = (await import('pg')).default.Pool
     } catch (error) {
-      throw new Error('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`', {
+      throw new TinyEventSourcingError('DEPENDENCY_MISSING', '{ connectionString } needs the "pg" package; install it with `npm install pg`', {
         cause: error,
       })
     }

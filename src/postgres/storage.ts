@@ -1,4 +1,4 @@
-import { AppendConflictError, CorruptLogError, LogClosedError, usageError } from '../core/errors.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import type { AppendCondition, EventFilter } from '../core/filter.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 import { withIndex } from '../core/serialize.js'
@@ -190,8 +190,9 @@ class PostgresStorage implements LogStorage {
   }
 
   #noRow(): Error {
-    return new Error(
-      `tiny-event-sourcing: ${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
+    return new TinyEventSourcingError(
+      'LOG_NOT_FOUND',
+      `${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
     )
   }
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { AppendConflictError, CorruptLogError, initLog, type Log } from '../../src/index.js'
 import type { LogStorage } from '../../src/core/log-storage.js'
 import { postgresStorage } from '../../src/postgres/index.js'
-import { describeLogStorage } from '../contracts/log-storage.js'
+import { describeLogStorage } from '../../src/testing/index.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -22,12 +22,16 @@ function storageOn(pool: ReturnType<typeof server.pool>, log: string): LogStorag
 let contractPool: ReturnType<typeof server.pool> | undefined
 const sharedPool = () => (contractPool ??= server.pool())
 
-describeLogStorage('postgresStorage', {
-  create: () => storageOn(sharedPool(), freshLogName()),
-  reopen: (closed) => storageOn(sharedPool(), logNames.get(closed)!),
-  // Another process would have a pool of its own.
-  follow: (writer) => storageOn(server.pool({ max: 2 }), logNames.get(writer)!),
-})
+describeLogStorage(
+  'postgresStorage',
+  {
+    create: () => storageOn(sharedPool(), freshLogName()),
+    reopen: (closed) => storageOn(sharedPool(), logNames.get(closed)!),
+    // Another process would have a pool of its own.
+    follow: (writer) => storageOn(server.pool({ max: 2 }), logNames.get(writer)!),
+  },
+  { describe, it },
+)
 
 async function collect<E>(log: Log<E>, count: number, after = -1): Promise<(E & { index: number })[]> {
   const seen: (E & { index: number })[] = []
