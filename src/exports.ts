@@ -14,7 +14,9 @@ export {
   AppendConflictError,
   CorruptLogError,
   CorruptStateError,
+  FileAccessError,
   InvalidEventError,
+  isTinyEventSourcingError,
   LogClosedError,
   LogLockedError,
   LogReplacedError,
@@ -23,7 +25,9 @@ export {
   StateStoreClosedError,
   TinyEventSourcingError,
   UpcastError,
+  UsageError,
 } from './core/errors.js'
+export type { AnyTinyEventSourcingError, TinyEventSourcingErrorCode, TinyEventSourcingErrorFor, TinyEventSourcingErrors } from './core/errors.js'
 export { memoryStorage } from './memory/storage.js'
 export type { MemoryStorageOptions } from './memory/storage.js'
 export { memoryStoreBackend } from './memory/state-backend.js'

@@ -195,6 +195,7 @@ function createLog<E extends object>(
   // waits the process is kept alive, as a pending socket read would keep it.
   let waiting = 0
   let release: (() => void) | undefined
+  const follows = readOnly || storage.othersMayAppend === true
 
   renewWakeUp()
   const stopWatching = storage.watch?.(
@@ -416,11 +417,11 @@ function createLog<E extends object>(
   /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
   async function waitForChange(): Promise<void> {
     const changedNow = changed
-    if (readOnly && waiting++ === 0) release = keepAlive()
+    if (follows && waiting++ === 0) release = keepAlive()
     try {
       await changedNow
     } finally {
-      if (readOnly && --waiting === 0) release?.()
+      if (follows && --waiting === 0) release?.()
     }
   }
 

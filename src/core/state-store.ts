@@ -1,6 +1,6 @@
 import type { StateSnapshot, StateStoreBackend } from './state-store-backend.js'
 import type { Environment } from './environment.js'
-import { CorruptStateError, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
+import { CorruptStateError, prefixed, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
 
 /** Options of `initStateStore`. */
 export interface InitStateStoreOptions<S> {
@@ -175,7 +175,9 @@ function backgroundStateStore<S>(
   function reportBackgroundFailure(error: unknown): void {
     if (reported) return // once, until a write succeeds again
     reported = true
-    const message = `tiny-event-sourcing: writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`
+    const message = prefixed(
+      `writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`,
+    )
     environment.warn(message, 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED')
   }
 
@@ -233,7 +235,7 @@ function backgroundStateStore<S>(
         savedChanges = changes
       } catch (error) {
         // Warnings are printed asynchronously, too late now.
-        console.error(`tiny-event-sourcing: could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`)
+        console.error(prefixed(`could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`))
       }
     },
   }
