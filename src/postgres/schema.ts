@@ -139,25 +139,26 @@ BEGIN
   RETURN NEW;
 END`)}`
   const match = (types: string | undefined) =>
-    `SELECT e.index INTO conflict FROM ${schema}.events e
+    `SELECT e.index, e.event INTO conflict, conflicting FROM ${schema}.events e
       WHERE e.log = log_name AND e.index > after_index AND ${filterCondition({ row: 'e', types, fields: 'fields', values: 'field_values' })}
       ORDER BY e.index LIMIT 1;`
   const conditionalAppend = `CREATE OR REPLACE FUNCTION ${schema}.conditional_append(
     log_name text, records json, record_count integer, expected_last bigint, after_index bigint,
     wanted_types text[], fields text[], field_values text[], channel text)
-  RETURNS TABLE (first_index bigint, log_length bigint, conflicting_index bigint)
+  RETURNS TABLE (first_index bigint, log_length bigint, conflicting_index bigint, conflicting_event json)
   LANGUAGE plpgsql VOLATILE AS ${dollarQuoted(`
 #variable_conflict use_column
 DECLARE
   current_length bigint;
   conflict bigint;
+  conflicting json;
 BEGIN
   -- Takes the log's row lock, waiting for the append before to commit; each
   -- statement below then runs on a fresh snapshot that sees all it wrote.
   SELECT l.length INTO current_length FROM ${schema}.logs l WHERE l.log = log_name FOR UPDATE;
   IF NOT FOUND THEN RETURN; END IF;
   IF expected_last IS NOT NULL AND current_length <> expected_last + 1 THEN
-    RETURN QUERY SELECT NULL::bigint, current_length, NULL::bigint;
+    RETURN QUERY SELECT NULL::bigint, current_length, NULL::bigint, NULL::json;
     RETURN;
   END IF;
   IF wanted_types IS NULL THEN
@@ -166,7 +167,7 @@ BEGIN
     ${match('wanted_types')}
   END IF;
   IF conflict IS NOT NULL THEN
-    RETURN QUERY SELECT NULL::bigint, current_length, conflict;
+    RETURN QUERY SELECT NULL::bigint, current_length, conflict, conflicting;
     RETURN;
   END IF;
   INSERT INTO ${schema}.events (log, index, event, ${metadataColumns})
@@ -174,7 +175,7 @@ BEGIN
     FROM ${recordsFrom('records')};
   UPDATE ${schema}.logs SET length = current_length + record_count WHERE log = log_name;
   PERFORM pg_notify(channel, (current_length + record_count) || ' ' || log_name);
-  RETURN QUERY SELECT current_length, current_length + record_count, NULL::bigint;
+  RETURN QUERY SELECT current_length, current_length + record_count, NULL::bigint, NULL::json;
 END`)}`
   return [
     fillType,

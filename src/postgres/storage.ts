@@ -111,7 +111,7 @@ class PostgresStorage implements LogStorage {
       // lock, so it would not see what the writer before it appended. The
       // function takes the lock first and checks in a statement of its own.
       conditionalAppend: prepared(
-        `SELECT first_index::text AS first, log_length::text AS length, conflicting_index::text AS conflict
+        `SELECT first_index::text AS first, log_length::text AS length, conflicting_index::text AS conflict, conflicting_event::text AS event
         FROM ${s}.conditional_append($1, $2::json, $3, $4, $5, $6, $7, $8, $9)`,
       ),
       length: prepared(`SELECT length::text AS length FROM ${s}.logs WHERE log = $1`),
