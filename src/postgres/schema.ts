@@ -83,10 +83,9 @@ async function createTables(pool: PostgresPool, names: SchemaNames): Promise<voi
       [`${schema}.events`],
     )
     const hadType = columns[0].count > 0
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.events (
-      log text NOT NULL, index bigint NOT NULL, event json NOT NULL,
-      type text, at timestamptz, caused_by bigint, correlation_id text,
-      PRIMARY KEY (log, index))`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, type text, at timestamptz, caused_by bigint, correlation_id text, PRIMARY KEY (log, index))`,
+    )
     // An events table of the first schema (log, index, event): the new
     // columns are added (instantly: nullable, no default), never anything
     // dropped; old rows get their type and have no metadata (NULL times).
