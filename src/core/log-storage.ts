@@ -37,9 +37,22 @@ export interface StorageAppendOptions {
   /**
    * When set, the storage must refuse the batch with an `AppendConflictError`
    * if an event stored after `condition.after` matches the condition's
-   * filter, checked atomically with the write.
+   * filter (`matchesFilter` in core/filter.ts says which do), checked
+   * atomically with the write: `new AppendConflictError(name, { condition,
+   * event, actualLastIndex })` with the first matching event. Only events
+   * stored before the batch count, not the batch's own.
    */
   condition?: AppendCondition
+  /**
+   * When `true`, the records are one `log.appendAll()` batch: after a crash
+   * (kill -9, power loss) they must all be there or none, so a storage that
+   * can be torn mid-write marks the batch and sets a torn one aside whole on
+   * open. Without it each record is an event of its own, and a crash during
+   * the write may keep any prefix of the records (none of their appends had
+   * resolved). A batch of one record needs no mark.
+   * @default false
+   */
+  atomic?: boolean
 }
 
 /**
