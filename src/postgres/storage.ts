@@ -191,10 +191,13 @@ class PostgresStorage implements LogStorage {
       ],
     })
     if (rows.length === 0) throw this.#noRow()
-    const { first, length, conflict } = rows[0] as { first: string | null; length: string; conflict: string | null }
+    const { first, length, conflict, event } = rows[0] as { first: string | null; length: string; conflict: string | null; event: string | null }
     if (first === null) {
       // Not remembered as seen: the watchers must still hear of the appends that made the conflict.
-      throw new AppendConflictError(this.name, conflict === null ? expected! : condition.after, Number(length) - 1)
+      const actualLastIndex = Number(length) - 1
+      if (conflict === null) throw new AppendConflictError(this.name, expected!, actualLastIndex)
+      const conflicting = JSON.parse(withIndex(event!, Number(conflict))) as StoredEvent
+      throw new AppendConflictError(this.name, { condition, event: conflicting, actualLastIndex })
     }
     this.#sawLength(Number(length))
     return Number(first)

@@ -141,7 +141,8 @@ describe('PostgreSQL filters', () => {
         )
         if (matches.length > 0) {
           expect({ condition, outcome }).toEqual({ condition, outcome: expect.any(AppendConflictError) })
-          expect(outcome).toMatchObject({ code: 'APPEND_CONFLICT' })
+          // Naming the first matching event, as stored, and the condition.
+          expect(outcome).toMatchObject({ code: 'APPEND_CONFLICT', condition, conflictingEvent: all[matches[0]!], actualLastIndex: length - 1 })
         } else {
           expect({ condition, outcome }).toEqual({ condition, outcome: length })
           all.push({ type: 'decision', index: length })
