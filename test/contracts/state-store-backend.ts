@@ -51,63 +51,63 @@ export function describeStateStoreBackendContract(backendName: string, newPlace:
     it('reads back what was written, JSON values of every kind', () =>
       withPlace(async (place) => {
         const backend = await place.open()
-        await backend.write({ version: 41, state: awkwardState })
+        await backend.write({ _version: 41, state: awkwardState })
         const snapshot = await backend.read()
-        expect(snapshot).toEqual({ version: 41, state: awkwardState })
-        expect(snapshot).not.toHaveProperty('projection')
+        expect(snapshot).toEqual({ _version: 41, state: awkwardState })
+        expect(snapshot).not.toHaveProperty('_projection')
       }))
 
     it('keeps version -1 and non-object states', () =>
       withPlace(async (place) => {
         const backend = await place.open()
         for (const state of [0, 'text', null, [1, 2], false]) {
-          await backend.write({ version: -1, state })
-          expect(await backend.read()).toEqual({ version: -1, state })
+          await backend.write({ _version: -1, state })
+          expect(await backend.read()).toEqual({ _version: -1, state })
         }
       }))
 
     it('keeps the projection version, number or string, unchanged', () =>
       withPlace(async (place) => {
         const backend = await place.open()
-        await backend.write({ version: 3, projection: 2, state: { n: 1 } })
-        expect(await backend.read()).toEqual({ version: 3, projection: 2, state: { n: 1 } })
-        await backend.write({ version: 4, projection: 'v2-favicons', state: { n: 2 } })
-        expect(await backend.read()).toEqual({ version: 4, projection: 'v2-favicons', state: { n: 2 } })
-        await backend.write({ version: 5, state: { n: 3 } })
-        expect(await backend.read()).toEqual({ version: 5, state: { n: 3 } })
+        await backend.write({ _version: 3, _projection: 2, state: { n: 1 } })
+        expect(await backend.read()).toEqual({ _version: 3, _projection: 2, state: { n: 1 } })
+        await backend.write({ _version: 4, _projection: 'v2-favicons', state: { n: 2 } })
+        expect(await backend.read()).toEqual({ _version: 4, _projection: 'v2-favicons', state: { n: 2 } })
+        await backend.write({ _version: 5, state: { n: 3 } })
+        expect(await backend.read()).toEqual({ _version: 5, state: { n: 3 } })
       }))
 
     it('replaces the snapshot on every write', () =>
       withPlace(async (place) => {
         const backend = await place.open()
-        for (let version = 0; version < 20; version++) await backend.write({ version, state: { version } })
-        expect(await backend.read()).toEqual({ version: 19, state: { version: 19 } })
+        for (let version = 0; version < 20; version++) await backend.write({ _version: version, state: { version } })
+        expect(await backend.read()).toEqual({ _version: 19, state: { version: 19 } })
       }))
 
     it('gives fresh objects: changing what was written or read changes nothing stored', () =>
       withPlace(async (place) => {
         const backend = await place.open()
         const state = { list: [1] }
-        await backend.write({ version: 0, state })
+        await backend.write({ _version: 0, state })
         state.list.push(2)
         const first = (await backend.read()) as StateSnapshot<{ list: number[] }>
         first.state.list.push(3)
-        expect(await backend.read()).toEqual({ version: 0, state: { list: [1] } })
+        expect(await backend.read()).toEqual({ _version: 0, state: { list: [1] } })
       }))
 
     it('keeps the snapshot for the next backend object on the same place', () =>
       withPlace(async (place) => {
-        await (await place.open()).write({ version: 7, projection: 1, state: { kept: true } })
-        expect(await (await place.open()).read()).toEqual({ version: 7, projection: 1, state: { kept: true } })
+        await (await place.open()).write({ _version: 7, _projection: 1, state: { kept: true } })
+        expect(await (await place.open()).read()).toEqual({ _version: 7, _projection: 1, state: { kept: true } })
       }))
 
     it('writeSync, where offered, stores what read() gives back', () =>
       withPlace(async (place) => {
         const backend = await place.open()
         if (backend.writeSync === undefined) return
-        await backend.write({ version: 1, state: 'async' })
-        backend.writeSync({ version: 2, projection: 'p', state: awkwardState })
-        expect(await (await place.open()).read()).toEqual({ version: 2, projection: 'p', state: awkwardState })
+        await backend.write({ _version: 1, state: 'async' })
+        backend.writeSync({ _version: 2, _projection: 'p', state: awkwardState })
+        expect(await (await place.open()).read()).toEqual({ _version: 2, _projection: 'p', state: awkwardState })
       }))
 
     it('carries a state store across a close and reopen', () =>
