@@ -1,5 +1,5 @@
 import type { Environment } from './environment.js'
-import { StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
+import { prefixed, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
 import { checkSnapshot } from './snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from './state-store-backend.js'
 import { throttledWriter } from './throttled-writer.js'
@@ -207,7 +207,7 @@ function backgroundStateStore<S>(
         writer.written()
       } catch (error) {
         // Warnings are printed asynchronously, too late now.
-        console.error(`tiny-event-sourcing: could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`)
+        console.error(prefixed(`could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`))
       }
     },
   }

@@ -5,6 +5,8 @@
  * the share of time spent saving a big state kept small.
  */
 
+import { prefixed } from './errors.js'
+
 /** Options of `throttledWriter`. */
 export interface ThrottledWriterOptions {
   /** What is written, for the warning after a failed background write. */
@@ -76,7 +78,9 @@ export function throttledWriter(options: ThrottledWriterOptions): ThrottledWrite
     if (reported) return // once, until a write succeeds again
     reported = true
     warn(
-      `tiny-event-sourcing: writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`,
+      prefixed(
+        `writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`,
+      ),
       'TINY_EVENT_SOURCING_STATE_WRITE_FAILED',
     )
   }

@@ -3,7 +3,7 @@ import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promise
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initStateStore } from '../../src/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeStateStoreBackend } from '../../src/testing/index.js'
 import { distEntry } from '../helpers/dist.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
@@ -26,10 +26,14 @@ function thrownBy(run: () => void): unknown {
   throw new Error('expected it to throw')
 }
 
-describeStateStoreBackendContract('fsStoreBackend', async () => {
-  const filename = join(await newFolder(), 'state.json')
-  return { open: (initialState?: unknown) => fsStoreBackend(filename, initialState) }
-})
+describeStateStoreBackend(
+  'fsStoreBackend',
+  {
+    create: async (initialState) => fsStoreBackend(join(await newFolder(), 'state.json'), initialState),
+    reopen: (previous, initialState) => fsStoreBackend(previous.name, initialState),
+  },
+  { describe, it },
+)
 
 describe('fsStoreBackend', () => {
   it('creates missing folders on the first write', async () => {
@@ -68,7 +72,7 @@ describe('fsStoreBackend', () => {
   it('names the folder, and says to give a file, when given a folder', async () => {
     const folder = await newFolder()
     const error = await initStateStore({ storeBackend: fsStoreBackend(folder, {}) }).catch((caught: unknown) => caught)
-    expect(error).toMatchObject({ code: 'EISDIR' })
+    expect(error).toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR' })
     expect((error as Error).message).toBe(
       `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`,
     )
@@ -80,8 +84,8 @@ describe('fsStoreBackend', () => {
     await mkdir(folder)
     const message = `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`
     const backend = fsStoreBackend(folder)
-    await expect(backend.write({ _version: 0, state: {} })).rejects.toMatchObject({ code: 'EISDIR', message })
-    expect(thrownBy(() => backend.writeSync!({ _version: 0, state: {} }))).toMatchObject({ code: 'EISDIR', message })
+    await expect(backend.write({ _version: 0, state: {} })).rejects.toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
+    expect(thrownBy(() => backend.writeSync!({ _version: 0, state: {} }))).toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
     expect(await readdir(parent)).toEqual(['read-model.json'])
   })
 
@@ -99,7 +103,8 @@ describe('fsStoreBackend', () => {
     it('read() and initStateStore() name the state file and that file', async () => {
       const { file, filename } = await setUp()
       const expected = {
-        code: 'ENOTDIR',
+        code: 'FILE_ACCESS',
+        systemCode: 'ENOTDIR',
         cause: { code: 'ENOTDIR' },
         message: `tiny-event-sourcing: cannot read the state file ${filename}: ${inTheWay(file)}`,
       }
@@ -111,7 +116,8 @@ describe('fsStoreBackend', () => {
     it('write() and writeSync() say the folder cannot be created, naming the state file and that file', async () => {
       const { file, filename } = await setUp()
       const expected = {
-        code: createCode,
+        code: 'FILE_ACCESS',
+        systemCode: createCode,
         cause: { code: createCode },
         message: `tiny-event-sourcing: cannot create the folder for ${filename}: ${inTheWay(file)}`,
       }

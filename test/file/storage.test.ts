@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
-import { describeLogStorage } from '../contracts/log-storage.js'
+import { describeLogStorage } from '../../src/testing/index.js'
 
 /** What lock records say of this process's pid namespace (Linux only, as in the library). */
 const pidNamespace = (() => {
@@ -32,16 +32,24 @@ function freshLogPath(): string {
   return join(base, randomUUID(), 'log.ndjson')
 }
 
-describeLogStorage('fileStorage', {
-  create: () => fileStorage(freshLogPath()),
-  reopen: (closed) => fileStorage(closed.name),
-  follow: (writer) => fileStorage(writer.name, { readOnly: true }),
-})
+describeLogStorage(
+  'fileStorage',
+  {
+    create: () => fileStorage(freshLogPath()),
+    reopen: (closed) => fileStorage(closed.name),
+    follow: (writer) => fileStorage(writer.name, { readOnly: true }),
+  },
+  { describe, it },
+)
 
-describeLogStorage('fileStorage with fsync', {
-  create: () => fileStorage(freshLogPath(), { fsync: true }),
-  reopen: (closed) => fileStorage(closed.name, { fsync: true }),
-})
+describeLogStorage(
+  'fileStorage with fsync',
+  {
+    create: () => fileStorage(freshLogPath(), { fsync: true }),
+    reopen: (closed) => fileStorage(closed.name, { fsync: true }),
+  },
+  { describe, it },
+)
 
 type Counted = { type: string; n: number }
 
@@ -473,7 +481,10 @@ describe('a hand-edited log', () => {
     await log.append({ type: 'counted', n: 0 })
     await appendFile(filename, '{"type":"counted","n":1,"index":1}\n') // say, `echo … >> log.ndjson`
     const before = await readFile(filename)
-    await expect(log.append({ type: 'counted', n: 1 })).rejects.toThrow(/was changed by another program while this log had it open.*nothing was appended/)
+    await expect(log.append({ type: 'counted', n: 1 })).rejects.toMatchObject({
+      code: 'LOG_CHANGED',
+      message: expect.stringMatching(/was changed by another program while this log had it open.*nothing was appended/),
+    })
     expect(await readFile(filename)).toEqual(before)
     await log.close()
     // Reopened, the log continues after the line that was added.
@@ -851,14 +862,18 @@ describe('a read-only follower', () => {
   })
 
   it('of a file that does not exist says to start the writer first', async () => {
-    await expect(initLog({ filename: freshLogPath(), readOnly: true })).rejects.toThrow(/does not exist; start the process that writes it first/)
+    await expect(initLog({ filename: freshLogPath(), readOnly: true })).rejects.toMatchObject({
+      code: 'LOG_NOT_FOUND',
+      message: expect.stringMatching(/does not exist; start the process that writes it first/),
+    })
   })
 
   it('given a folder says it is a folder, and names a file to give instead', async () => {
     const folder = dirname(freshLogPath())
     await mkdtempLike(folder)
     await expect(initLog({ filename: folder, readOnly: true })).rejects.toMatchObject({
-      code: 'EISDIR',
+      code: 'FILE_ACCESS',
+      systemCode: 'EISDIR',
       message: `tiny-event-sourcing: cannot open ${folder}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(folder, 'log.ndjson')}`,
     })
   })
@@ -883,11 +898,12 @@ describe('a filename that cannot be used', () => {
     expect(error.message).toBe(
       `tiny-event-sourcing: cannot create the folder for ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
     )
-    expect(error).toMatchObject({ code, cause: { code } })
+    expect(error).toMatchObject({ code: 'FILE_ACCESS', systemCode: code, cause: { code } })
     expect(await readFile(file, 'utf8')).toBe('not a folder\n')
     // A follower is told the same, rather than that the file does not exist.
     await expect(initLog({ filename, readOnly: true })).rejects.toMatchObject({
-      code: 'ENOTDIR',
+      code: 'FILE_ACCESS',
+      systemCode: 'ENOTDIR',
       message: `tiny-event-sourcing: cannot follow ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
     })
   })
@@ -899,7 +915,7 @@ describe('a filename that cannot be used', () => {
     expect(error.message).toBe(
       `tiny-event-sourcing: cannot open ${folder}: it is a folder, not a file; give initLog() the path of a log file, e.g. ${join(folder, 'log.ndjson')}`,
     )
-    expect(error).toMatchObject({ code: 'EISDIR', cause: { code: 'EISDIR' } })
+    expect(error).toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', cause: { code: 'EISDIR' } })
     expect(existsSync(`${folder}.lock`)).toBe(false)
     expect(await readdir(folder)).toEqual([])
   })

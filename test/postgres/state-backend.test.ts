@@ -4,19 +4,33 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initLog, initStateStore, project, type Indexed, type Log, type StateStoreBackend } from '../../src/index.js'
 import { importLog, postgresStorage, postgresStoreBackend } from '../../src/postgres/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeStateStoreBackend } from '../../src/testing/index.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
 let placeCount = 0
 
-describeStateStoreBackendContract('postgresStoreBackend', () => {
-  const name = `contract-${++placeCount}`
-  const pool = server.pool({ max: 2 })
-  return {
-    open: (initialState?: unknown) => postgresStoreBackend({ pool, name, initialState }),
-  }
-})
+/** The row name of each backend the contract suite made. */
+const placeNames = new WeakMap<object, string>()
+
+describeStateStoreBackend(
+  'postgresStoreBackend',
+  {
+    create(initialState) {
+      const name = `contract-${++placeCount}`
+      const backend = postgresStoreBackend({ pool: server.pool({ max: 2 }), name, initialState })
+      placeNames.set(backend, name)
+      return backend
+    },
+    reopen(previous, initialState) {
+      const name = placeNames.get(previous)!
+      const backend = postgresStoreBackend({ pool: server.pool({ max: 2 }), name, initialState })
+      placeNames.set(backend, name)
+      return backend
+    },
+  },
+  { describe, it },
+)
 
 describe('postgresStoreBackend', () => {
   it('keeps the file envelope in one row, replaced by one statement', async () => {
