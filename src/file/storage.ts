@@ -29,7 +29,15 @@ type StoredEvent = Indexed<Record<string, unknown>>
 /**
  * The NDJSON file storage behind `initLog({ filename })`: one event a line,
  * `JSON.stringify({ ...event, index })`. A writer holds `<file>.lock`; a torn
- * last line left by a crash is moved to `<file>.torn-<time>` on open.
+ * last line left by a crash, or a torn atomic batch (`appendAll`), whole, is
+ * moved to `<file>.torn-<time>` on open. Appends may be called before the
+ * previous one resolves: they are written one after the other, in call
+ * order, each checking its `expectedLastIndex` or `condition` against the
+ * file as it is then. A filter given to `read` lets it step over lines of
+ * events the filter cannot select without parsing them.
+ *
+ * @example
+ * const log = await initLog({ storage: fileStorage('data/log.ndjson', { fsync: true }) })
  */
 export function fileStorage(filename: string, options: FileStorageOptions = {}): LogStorage {
   return new FileStorage(resolve(filename), options.fsync ?? false, options.readOnly ?? false)
