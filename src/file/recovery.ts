@@ -1,7 +1,8 @@
 /**
  * What opening a log file finds out and mends: where the last event is, and
- * what a crash left after it (a torn last line, set aside whole), so that
- * appends continue the file cleanly.
+ * what a crash left after it (a torn last line; the lines of an atomic batch
+ * whose last line is missing), set aside in a side file, so that appends
+ * continue the file cleanly and no batch is ever half there.
  */
 import { writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
@@ -12,9 +13,10 @@ import { fixThatLine, indexOf, isBlank, type LogExtent, type LogFile, notAnEvent
 export type FolderGivenError = () => Error
 
 /**
- * Finds the last event and deals with a torn last line. A writer
+ * Finds the last event and deals with a torn last line or batch. A writer
  * (`readOnly` false) mends the file's end; a follower only reads up to the
- * last complete event, since what follows may be a line still being written.
+ * last complete event outside a torn batch, since what follows may be what
+ * the writer is still writing.
  */
 export async function recoverLogFile(file: LogFile, readOnly: boolean, folderGiven: FolderGivenError): Promise<LogExtent> {
   const stats = await file.stat()
