@@ -117,8 +117,8 @@ describe('a read-only follower whose file is', () => {
       `,
       [filename],
     )
-    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 0, index: 0 })
-    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 1, index: 1 })
+    expect(JSON.parse(await child.nextLine())).toMatchObject({ type: 'counted', n: 0, index: 0 })
+    expect(JSON.parse(await child.nextLine())).toMatchObject({ type: 'counted', n: 1, index: 1 })
     const draft = `${filename}.new`
     await writeFile(draft, `${JSON.stringify({ type: 'fresh', n: 0, index: 0 })}\n`)
     await rename(draft, filename)

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
 import { describeLogStorage } from '../../src/testing/index.js'
+import { timeOnly, withoutMeta } from '../helpers/meta.js'
 
 /** What lock records say of this process's pid namespace (Linux only, as in the library). */
 const pidNamespace = (() => {
@@ -57,8 +58,12 @@ describeLogStorage(
 // filtered-read.test.ts, the reliability suite).
 type Counted = { type: string; n: number }
 
+/** The lines of a log file, each without the `_meta` the log adds (test/core/metadata.test.ts tests that). */
 async function readLines(filename: string): Promise<string[]> {
-  return (await readFile(filename, 'utf8')).split('\n').filter((line) => line !== '')
+  return (await readFile(filename, 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(withoutMeta)
 }
 
 async function collect<E>(log: Log<E>, options: { after?: number } = {}): Promise<E[]> {
@@ -110,13 +115,14 @@ async function tornFiles(filename: string): Promise<string[]> {
 }
 
 describe('the file format', () => {
-  it('writes each event as JSON.stringify({ ...event, index }) on its own line, creating missing folders', async () => {
+  it('writes each event as JSON.stringify({ ...event, _meta, index }) on its own line, creating missing folders', async () => {
     const filename = join(base, randomUUID(), 'deeper', 'still', 'log.ndjson')
     const log = await initLog({ filename, metadata: false })
     const events = [{ type: 'bookmark', url: 'https://example.com/é' }, { type: 'info', nested: { a: [1, { b: null }] }, '1': 'integer-like key' }, {}]
-    for (const event of events) await log.append(event)
+    const metas: unknown[] = []
+    for (const event of events) metas.push((await log.append(event))._meta)
     await log.close()
-    expect(await readFile(filename, 'utf8')).toBe(events.map((event, index) => `${JSON.stringify({ ...event, index })}\n`).join(''))
+    expect(await readFile(filename, 'utf8')).toBe(events.map((event, index) => `${JSON.stringify({ ...event, _meta: metas[index], index })}\n`).join(''))
   })
 
   it('loads a log written by the original 0.2.x unchanged, and appends after it', async () => {
@@ -142,7 +148,7 @@ describe('the file format', () => {
     await log.close()
     const after = await readFile(filename, 'utf8')
     expect(after.startsWith(original)).toBe(true)
-    expect(after.slice(original.length)).toBe('{"type":"bookmark","index":3}\n')
+    expect(after.slice(original.length)).toMatch(/^\{"type":"bookmark","_meta":\{"at":"[^"]+"\},"index":3\}\n$/)
   })
 
   it('opens an existing file without reading all of it; events({ after }) reads only what it delivers; a replay streams', async () => {
@@ -239,7 +245,7 @@ describe('a torn last line', () => {
         .join(''),
     )
     expect(log!.length).toBe(3)
-    expect(await log!.append({ type: 'counted', n: 3 })).toEqual({ type: 'counted', n: 3, index: 3 })
+    expect(await log!.append({ type: 'counted', n: 3 })).toEqual({ type: 'counted', n: 3, _meta: timeOnly, index: 3 })
     await log!.close()
     expect(await readLines(filename)).toEqual(countedLines(4))
   })
@@ -272,7 +278,7 @@ describe('a torn last line', () => {
     expect(await tornFiles(filename)).toEqual([])
     expect(log!.length).toBe(3)
     expect((await log!.append({ type: 'counted', n: 3 })).index).toBe(3)
-    expect(await collect(log!)).toEqual(countedLines(4).map((line) => JSON.parse(line)))
+    expect(await collect(log!)).toEqual(countedLines(4).map((line, n) => (n < 3 ? JSON.parse(line) : { ...JSON.parse(line), _meta: timeOnly })))
     await log!.close()
     expect(await readLines(filename)).toEqual(countedLines(4))
   })
@@ -723,7 +729,7 @@ describe('the writer lock', () => {
     const refusal = JSON.parse(await contender.nextLine()) as { pid: number; code: string; message: string }
     expect(refusal).toMatchObject({ pid: 1, code: 'LOG_LOCKED' })
     expect(refusal.message).toContain(`process 1 on ${hostname()} (in another pid namespace: another container?) has held it since`)
-    expect(await readFile(filename, 'utf8')).toBe('{"type":"first","index":0}\n')
+    expect(await readLines(filename)).toEqual(['{"type":"first","index":0}'])
     await holder.kill()
   }, 60_000)
 
@@ -818,7 +824,7 @@ describe('a read-only follower', () => {
       [filename],
     )
     expect(await child.nextLine()).toBe('following')
-    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 0, index: 0 })
+    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 0, _meta: timeOnly, index: 0 })
     // Wait so the child is caught up and idle; it must not exit meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(child.process.exitCode).toBe(null)
@@ -827,13 +833,13 @@ describe('a read-only follower', () => {
     for (let n = 1; n <= 10; n++) {
       const appendedAt = performance.now()
       await writer.append({ type: 'counted', n })
-      expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+      expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, _meta: timeOnly, index: n })
       latencies.push(performance.now() - appendedAt)
     }
     console.log(`follower in another process, ms from append to delivery: ${latencies.map((ms) => ms.toFixed(1)).join(' ')}`)
     for (let n = 11; n <= 50; n++) await writer.append({ type: 'counted', n })
     await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append({ type: 'counted', n: 51 + i })))
-    for (let n = 11; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+    for (let n = 11; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, _meta: timeOnly, index: n })
     expect(await child.exited).toEqual({ code: 0, signal: null })
     await writer.close()
   })
