@@ -37,4 +37,10 @@ export interface StateStoreBackend<S> {
    * synchronously leave it out.
    */
   writeSync?(snapshot: StateSnapshot<S>): void
+  /**
+   * Optional: releases what the backend holds (a connection pool it made).
+   * `StateStore.close()` calls it after its last write; nothing is called on
+   * the backend after it.
+   */
+  close?(): Promise<void>
 }

@@ -48,6 +48,12 @@ export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>)
         envelope,
       ])
     },
+    async close(): Promise<void> {
+      // Ends the pool if the backend made it from a connection string; a pool of yours stays open.
+      const opened = connection
+      connection = undefined
+      if (opened !== undefined) await (await opened.catch(() => undefined))?.release()
+    },
   }
   return options.initialState === undefined ? backend : { ...backend, initialState: options.initialState }
 }
