@@ -257,6 +257,8 @@ class PostgresStorage implements LogStorage {
    * read in the same snapshot, says where to stop.
    */
   async *#readMatching(from: number, filter: EventFilter): AsyncGenerator<StoredEvent[]> {
+    if (this.#closed) return
+    this.#pool() // not open yet: LogClosedError, as an unfiltered read gives
     const { fields, values } = whereArrays(filter)
     const statement = this.#filteredRead(filter.types !== undefined, fields.length)
     const filterValues: unknown[] = filter.types !== undefined ? [filter.types] : []
