@@ -262,7 +262,7 @@ class PostgresStorage implements LogStorage {
     const { fields, values } = whereArrays(filter)
     const statement = this.#filteredRead(filter.types !== undefined, fields.length)
     const filterValues: unknown[] = filter.types !== undefined ? [filter.types] : []
-    fields.forEach((field, i) => filterValues.push(field, values[i]))
+    for (let i = 0; i < fields.length; i++) filterValues.push(fields[i], values[i])
     let position = from
     let span = firstFilteredSpan
     for (;;) {
