@@ -36,12 +36,12 @@ const inspectPage: Plugin = {
 
 export default defineConfig([
   {
-    entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts' },
+    entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', testing: 'src/testing/index.ts' },
     // Entries share one copy of common code (error classes above all), in CommonJS too.
     splitting: true,
     format: ['esm', 'cjs'],
     // Every build's declarations come from here: two dts builds would delete each other's output.
-    dts: { entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', browser: 'src/browser.ts' } },
+    dts: { entry: { index: 'src/index.ts', postgres: 'src/postgres/index.ts', testing: 'src/testing/index.ts', browser: 'src/browser.ts' } },
     // The only clean. The builds below write into dist/ too, at the same time: leave their files alone.
     clean: ['!browser.js', '!cli.js'],
     target: 'node20',
@@ -54,7 +54,8 @@ export default defineConfig([
     format: ['esm'],
     dts: false,
     clean: false,
-    target: 'es2022',
+    // ES2020, not newer: CDNs and bundlers with older parsers (Skypack's among them) must accept it. test/browser/bundle.test.ts parses it so.
+    target: 'es2020',
     platform: 'browser',
     splitting: false,
     sourcemap: false,

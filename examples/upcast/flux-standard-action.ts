@@ -16,7 +16,7 @@ const log = await initLog<DomainEvent>({
   filename: '/tmp/bookmark-service/log.ndjson',
   upcast: (stored) => {
     if ('payload' in stored) return stored // already in the current shape
-    const { type, index, ...payload } = stored // the log puts `index` back
+    const { type, index, _meta, ...payload } = stored // the log puts both back
     return { type, payload }
   },
 })

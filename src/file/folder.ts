@@ -8,6 +8,7 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { mkdir } from 'node:fs/promises'
 import { dirname } from 'node:path'
+import { FileAccessError } from '../core/errors.js'
 
 /** Creates `filename`'s folder and any missing parents. */
 export async function createFolderFor(filename: string): Promise<void> {
@@ -28,11 +29,12 @@ export function createFolderForSync(filename: string): void {
 }
 
 /**
- * This library's explanation of a failed file-system call: Node's error is
- * its `cause`, and its `code` is kept, so callers can still branch on it.
+ * This library's explanation of a failed file-system call: a
+ * `FileAccessError` (code `FILE_ACCESS`) whose `cause` is Node's error and
+ * whose `systemCode` is Node's code, so callers can still branch on it.
  */
-export function explainedError(message: string, error: unknown): Error {
-  return Object.assign(new Error(`tiny-event-sourcing: ${message}`, { cause: error }), { code: (error as NodeJS.ErrnoException).code })
+export function explainedError(message: string, error: unknown): FileAccessError {
+  return new FileAccessError(message, error)
 }
 
 /** The nearest folder or file on the way to `path` that exists, if any. */

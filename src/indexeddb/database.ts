@@ -6,6 +6,8 @@
  */
 
 /** Name of the IndexedDB database, as shown in the browser's developer tools. */
+import { TinyEventSourcingError } from '../core/errors.js'
+
 export const databaseName = 'tiny-event-sourcing'
 export const eventsStore = 'events'
 export const snapshotsStore = 'snapshots'
@@ -16,7 +18,7 @@ let connection: Promise<IDBDatabase> | undefined
 /** Opens (once per page) the shared database, creating its object stores the first time. */
 export function openDatabase(): Promise<IDBDatabase> {
   connection ??= new Promise<IDBDatabase>((resolve, reject) => {
-    if (typeof indexedDB === 'undefined') throw new Error('tiny-event-sourcing: IndexedDB is not available here; use memoryStorage()')
+    if (typeof indexedDB === 'undefined') throw new TinyEventSourcingError('INDEXEDDB_UNAVAILABLE', 'IndexedDB is not available here; use memoryStorage()')
     const request = indexedDB.open(databaseName, 1)
     request.onupgradeneeded = () => {
       const db = request.result

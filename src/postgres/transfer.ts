@@ -1,6 +1,6 @@
 import { access, stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
-import { usageError } from '../core/errors.js'
+import { FileAccessError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import { fileStorage } from '../file/storage.js'
 import type { LogStorage } from '../core/log-storage.js'
 import { postgresStorage, type PostgresStorageOptions } from './storage.js'
@@ -24,9 +24,9 @@ export async function importLog(options: TransferOptions): Promise<number> {
   try {
     await access(filename)
   } catch (error) {
-    throw new Error(
-      `tiny-event-sourcing: cannot import ${resolve(filename)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}`,
-      { cause: error },
+    throw new FileAccessError(
+      `cannot import ${resolve(filename)}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'the file does not exist' : (error as Error).message}`,
+      error,
     )
   }
   return copyLog(fileStorage(filename, { readOnly: true }), target)
@@ -45,7 +45,10 @@ export async function exportLog(options: TransferOptions): Promise<number> {
     () => 0,
   )
   if (size > 0) {
-    throw new Error(`tiny-event-sourcing: ${resolve(filename)} already exists (${size} bytes); export into a new file so that every event keeps its index`)
+    throw new TinyEventSourcingError(
+      'TARGET_NOT_EMPTY',
+      `${resolve(filename)} already exists (${size} bytes); export into a new file so that every event keeps its index`,
+    )
   }
   return copyLog(postgresStorage(options), fileStorage(filename, { fsync: true }))
 }
@@ -73,14 +76,20 @@ async function copyLog(source: LogStorage, target: LogStorage): Promise<number> 
     const held = await target.open()
     try {
       if (held > 0) {
-        throw new Error(`tiny-event-sourcing: ${target.name} already holds ${held} events; copy into a new, empty log so that every event keeps its index`)
+        throw new TinyEventSourcingError(
+          'TARGET_NOT_EMPTY',
+          `${target.name} already holds ${held} events; copy into a new, empty log so that every event keeps its index`,
+        )
       }
       let copied = 0
       for await (const batch of source.read(0)) {
         const records = batch.map(({ index: _index, ...event }) => JSON.stringify(event))
         const first = await target.append(records, { expectedLastIndex: copied - 1 })
         if (first !== batch[0]!.index) {
-          throw new Error(`tiny-event-sourcing: ${target.name} gave index ${first} to event ${batch[0]!.index} of ${source.name}; the copy stopped there`)
+          throw new TinyEventSourcingError(
+            'COPY_FAILED',
+            `${target.name} gave index ${first} to event ${batch[0]!.index} of ${source.name}; the copy stopped there`,
+          )
         }
         copied += records.length
       }

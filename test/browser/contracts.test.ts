@@ -6,10 +6,9 @@
  * follower of the LogStorage contract lives in a second tab.
  */
 import type { Page } from 'playwright-core'
-import { beforeAll } from 'vitest'
+import { beforeAll, describe, it } from 'vitest'
 import { AppendConflictError, CorruptStateError, type LogStorage, type StateSnapshot, type StateStoreBackend } from '../../src/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
-import { describeLogStorage } from '../contracts/log-storage.js'
+import { describeLogStorage, describeStateStoreBackend } from '../../src/testing/index.js'
 import { useBrowser } from './harness.js'
 
 const browser = useBrowser()
@@ -111,11 +110,15 @@ function pageStorage(page: Page, name: string, options: { readOnly?: boolean } =
   }
 }
 
-describeLogStorage('indexedDbStorage in Chromium (follower in a second tab)', {
-  create: () => pageStorage(writerTab, `contract-log-${process.pid}-${++logCount}`),
-  reopen: (closed) => pageStorage(writerTab, closed.name),
-  follow: (writer) => pageStorage(followerTab, writer.name, { readOnly: true }),
-})
+describeLogStorage(
+  'indexedDbStorage in Chromium (follower in a second tab)',
+  {
+    create: () => pageStorage(writerTab, `contract-log-${process.pid}-${++logCount}`),
+    reopen: (closed) => pageStorage(writerTab, closed.name),
+    follow: (writer) => pageStorage(followerTab, writer.name, { readOnly: true }),
+  },
+  { describe, it },
+)
 
 let placeCount = 0
 
@@ -143,7 +146,11 @@ function pageBackend(name: string, initialState?: unknown): StateStoreBackend<un
   return initialState === undefined ? backend : { ...backend, initialState }
 }
 
-describeStateStoreBackendContract('fsStoreBackend of the browser build (IndexedDB) in Chromium', () => {
-  const name = `contract-state-${process.pid}-${++placeCount}.json`
-  return { open: (initialState?: unknown) => pageBackend(name, initialState) }
-})
+describeStateStoreBackend(
+  'fsStoreBackend of the browser build (IndexedDB) in Chromium',
+  {
+    create: (initialState) => pageBackend(`contract-state-${process.pid}-${++placeCount}.json`, initialState),
+    reopen: (previous, initialState) => pageBackend(previous.name, initialState),
+  },
+  { describe, it },
+)

@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, join, normalize as normalizePath } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
+import { denoPermissions } from '../runtimes/deno-permissions.js'
 import { at, codeBlocks, headings, links, normalize, pages, root } from './markdown.js'
 
 const all = pages()
@@ -153,6 +154,9 @@ describe('code in the documentation', () => {
           if (!commands.has(cli[1]!) && cli[1] !== '--help' && cli[1] !== '<command>') wrong.push(`${at(block)}: ${command} (no command ${cli[1]})`)
         } else if (npm) {
           if (!['install', 'ci'].includes(npm[1]!) && !scripts.includes(npm[1]!)) wrong.push(`${at(block)}: ${command} (no script ${npm[1]} in package.json)`)
+        } else if (command.startsWith('deno run ')) {
+          const flags = command.split(' ').filter((word) => word.startsWith('--'))
+          if (flags.join(' ') !== denoPermissions.join(' ')) wrong.push(`${at(block)}: ${command} (the flow runs Deno with ${denoPermissions.join(' ')})`)
         } else if (!/^(curl|jq|mv) /.test(command)) {
           wrong.push(`${at(block)}: ${command} (a command this test does not know)`)
         }

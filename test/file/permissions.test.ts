@@ -28,7 +28,7 @@ try {
   else throw new Error('unknown operation ' + operation)
   console.log(JSON.stringify({ ok: true }))
 } catch (error) {
-  console.log(JSON.stringify({ message: error.message, code: error.code, causeCode: error.cause?.code }))
+  console.log(JSON.stringify({ message: error.message, code: error.code, systemCode: error.systemCode, causeCode: error.cause?.code }))
 }
 `
 
@@ -53,7 +53,7 @@ async function expectUnchanged(filename: string, text: string): Promise<void> {
 }
 
 function denied(message: string): unknown {
-  return { message, code: 'EACCES', causeCode: 'EACCES' }
+  return { message, code: 'FILE_ACCESS', systemCode: 'EACCES', causeCode: 'EACCES' }
 }
 
 /** A folder the child can enter and read but not write to. */

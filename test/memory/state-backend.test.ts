@@ -1,14 +1,16 @@
 import { describe, expect, it } from 'vitest'
 import { memoryStoreBackend } from '../../src/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeStateStoreBackend } from '../../src/testing/index.js'
 
-describeStateStoreBackendContract('memoryStoreBackend', () => {
-  // Memory has no place outside the backend object: every open() shares one.
-  const shared = memoryStoreBackend<unknown>()
-  return {
-    open: (initialState?: unknown) => (initialState === undefined ? shared : { ...shared, initialState }),
-  }
-})
+describeStateStoreBackend(
+  'memoryStoreBackend',
+  {
+    create: (initialState) => memoryStoreBackend(initialState),
+    // Memory has no place outside the backend object: reopening is using it again.
+    reopen: (previous, initialState) => (initialState === undefined ? previous : { ...previous, initialState }),
+  },
+  { describe, it },
+)
 
 describe('memoryStoreBackend', () => {
   it('is named "memory" unless given a name', () => {
@@ -18,10 +20,10 @@ describe('memoryStoreBackend', () => {
 
   it('refuses, at write, a state JSON cannot store, keeping what it had', async () => {
     const backend = memoryStoreBackend<unknown>()
-    await backend.write({ version: 0, state: 'kept' })
+    await backend.write({ _version: 0, state: 'kept' })
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
-    await expect(backend.write({ version: 1, state: cyclic })).rejects.toThrow(TypeError)
-    expect(await backend.read()).toEqual({ version: 0, state: 'kept' })
+    await expect(backend.write({ _version: 1, state: cyclic })).rejects.toThrow(TypeError)
+    expect(await backend.read()).toEqual({ _version: 0, state: 'kept' })
   })
 })

@@ -4,27 +4,41 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CorruptStateError, fsStoreBackend, initLog, initStateStore, project, type Indexed, type Log, type StateStoreBackend } from '../../src/index.js'
 import { importLog, postgresStorage, postgresStoreBackend } from '../../src/postgres/index.js'
-import { describeStateStoreBackendContract } from '../contracts/state-store-backend.js'
+import { describeStateStoreBackend } from '../../src/testing/index.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
 let placeCount = 0
 
-describeStateStoreBackendContract('postgresStoreBackend', () => {
-  const name = `contract-${++placeCount}`
-  const pool = server.pool({ max: 2 })
-  return {
-    open: (initialState?: unknown) => postgresStoreBackend({ pool, name, initialState }),
-  }
-})
+/** The row name of each backend the contract suite made. */
+const placeNames = new WeakMap<object, string>()
+
+describeStateStoreBackend(
+  'postgresStoreBackend',
+  {
+    create(initialState) {
+      const name = `contract-${++placeCount}`
+      const backend = postgresStoreBackend({ pool: server.pool({ max: 2 }), name, initialState })
+      placeNames.set(backend, name)
+      return backend
+    },
+    reopen(previous, initialState) {
+      const name = placeNames.get(previous)!
+      const backend = postgresStoreBackend({ pool: server.pool({ max: 2 }), name, initialState })
+      placeNames.set(backend, name)
+      return backend
+    },
+  },
+  { describe, it },
+)
 
 describe('postgresStoreBackend', () => {
   it('keeps the file envelope in one row, replaced by one statement', async () => {
     const pool = server.pool()
     const backend = postgresStoreBackend({ pool, name: 'bookmarks', initialState: { byUrl: {} } })
     expect(backend.name).toBe('PostgreSQL state "bookmarks" (tiny_event_sourcing.states)')
-    await backend.write({ version: 3, state: { byUrl: { a: 1 } } })
-    await backend.write({ version: 5, projection: 'v2', state: { byUrl: { a: 2 } } })
+    await backend.write({ _version: 3, state: { byUrl: { a: 1 } } })
+    await backend.write({ _version: 5, _projection: 'v2', state: { byUrl: { a: 2 } } })
     const { rows } = await pool.query(`SELECT envelope::text FROM tiny_event_sourcing.states WHERE name = 'bookmarks'`)
     expect(rows).toEqual([{ envelope: '{"_version":5,"_projection":"v2","state":{"byUrl":{"a":2}}}' }])
   })
