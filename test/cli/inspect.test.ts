@@ -27,7 +27,12 @@ async function dataFolder(): Promise<string> {
     const at = new Date(startMs + i * 90_000 + (i % 7) * 1000).toISOString()
     const meta = i < untimed ? undefined : { at, ...(i % 3 === 1 ? { causedBy: i - 1, correlationId: `c-${i - 1}` } : {}) }
     const url = `https://site${i % 40}.example/`
-    const event = i % 3 === 0 ? { type: 'bookmark', url, ...(i > 2000 ? { tags: ['new'] } : {}) } : i % 3 === 1 ? { type: 'info', url, title: `Site ${i % 40}` } : { type: 'visit', url, n: i }
+    const event =
+      i % 3 === 0
+        ? { type: 'bookmark', url, ...(i > 2000 ? { tags: ['new'] } : {}) }
+        : i % 3 === 1
+          ? { type: 'info', url, title: `Site ${i % 40}` }
+          : { type: 'visit', url, n: i }
     list.push(meta === undefined ? event : { ...event, _meta: meta })
   }
   await writeLog(join(dir, 'log.ndjson'), list)
@@ -40,7 +45,16 @@ async function dataFolder(): Promise<string> {
 /** Every file of `dir` by name, with a hash of its bytes. */
 async function filesOf(dir: string): Promise<Record<string, string>> {
   const names = (await readdir(dir)).sort()
-  return Object.fromEntries(await Promise.all(names.map(async (name) => [name, createHash('sha256').update(await readFile(join(dir, name))).digest('hex')])))
+  return Object.fromEntries(
+    await Promise.all(
+      names.map(async (name) => [
+        name,
+        createHash('sha256')
+          .update(await readFile(join(dir, name)))
+          .digest('hex'),
+      ]),
+    ),
+  )
 }
 
 /** Starts `inspect` on `args` and resolves with the URL it prints. */
@@ -193,7 +207,9 @@ describe('tiny-event-sourcing inspect', () => {
       Array.from({ length: 30 }, (_, n) => ({ type: n % 2 ? 'a' : 'b', n })),
     )
     await page.waitForSelector('#timeline canvas', { timeout: 30_000 })
-    expect(await page.textContent('#timeline .note')).toBe('No event in this log has a time (written by 0.2.x or with metadata: false): the timeline runs over indices.')
+    expect(await page.textContent('#timeline .note')).toBe(
+      'No event in this log has a time (written by 0.2.x or with metadata: false): the timeline runs over indices.',
+    )
     expect(await page.textContent('#timeline h2')).toBe('Timeline events per event')
     await page.screenshot({ path: join(shots, 'inspect-untimed.png'), fullPage: false })
     await page.close()

@@ -62,8 +62,8 @@ export class ReadModels {
         state: snapshot.state,
         info: {
           file,
-          version: snapshot.version,
-          ...(snapshot.projection === undefined ? {} : { projection: snapshot.projection }),
+          version: snapshot._version,
+          ...(snapshot._projection === undefined ? {} : { projection: snapshot._projection }),
           bytes: info.size,
           written: info.mtime.toISOString(),
         },
