@@ -15,7 +15,7 @@ export function entryFor<T extends object>(environment: Environment, technology:
    * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file
    * (in a page: an IndexedDB log of that name), one event a line.
    */
-  function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
+  function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>): Promise<Log<E>> {
     return openLog<E>(options, environment)
   }
   /**

@@ -42,6 +42,16 @@ export interface StorageAppendOptions {
   condition?: AppendCondition
 }
 
+/** Options the log passes to `LogStorage.open`. */
+export interface StorageOpenOptions {
+  /**
+   * The log only reads and follows (`initLog({ readOnly: true })`): the
+   * storage must change nothing it stores (no crash repair, no writer's
+   * lock), and the log never calls `append`. Default `false`.
+   */
+  readOnly?: boolean
+}
+
 /**
  * Where a log keeps its events. Implement these few methods to put a log
  * anywhere; the built-in storages use nothing more.
@@ -52,8 +62,12 @@ export interface StorageAppendOptions {
 export interface LogStorage {
   /** Human-readable name used in error messages (a filename, a table…). */
   readonly name: string
-  /** Prepares the storage (recovering from crashes if needed) and resolves with the number of stored events. */
-  open(): Promise<number>
+  /**
+   * Prepares the storage (recovering from crashes if needed, unless
+   * `readOnly`) and resolves with the number of stored events. The log calls
+   * it once, before any other member; a storage object serves one log.
+   */
+  open(options?: StorageOpenOptions): Promise<number>
   /**
    * Stores the records after every record already stored, all or nothing, and
    * resolves with the index given to the first. A record must be readable

@@ -6,22 +6,36 @@ import type { Indexed, LogStorage } from './log-storage.js'
 export type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 
 /** Options of `initLog`. Give a `filename`, or a `storage` of your own. */
-export interface InitLogOptions {
+export interface InitLogOptions<E extends object = Record<string, unknown>> {
   /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
   filename?: string
-  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. */
+  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. Its own options (such as `fileStorage(name, { fsync })`) go to it. */
   storage?: LogStorage
-  /** Resolve each append only once it is flushed to disk (one `fdatasync` per batch). Default `false`. */
+  /**
+   * With `filename`: resolve each append only once it is flushed to disk (one
+   * `fdatasync` per batch). With a `storage`, give it to the storage instead,
+   * e.g. `fileStorage(name, { fsync: true })`.
+   * @default false
+   */
   fsync?: boolean
-  /** Follow a log another process writes: no lock is taken, appends are refused. Default `false`. */
+  /**
+   * Follow a log another process writes, with any storage: the storage is
+   * opened read-only (no lock is taken, nothing stored is changed) and appends
+   * are refused.
+   * @default false
+   */
   readOnly?: boolean
   /**
-   * Turns a stored event of an older shape into the current one as it is read,
-   * so events can be reshaped without rewriting the log. Receives the stored
-   * object (with `index`) and returns the event to deliver; the `index` is kept.
-   * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
+   * Turns a stored event of an older shape into the current one, `E`, as it
+   * is read, so events can be reshaped without rewriting the log. Receives the
+   * stored object (with `index`) and returns the event to deliver; the
+   * `index` is kept. If it throws or returns a non-object, the iteration ends
+   * with an `UpcastError`. Annotate `stored` with the shapes the log really
+   * holds (e.g. `Indexed<DomainEvent | OldBookmarkEvent>`) to have them
+   * narrowed rather than cast.
    */
-  upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
+  // biome-ignore lint/suspicious/noExplicitAny: what a log holds is not typed, and `any` lets `stored` be annotated with the shapes it has (an interface is no Record<string, unknown>)
+  upcast?(stored: Indexed<Record<string, any>>): E
 }
 
 /** Options of `log.append`. */
@@ -82,17 +96,32 @@ const recentCapacityBytes = 4 * 1024 * 1024
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line, each carrying its `index`.
  */
-export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions, environment: Environment): Promise<Log<E>> {
+export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>, environment: Environment): Promise<Log<E>> {
+  checkOptions(options)
   const storage = options?.storage ?? storageFor(options, environment)
-  const length = await storage.open()
+  const length = await storage.open({ readOnly: options?.readOnly ?? false })
   return createLog<E>(storage, length, options, environment)
 }
 
-function storageFor(options: InitLogOptions, { defaultStorage }: Environment): LogStorage {
+/** Refuses options that would otherwise be ignored without a word. */
+function checkOptions(options: InitLogOptions<object>): void {
+  if ('fsImpl' in (options ?? {})) {
+    // 0.2.x's hook for a file system of one's own (for tests, mostly).
+    throw usageError(
+      'initLog({ fsImpl }) is gone since 1.0: for a log in memory (tests) pass { storage: memoryStorage() }; ' +
+        'to keep the log anywhere else, pass { storage } with a LogStorage of your own',
+    )
+  }
+  if (options?.storage !== undefined && options.fsync !== undefined) {
+    throw usageError('initLog({ storage, fsync }): fsync is an option of the storage, e.g. { storage: fileStorage(filename, { fsync: true }) }')
+  }
+}
+
+function storageFor(options: InitLogOptions<object>, { defaultStorage }: Environment): LogStorage {
   if (typeof options?.filename !== 'string' || options.filename === '') {
     throw usageError('initLog() needs { filename } or { storage }')
   }
-  return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
+  return defaultStorage(options.filename, { fsync: options.fsync ?? false })
 }
 
 /**
@@ -100,7 +129,7 @@ function storageFor(options: InitLogOptions, { defaultStorage }: Environment): L
  * this closure rather than in a class's private fields: a minifier shortens a
  * local variable to a letter, while every private field access keeps its `this.#`.
  */
-function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions, { keepAlive }: Environment): Log<E> {
+function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions<E>, { keepAlive }: Environment): Log<E> {
   const name = storage.name
   let closed = false
   /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */

@@ -7,14 +7,12 @@ import { AppendConflictError, CorruptLogError, FileAccessError, LogClosedError, 
 import { withIndex } from '../core/serialize.js'
 import { shellQuote } from './shell-quote.js'
 import { acquireFileLock } from './lock.js'
-import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
+import type { Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } from '../core/log-storage.js'
 
 /** Options of `fileStorage`. */
 export interface FileStorageOptions {
   /** Flush each batch to disk (`fdatasync`) before its appends resolve. Default `false`. */
   fsync?: boolean
-  /** Follow a file another process writes: no lock, no changes to the file, appends refused. Default `false`. */
-  readOnly?: boolean
 }
 
 type StoredEvent = Indexed<Record<string, unknown>>
@@ -41,7 +39,7 @@ function repairRemedy(filename: string): string {
  * last line left by a crash is moved to `<file>.torn-<time>` on open.
  */
 export function fileStorage(filename: string, options: FileStorageOptions = {}): LogStorage {
-  return new FileStorage(resolve(filename), options.fsync ?? false, options.readOnly ?? false)
+  return new FileStorage(resolve(filename), options.fsync ?? false)
 }
 
 function parseIndex(text: string): number | undefined {
@@ -89,7 +87,8 @@ function isBlank(bytes: Uint8Array): boolean {
 class FileStorage implements LogStorage {
   readonly name: string
   #fsync: boolean
-  #readOnly: boolean
+  /** Set by `open({ readOnly })`: follow a file another process writes, with no lock and no changes to the file. */
+  #readOnly = false
   #file: FileHandle | undefined
   #releaseLock: (() => Promise<void>) | undefined
   /** Byte offset just past the last complete, acknowledged line: readers never look beyond it. */
@@ -109,13 +108,13 @@ class FileStorage implements LogStorage {
   #refreshing: Promise<void> | undefined
   #refreshAgain = false
 
-  constructor(filename: string, fsync: boolean, readOnly: boolean) {
+  constructor(filename: string, fsync: boolean) {
     this.name = filename
     this.#fsync = fsync
-    this.#readOnly = readOnly
   }
 
-  async open(): Promise<number> {
+  async open(options?: StorageOpenOptions): Promise<number> {
+    this.#readOnly = options?.readOnly ?? false
     if (this.#readOnly) {
       try {
         this.#file = await open(this.name, 'r')
