@@ -20,7 +20,8 @@ export default defineConfig([
     format: ['esm'],
     dts: false,
     clean: false,
-    target: 'es2022',
+    // ES2020, not newer: CDNs and bundlers with older parsers (Skypack's among them) must accept it. test/browser/bundle.test.ts parses it so.
+    target: 'es2020',
     platform: 'browser',
     splitting: false,
     sourcemap: false,

@@ -3,11 +3,10 @@
 //   node bench/scenario.mjs <name> '<json args>'
 import { createReadStream, openSync, writeSync, closeSync, fdatasyncSync } from 'node:fs'
 import { appendFile, open, readFile } from 'node:fs/promises'
-import { createRequire } from 'node:module'
 import { initOriginalLog } from './original-design.mjs'
+import * as peers from './peers/index.mjs'
 import { makeEvent, now, percentile, rssTracker, storedLine } from './workload.mjs'
 
-const require = createRequire(import.meta.url)
 // BENCH_LIBRARY points at another build of the library (bench/compare.mjs uses it to measure before and after a change).
 const { initLog } = await import(process.env.BENCH_LIBRARY ?? '../dist/index.js')
 
@@ -98,7 +97,7 @@ const scenarios = {
   },
 
   async 'replay:emmett'({ count }) {
-    const { getInMemoryEventStore } = await import('@event-driven-io/emmett')
+    const { getInMemoryEventStore } = await peers.emmett()
     const store = getInMemoryEventStore()
     const batch = 10_000
     for (let n = 0; n < count; n += batch) {
@@ -122,7 +121,7 @@ const scenarios = {
   },
 
   async 'replay:event-storage'({ dir, count }) {
-    const EventStore = require('event-storage')
+    const EventStore = await peers.eventStorage()
     const rss = rssTracker()
     rss.start()
     const t0 = startClock()
@@ -141,7 +140,7 @@ const scenarios = {
   },
 
   async 'replay:sqlite'({ file, count }) {
-    const Database = require('better-sqlite3')
+    const Database = await peers.betterSqlite3()
     const rss = rssTracker()
     rss.start()
     const t0 = startClock()
@@ -160,7 +159,7 @@ const scenarios = {
 
   // ---- Setup of the peers' stores (not timed) ------------------------------
   async 'setup:event-storage'({ dir, count }) {
-    const EventStore = require('event-storage')
+    const EventStore = await peers.eventStorage()
     const store = new EventStore('bench', { storageDirectory: dir })
     await new Promise((resolve) => store.once('ready', resolve))
     const batch = 1000
@@ -174,7 +173,7 @@ const scenarios = {
   },
 
   async 'setup:sqlite'({ file, count }) {
-    const Database = require('better-sqlite3')
+    const Database = await peers.betterSqlite3()
     const db = new Database(file)
     db.pragma('journal_mode = WAL')
     db.exec('CREATE TABLE events (id INTEGER PRIMARY KEY, data TEXT NOT NULL)')
@@ -253,7 +252,7 @@ const scenarios = {
   },
 
   async 'burst:emmett'({ count }) {
-    const { getInMemoryEventStore } = await import('@event-driven-io/emmett')
+    const { getInMemoryEventStore } = await peers.emmett()
     const store = getInMemoryEventStore()
     const t0 = startClock()
     const appends = []
@@ -264,7 +263,7 @@ const scenarios = {
   },
 
   async 'burst:event-storage'({ dir, count }) {
-    const EventStore = require('event-storage')
+    const EventStore = await peers.eventStorage()
     const store = new EventStore('bench', { storageDirectory: dir })
     await new Promise((resolve) => store.once('ready', resolve))
     const t0 = startClock()
@@ -277,7 +276,7 @@ const scenarios = {
   },
 
   async 'burst:sqlite'({ file, count }) {
-    const Database = require('better-sqlite3')
+    const Database = await peers.betterSqlite3()
     const db = new Database(file)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = OFF')
@@ -328,7 +327,7 @@ const scenarios = {
   },
 
   async 'awaited:emmett'({ count }) {
-    const { getInMemoryEventStore } = await import('@event-driven-io/emmett')
+    const { getInMemoryEventStore } = await peers.emmett()
     const store = getInMemoryEventStore()
     const t0 = startClock()
     for (let n = 0; n < count; n++) await store.appendToStream('bookmarks', [{ type: 'bookmarked', data: makeEvent(n) }])
@@ -337,7 +336,7 @@ const scenarios = {
   },
 
   async 'awaited:event-storage'({ dir, count }) {
-    const EventStore = require('event-storage')
+    const EventStore = await peers.eventStorage()
     const store = new EventStore('bench', { storageDirectory: dir })
     await new Promise((resolve) => store.once('ready', resolve))
     const t0 = startClock()
@@ -348,7 +347,7 @@ const scenarios = {
   },
 
   async 'awaited:sqlite'({ file, count }) {
-    const Database = require('better-sqlite3')
+    const Database = await peers.betterSqlite3()
     const db = new Database(file)
     db.pragma('journal_mode = WAL')
     db.pragma('synchronous = OFF')

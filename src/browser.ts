@@ -3,7 +3,9 @@
  * same public names as the Node entry, with logs and state snapshots kept in
  * IndexedDB instead of files. No Node modules, no dependencies.
  */
-import { entryFor } from './entry.js'
+import { initLog as openLog, type InitLogOptions, type Log } from './core/log.js'
+import { initStateStore as openStateStore, type InitStateStoreOptions, type StateStore } from './core/state-store.js'
+import { defaultExport } from './entry.js'
 import { browserEnvironment } from './indexeddb/environment.js'
 import { indexedDbStoreBackend } from './indexeddb/state-backend.js'
 import { indexedDbStorage } from './indexeddb/storage.js'
@@ -14,8 +16,27 @@ export type { IndexedDbStorageOptions } from './indexeddb/storage.js'
 /** In a page, `fsStoreBackend(name)` keeps the snapshot in IndexedDB, so code written for Node runs unchanged. */
 export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from './indexeddb/state-backend.js'
 
-const browser = entryFor(browserEnvironment, { indexedDbStorage, fsStoreBackend: indexedDbStoreBackend })
-export const initLog = browser.initLog
-export const initStateStore = browser.initStateStore
-/** Every function of the library on one object, for `import tinyEventSourcing from 'tiny-event-sourcing'`. */
-export default browser.functions
+/**
+ * Opens (or creates) a log. In a page, `{ filename }` names a log kept in
+ * IndexedDB; one tab writes it, others may follow it with `readOnly: true`.
+ *
+ * @example
+ * const log = await initLog<BookmarkEvent>({ filename: 'bookmarks' })
+ */
+export function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>): Promise<Log<E>> {
+  return openLog<E>(options, browserEnvironment)
+}
+
+/**
+ * Opens a state store: reads the stored snapshot from `storeBackend`, or
+ * starts at version `-1` with the initial state. The latest state is written
+ * within `writeInterval`, on `flush()` and `close()`, and when the page is left.
+ *
+ * @example
+ * const store = await initStateStore({ storeBackend: fsStoreBackend('bookmarks', { byUrl: {} }) })
+ */
+export function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
+  return openStateStore<S>(options, browserEnvironment)
+}
+
+export default defaultExport({ initLog, initStateStore, indexedDbStorage, fsStoreBackend: indexedDbStoreBackend })

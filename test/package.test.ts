@@ -114,11 +114,11 @@ describe('the packed package', () => {
   it('has an exports map of only the conditions it means (types first), each pointing into dist/', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
     const conditions = manifest.exports['.'] as Record<string, Record<string, unknown>>
-    // `browser` first, so that browser builds (CDNs, bundlers) pick it over `import`.
-    expect(Object.keys(conditions)).toEqual(['browser', 'import', 'require'])
+    // `jsdelivr` (jsDelivr's /+esm) and `browser` first, so that browser builds (CDNs, bundlers) pick them over `import`.
+    expect(Object.keys(conditions)).toEqual(['jsdelivr', 'browser', 'import', 'require'])
     for (const [condition, target] of Object.entries(conditions)) {
       expect(Object.keys(target)).toEqual(['types', 'default'])
-      const entry = condition === 'browser' ? 'browser' : 'index'
+      const entry = condition === 'browser' || condition === 'jsdelivr' ? 'browser' : 'index'
       for (const file of Object.values(target)) expect(file).toMatch(new RegExp(`^\\./dist/${entry}\\.(d\\.c?ts|c?js)$`))
     }
   })

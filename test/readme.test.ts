@@ -12,98 +12,12 @@ import { removeTempDirs, tempDir } from './helpers/temp-dir.js'
 afterAll(removeTempDirs)
 
 const root = new URL('../', import.meta.url)
-const readme = await readFile(new URL('README.md', root), 'utf8')
+/** The reference moved from the README to docs/api.md (the browser and PostgreSQL names are on their own pages). */
+const reference = await readFile(new URL('docs/api.md', root), 'utf8')
 
-interface CodeBlock {
-  language: string
-  code: string
-  line: number
-  /** The file the block comes from, from the region around it: `<!-- example: path -->` or `<!-- excerpt: path -->`. */
-  example: string | undefined
-  /** `example`: the region's blocks together are the whole file. `excerpt`: each block appears in the file. */
-  kind: 'example' | 'excerpt' | undefined
-}
-
-/** The fenced code blocks of the README, each with the example region it sits in. */
-function codeBlocks(markdown: string): CodeBlock[] {
-  const blocks: CodeBlock[] = []
-  const lines = markdown.split('\n')
-  let example: string | undefined
-  let kind: CodeBlock['kind']
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!
-    const region = /^<!-- (example|excerpt): (\S+) -->$/.exec(line.trim())
-    if (region) {
-      kind = region[1] as CodeBlock['kind']
-      example = region[2]
-    } else if (/^<!-- \/(example|excerpt) -->$/.test(line.trim())) {
-      kind = undefined
-      example = undefined
-    }
-    const fence = /^(`{3,})(\w*)/.exec(line)
-    if (!fence) continue
-    const start = i
-    const code: string[] = []
-    for (i++; i < lines.length && !lines[i]!.startsWith(fence[1]!); i++) code.push(lines[i]!)
-    blocks.push({ language: fence[2]!, code: code.join('\n'), line: start + 1, example, kind })
-  }
-  return blocks
-}
-
-const normalize = (code: string) =>
-  code
-    .split('\n')
-    .map((line) => line.trimEnd())
-    .join('\n')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim()
-
-const blocks = codeBlocks(readme)
-const programLanguages = new Set(['ts', 'typescript', 'js', 'javascript', 'mjs', 'tsx'])
-
-describe('README.md code', () => {
-  it('is all copied from files under examples/, which tsc checks (npm run typecheck)', () => {
-    const loose = blocks.filter((block) => programLanguages.has(block.language) && block.example === undefined)
-    expect(
-      loose.map((block) => `README.md:${block.line}`),
-      'wrap these code blocks in <!-- example: examples/…/file.ts --> … <!-- /example --> (the blocks are the whole file) ' +
-        'or <!-- excerpt: examples/…/file.ts --> … <!-- /excerpt --> (each block is in the file), and keep them identical to it',
-    ).toEqual([])
-  })
-
-  it('has JSON examples that parse, one value a line as the files hold them', () => {
-    const json = blocks.filter((block) => block.language === 'json')
-    expect(json.length).toBeGreaterThanOrEqual(2)
-    for (const block of json) for (const line of block.code.split('\n')) expect(() => JSON.parse(line), `README.md:${block.line}`).not.toThrow()
-  })
-
-  const examples = [...new Set(blocks.flatMap((block) => (block.kind === 'example' ? [block.example!] : [])))]
-  it('has the six steps as examples/bookmarks/six-steps.ts', () => {
-    expect(examples).toContain('examples/bookmarks/six-steps.ts')
-  })
-
-  for (const example of examples) {
-    it(`shows ${example} exactly, in order`, async () => {
-      const file = await readFile(new URL(example, root), 'utf8')
-      const shown = blocks
-        .filter((block) => block.kind === 'example' && block.example === example)
-        .map((block) => block.code)
-        .join('\n\n')
-      expect(normalize(shown), `README.md's blocks for ${example} and the file differ: change both together`).toBe(normalize(file))
-    })
-  }
-
-  for (const block of blocks.filter((candidate) => candidate.kind === 'excerpt')) {
-    it(`has the code at README.md:${block.line} in ${block.example}`, async () => {
-      const file = await readFile(new URL(block.example!, root), 'utf8')
-      expect(normalize(file).includes(normalize(block.code)), `README.md:${block.line} is not in ${block.example}: change both together`).toBe(true)
-    })
-  }
-})
-
-describe('README.md reference', () => {
+describe('docs/api.md, the reference', () => {
   it('documents every export of the package', () => {
-    const documented = (name: string) => readme.includes(`\`${name}\``) || readme.includes(`\`${name}(`)
+    const documented = (name: string) => reference.includes(`\`${name}\``) || reference.includes(`\`${name}(`)
     const missing = Object.keys(library).filter((name) => name !== 'default' && !documented(name))
     expect(missing).toEqual([])
   })
@@ -112,7 +26,7 @@ describe('README.md reference', () => {
     const indexSource = (await readFile(new URL('src/index.ts', root), 'utf8')) + (await readFile(new URL('src/exports.ts', root), 'utf8'))
     const types = [...indexSource.matchAll(/^export type \{([^}]+)\}/gm)].flatMap((match) => match[1]!.split(',').map((name) => name.trim()))
     expect(types.length).toBeGreaterThanOrEqual(17)
-    expect(types.filter((name) => !readme.includes(`\`${name}\``) && !readme.includes(`\`${name}<`))).toEqual([])
+    expect(types.filter((name) => !reference.includes(`\`${name}\``) && !reference.includes(`\`${name}<`))).toEqual([])
   })
 
   it('has every function on the default export too', () => {
@@ -125,7 +39,7 @@ describe('README.md reference', () => {
     const errorsSource = await readFile(new URL('src/core/errors.ts', root), 'utf8')
     const codes = [...errorsSource.matchAll(/(?:super\(\s*|code = )'([A-Z_]+)'/g)].map((match) => match[1]!)
     expect(codes.length).toBeGreaterThanOrEqual(9)
-    expect(codes.filter((code) => !readme.includes(`\`${code}\``))).toEqual([])
+    expect(codes.filter((code) => !reference.includes(`\`${code}\``))).toEqual([])
   })
 })
 

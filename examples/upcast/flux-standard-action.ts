@@ -21,7 +21,7 @@ const log = await initLog<DomainEvent>({
     if ('payload' in stored) return stored // already in the current shape
     if (stored.type === 'bookmark') return { type: 'bookmark', payload: { url: stored.url } }
     const { url, title, faviconUrl } = stored
-    return { type: 'info', payload: { url, title, faviconUrl } } // the log puts `index` back
+    return { type: 'info', payload: { url, title, faviconUrl } } // the log puts `index` and `_meta` back
   },
 })
 

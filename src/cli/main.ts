@@ -15,11 +15,12 @@ import { repair } from './repair.js'
 import { state } from './state.js'
 import { stats } from './stats.js'
 import { tail } from './tail.js'
+import { tryCommand } from './try.js'
 
 const program = 'tiny-event-sourcing'
 
 /** Every subcommand, in the order `--help` lists them. */
-const commands: readonly Command[] = [cat, tail, stats, check, repair, state, importCommand, exportCommand]
+const commands: readonly Command[] = [cat, tail, stats, check, repair, state, tryCommand, importCommand, exportCommand]
 
 function generalHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length))

@@ -1,10 +1,9 @@
 import { stat } from 'node:fs/promises'
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import type { InitLogOptions, Log } from '../core/log.js'
 import { initLog } from '../index.js'
 import type { Indexed } from '../core/log-storage.js'
 import { UsageError } from './command.js'
+import { loadModule } from './load-module.js'
 
 type StoredEvent = Indexed<Record<string, unknown>>
 
@@ -29,15 +28,7 @@ export async function assertFile(filename: string, what: string): Promise<void> 
 }
 
 async function loadUpcast(modulePath: string): Promise<NonNullable<InitLogOptions['upcast']>> {
-  await assertFile(modulePath, 'a JavaScript module exporting an upcast function')
-  let loaded: Record<string, unknown>
-  try {
-    loaded = (await import(pathToFileURL(resolve(modulePath)).href)) as Record<string, unknown>
-  } catch (error) {
-    throw new Error(`--upcast ${modulePath} could not be loaded: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    })
-  }
+  const loaded = await loadModule(modulePath, '--upcast', 'a JavaScript module exporting an upcast function')
   const upcast = typeof loaded.default === 'function' ? loaded.default : loaded.upcast
   if (typeof upcast !== 'function') {
     throw new UsageError(`--upcast ${modulePath} must export a function (export default function upcast(stored) { … })`)

@@ -12,7 +12,8 @@ import { assertFile, openLogForReading } from './read-log.js'
 const listedKeys = 30
 const valueChars = 60
 
-function describe(value: unknown): string {
+/** A value in a few words: `an object with 3 keys`, `an array of 2 items`, or the value itself, cut short. */
+export function describe(value: unknown): string {
   if (value === null) return 'null'
   if (Array.isArray(value)) return `an array of ${plural(value.length, 'item', 'items')}`
   if (typeof value === 'object') {
@@ -28,7 +29,7 @@ function describe(value: unknown): string {
  * errors, except that a log given by mistake is named as such: the store's
  * advice for a corrupt state file (delete it) must not be given for a log.
  */
-async function readStateFile(filename: string): Promise<StateSnapshot<unknown>> {
+export async function readStateFile(filename: string): Promise<StateSnapshot<unknown>> {
   try {
     return (await fsStoreBackend(filename).read())!
   } catch (error) {
@@ -53,6 +54,18 @@ async function startsLikeALog(filename: string): Promise<boolean> {
     }
   }
   return false
+}
+
+/** The shape of a state: what it is, and its top-level keys with what each holds. */
+export function summarizeState(value: unknown): string {
+  let text = `state: ${describe(value)}\n`
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const entries = Object.entries(value)
+    const rows = entries.slice(0, listedKeys).map(([key, child]) => [`  ${key}`, describe(child)])
+    if (rows.length > 0) text += table(['  key', 'holds'], rows, [false, false])
+    if (entries.length > listedKeys) text += `  … and ${formatCount(entries.length - listedKeys)} more keys\n`
+  }
+  return text
 }
 
 /** `state <file>`: a state envelope's version and a summary of its state. */
@@ -101,13 +114,7 @@ Example:
             ? `${logFile} holds ${plural(length, 'event', 'events')}: the state is up to date.\n`
             : `${logFile} holds only ${formatCount(length)} events, but the state reflects events up to ${version}: it was built from another log, or the log was cut short.\n`
     }
-    text += `state: ${describe(value)}\n`
-    if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-      const entries = Object.entries(value)
-      const rows = entries.slice(0, listedKeys).map(([key, child]) => [`  ${key}`, describe(child)])
-      if (rows.length > 0) text += table(['  key', 'holds'], rows, [false, false])
-      if (entries.length > listedKeys) text += `  … and ${formatCount(entries.length - listedKeys)} more keys\n`
-    }
+    text += summarizeState(value)
     await out.write(text)
     await out.flush()
     return 0

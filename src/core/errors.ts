@@ -4,6 +4,9 @@
  * code)`) instead of parsing messages.
  */
 
+import type { AppendCondition } from './filter.js'
+import type { Indexed } from './log-storage.js'
+
 /** What every message starts with, so a log line says where it came from. The one place it is written. */
 const prefix = 'tiny-event-sourcing: '
 
@@ -55,6 +58,7 @@ export type TinyEventSourcingErrorCode =
   | 'DEPENDENCY_MISSING'
   | 'TARGET_NOT_EMPTY'
   | 'COPY_FAILED'
+  | 'POSTGRES_SCHEMA_OUTDATED'
 
 /**
  * Marks this library's errors. `Symbol.for` gives every copy of the library
@@ -220,20 +224,68 @@ export class LogReplacedError extends TinyEventSourcingError {
   }
 }
 
-/** `append(event, { expectedLastIndex })` found that the log had moved on. Nothing was written. */
+/** What a storage found when it refused an append for its `condition`. */
+export interface ConditionConflict {
+  /** The condition the append carried. */
+  readonly condition: AppendCondition
+  /** The first stored event after `condition.after` that matches it, as stored (not upcast). */
+  readonly event: Indexed<Record<string, unknown>>
+  /** The log's last index when the append was refused (-1 for an empty log). */
+  readonly actualLastIndex: number
+}
+
+/**
+ * An append was refused and nothing was written: the log had moved on past
+ * `append(event, { expectedLastIndex })`, or an event matching
+ * `append(event, { condition })` had been appended after `condition.after`.
+ * Read the new events and decide again.
+ */
 export class AppendConflictError extends TinyEventSourcingError {
   override name = 'AppendConflictError'
   declare readonly code: 'APPEND_CONFLICT'
-  /** The last index the caller expected. */
+  /** The last index the caller's decision was based on: its `expectedLastIndex`, or its `condition.after`. */
   declare readonly expectedLastIndex: number
   /** The log's actual last index (-1 for an empty log). */
   declare readonly actualLastIndex: number
+  /** For a refused `condition`: the condition. */
+  declare readonly condition: AppendCondition | undefined
+  /** For a refused `condition`: the first event after `condition.after` that matches it, as stored. */
+  declare readonly conflictingEvent: Indexed<Record<string, unknown>> | undefined
 
-  constructor(name: string, expectedLastIndex: number, actualLastIndex: number) {
-    super('APPEND_CONFLICT', `append to ${name} expected last index ${expectedLastIndex}, found ${actualLastIndex}; read the new events and decide again`)
-    this.expectedLastIndex = expectedLastIndex
-    this.actualLastIndex = actualLastIndex
+  constructor(name: string, expectedLastIndex: number, actualLastIndex: number)
+  constructor(name: string, conflict: ConditionConflict)
+  constructor(name: string, expected: number | ConditionConflict, actualLastIndex?: number) {
+    if (typeof expected === 'number') {
+      super('APPEND_CONFLICT', `append to ${name} expected last index ${expected}, found ${actualLastIndex}; read the new events and decide again`)
+      this.expectedLastIndex = expected
+      this.actualLastIndex = actualLastIndex!
+      this.condition = undefined
+      this.conflictingEvent = undefined
+    } else {
+      const { condition, event } = expected
+      const what = typeof event.type === 'string' ? `event ${event.index} (${JSON.stringify(event.type)})` : `event ${event.index}`
+      super(
+        'APPEND_CONFLICT',
+        `append to ${name} is refused: ${what} matches its condition ${describeCondition(condition)}; read the events after ${condition.after} and decide again`,
+      )
+      this.expectedLastIndex = condition.after
+      this.actualLastIndex = expected.actualLastIndex
+      this.condition = condition
+      this.conflictingEvent = event
+    }
   }
+}
+
+/** `{ types: ["bookmark"], where: {"url":"…"}, after: 3 }`, short enough for a message. */
+function describeCondition({ types, where, after }: AppendCondition): string {
+  const parts: string[] = []
+  if (types !== undefined) parts.push(`types: ${JSON.stringify(types)}`)
+  if (where !== undefined) {
+    const text = JSON.stringify(where)
+    parts.push(`where: ${text.length > 200 ? `${text.slice(0, 200)}…` : text}`)
+  }
+  parts.push(`after: ${after}`)
+  return `{ ${parts.join(', ')} }`
 }
 
 /** `initLog({ upcast })` threw for a stored event, or returned something other than an object. The log file is unchanged. */
@@ -326,6 +378,7 @@ export interface TinyEventSourcingErrors {
   DEPENDENCY_MISSING: TinyEventSourcingError & { readonly code: 'DEPENDENCY_MISSING' }
   TARGET_NOT_EMPTY: TinyEventSourcingError & { readonly code: 'TARGET_NOT_EMPTY' }
   COPY_FAILED: TinyEventSourcingError & { readonly code: 'COPY_FAILED' }
+  POSTGRES_SCHEMA_OUTDATED: TinyEventSourcingError & { readonly code: 'POSTGRES_SCHEMA_OUTDATED' }
 }
 
 /** The error a given code comes with. */

@@ -37,9 +37,22 @@ export interface StorageAppendOptions {
   /**
    * When set, the storage must refuse the batch with an `AppendConflictError`
    * if an event stored after `condition.after` matches the condition's
-   * filter, checked atomically with the write.
+   * filter (`matchesFilter` in core/filter.ts says which do), checked
+   * atomically with the write: `new AppendConflictError(name, { condition,
+   * event, actualLastIndex })` with the first matching event. Only events
+   * stored before the batch count, not the batch's own.
    */
   condition?: AppendCondition
+  /**
+   * When `true`, the records are one `log.appendAll()` batch: after a crash
+   * (kill -9, power loss) they must all be there or none, so a storage that
+   * can be torn mid-write marks the batch and sets a torn one aside whole on
+   * open. Without it each record is an event of its own, and a crash during
+   * the write may keep any prefix of the records (none of their appends had
+   * resolved). A batch of one record needs no mark.
+   * @default false
+   */
+  atomic?: boolean
 }
 
 /** Options the log passes to `LogStorage.open`. */
@@ -62,6 +75,14 @@ export interface StorageOpenOptions {
 export interface LogStorage {
   /** Human-readable name used in error messages (a filename, a table…). */
   readonly name: string
+  /**
+   * Optional: whether other processes or machines may append to this storage
+   * while it is open (PostgreSQL). The log then keeps the process alive while
+   * one of its iterators waits, as it does for a `readOnly` log; a storage's
+   * own timers and connections never do.
+   * @default false
+   */
+  readonly othersMayAppend?: boolean
   /**
    * Prepares the storage (recovering from crashes if needed, unless
    * `readOnly`) and resolves with the number of stored events. The log calls

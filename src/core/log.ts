@@ -1,12 +1,19 @@
 import { LogClosedError, UpcastError, usageError } from './errors.js'
+import { type AppendClock, appendClock, storedTimeMs } from './event-meta.js'
+import { rememberSource } from './event-source.js'
 import { serializeEvent } from './serialize.js'
 import type { Environment } from './environment.js'
-import type { Indexed, LogStorage } from './log-storage.js'
+import type { EventMeta, Indexed, LogStorage } from './log-storage.js'
 
 export type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 
-/** Options of `initLog`. Give a `filename`, or a `storage` of your own. */
-export interface InitLogOptions<E extends object = Record<string, unknown>> {
+/**
+ * Options of `initLog`. Give a `filename`, or a `storage` of your own. `E` is
+ * the log's event type, which `upcast` must return; options written without
+ * it (`InitLogOptions`) fit a log of any event type.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: options typed without an event type must still fit initLog<E>() for every E
+export interface InitLogOptions<E extends object = any> {
   /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
   filename?: string
   /** Where to keep the log instead of a file, e.g. `memoryStorage()`. Its own options (such as `fileStorage(name, { fsync })`) go to it. */
@@ -28,14 +35,26 @@ export interface InitLogOptions<E extends object = Record<string, unknown>> {
   /**
    * Turns a stored event of an older shape into the current one, `E`, as it
    * is read, so events can be reshaped without rewriting the log. Receives the
-   * stored object (with `index`) and returns the event to deliver; the
-   * `index` is kept. If it throws or returns a non-object, the iteration ends
-   * with an `UpcastError`. Annotate `stored` with the shapes the log really
-   * holds (e.g. `Indexed<DomainEvent | OldBookmarkEvent>`) to have them
-   * narrowed rather than cast.
+   * stored object (with `index` and `_meta`) and returns the event to deliver;
+   * the stored `index` and `_meta` are kept, whatever it returns. If it throws
+   * or returns a non-object, the iteration ends with an `UpcastError`.
+   * Annotate `stored` with the shapes the log really holds (e.g.
+   * `Indexed<DomainEvent | OldBookmarkEvent>`) to have them narrowed rather
+   * than cast.
    */
   // biome-ignore lint/suspicious/noExplicitAny: what a log holds is not typed, and `any` lets `stored` be annotated with the shapes it has (an interface is no Record<string, unknown>)
   upcast?(stored: Indexed<Record<string, any>>): E
+  /**
+   * Store `_meta` with every appended event: when it was appended (`at`), and
+   * what caused it (`causedBy`, `correlationId`, from the append's options).
+   * `false` writes 0.2.x's exact lines, the event's fields and `index` only;
+   * `causedBy` and `correlationId` are then refused. Either way, events
+   * already stored are read as they are, with or without `_meta`.
+   * @default true
+   * @example
+   * const log = await initLog({ filename: 'data/log.ndjson', metadata: false })
+   */
+  metadata?: boolean
 }
 
 /** Options of `log.append`. */
@@ -45,6 +64,28 @@ export interface AppendOptions {
    * (`-1` for an empty log); otherwise reject with `AppendConflictError`.
    */
   expectedLastIndex?: number
+  /**
+   * The event that caused this one: a stored event (as delivered by
+   * `events()`, or as an append resolved with it) or its index. Stored as
+   * `_meta.causedBy`; the new event also takes the cause's
+   * `_meta.correlationId`, unless `correlationId` is given. An index the log
+   * does not hold rejects the append with a `TypeError`, nothing written.
+   * In a `catchupSubscribe` handler, `context.append` sets it for you.
+   * @default undefined (the event has no cause recorded)
+   * @example
+   * const order = await log.append({ type: 'order-placed', id: 'o-1' })
+   * await log.append({ type: 'invoice-sent', order: 'o-1' }, { causedBy: order })
+   */
+  causedBy?: number | Indexed<object>
+  /**
+   * Ties the events of one flow together (a request's id, a user's
+   * session…), stored as `_meta.correlationId` and passed on to every event
+   * appended with this one as its `causedBy`. A non-empty string.
+   * @default the causing event's correlationId; none for an event without a cause
+   * @example
+   * await log.append({ type: 'bookmark', url }, { correlationId: request.headers['x-request-id'] })
+   */
+  correlationId?: string
 }
 
 /** Options of `log.events`. */
@@ -81,6 +122,8 @@ export interface Log<E> {
 interface PendingAppend {
   record: string
   event: object
+  /** What the event resolves with as `_meta`; `undefined` with `metadata: false`. */
+  meta: EventMeta | undefined
   expectedLastIndex: number | undefined
   resolve: (stored: Indexed<object>) => void
   reject: (error: unknown) => void
@@ -98,9 +141,30 @@ const recentCapacityBytes = 4 * 1024 * 1024
  */
 export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>, environment: Environment): Promise<Log<E>> {
   checkOptions(options)
+  const metadata = options?.metadata ?? true
+  if (typeof metadata !== 'boolean') throw usageError(`initLog({ metadata }) takes true or false, got ${String(metadata)}`)
   const storage = options?.storage ?? storageFor(options, environment)
   const length = await storage.open({ readOnly: options?.readOnly ?? false })
-  return createLog<E>(storage, length, options, environment)
+  let clock: AppendClock | undefined
+  if (metadata && !options.readOnly) {
+    try {
+      // Times never go back within a log, across restarts too: the clock is
+      // held to the last stored event's, the only one read.
+      clock = appendClock(length > 0 ? storedTimeMs((await readStoredEvent(storage, length - 1))?._meta) : Number.NEGATIVE_INFINITY)
+    } catch (error) {
+      await storage.close()
+      throw error
+    }
+  }
+  return createLog<E>(storage, length, options, environment, clock)
+}
+
+/** Event `index` as stored, read from the storage alone (a few lines of a file, a row), or `undefined` if it holds no such event. */
+async function readStoredEvent(storage: LogStorage, index: number): Promise<Indexed<Record<string, unknown>> | undefined> {
+  for await (const batch of storage.read(index)) {
+    return batch[0]?.index === index ? batch[0] : batch.find((event) => event.index === index)
+  }
+  return undefined
 }
 
 /** Refuses options that would otherwise be ignored without a word. */
@@ -129,7 +193,13 @@ function storageFor(options: InitLogOptions<object>, { defaultStorage }: Environ
  * this closure rather than in a class's private fields: a minifier shortens a
  * local variable to a letter, while every private field access keeps its `this.#`.
  */
-function createLog<E extends object>(storage: LogStorage, length: number, { readOnly = false, upcast }: InitLogOptions<E>, { keepAlive }: Environment): Log<E> {
+function createLog<E extends object>(
+  storage: LogStorage,
+  length: number,
+  { readOnly = false, upcast }: InitLogOptions<E>,
+  { keepAlive }: Environment,
+  clock: AppendClock | undefined,
+): Log<E> {
   const name = storage.name
   let closed = false
   /** Why the storage can no longer deliver what is written next (a followed file replaced): iterators end with it. */
@@ -137,6 +207,10 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   let closing: Promise<void> | undefined
   const appendQueue: PendingAppend[] = []
   let writing: Promise<void> | undefined
+  // Appends waiting, in call order, behind one whose cause must first be read
+  // from the storage (to inherit its correlationId); `releasing` moves them on.
+  let held: { pending: PendingAppend; ready: Promise<void> | undefined }[] | undefined
+  let releasing: Promise<void> | undefined
   // Records this log wrote last, starting at index recentFirst: iterators
   // that keep up are served from here instead of reading the storage again.
   let recent: string[] = []
@@ -150,6 +224,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   // waits the process is kept alive, as a pending socket read would keep it.
   let waiting = 0
   let release: (() => void) | undefined
+  const follows = readOnly || storage.othersMayAppend === true
 
   renewWakeUp()
   const stopWatching = storage.watch?.(
@@ -177,7 +252,7 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         wake()
         for (let i = 0; i < batch.length; i++) {
           const pending = batch[i]!
-          pending.resolve({ ...pending.event, index: first + i })
+          pending.resolve(asStored(pending, first + i))
         }
       } catch (error) {
         for (const pending of batch) pending.reject(error)
@@ -371,17 +446,19 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
   /** Resolves at the next append, close or abort. Must be called right after checking the length, with no await in between, so no wake-up is missed. */
   async function waitForChange(): Promise<void> {
     const changedNow = changed
-    if (readOnly && waiting++ === 0) release = keepAlive()
+    if (follows && waiting++ === 0) release = keepAlive()
     try {
       await changedNow
     } finally {
-      if (readOnly && --waiting === 0) release?.()
+      if (follows && --waiting === 0) release?.()
     }
   }
 
   function deliver(stored: Indexed<Record<string, unknown>>): Indexed<E> {
     if (upcast === undefined) return stored as unknown as Indexed<E>
     const index = stored.index
+    // A copy, so an upcast that changes the object it was given changes no metadata.
+    const meta = stored._meta === undefined ? undefined : { ...stored._meta }
     let upcasted: unknown
     try {
       upcasted = upcast(stored)
@@ -391,11 +468,108 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     if (typeof upcasted !== 'object' || upcasted === null || Array.isArray(upcasted)) {
       throw new UpcastError(name, index, `returned ${Array.isArray(upcasted) ? 'an array' : String(upcasted)} instead of an event object`)
     }
-    return { ...upcasted, index } as unknown as Indexed<E>
+    if (meta !== undefined) return { ...upcasted, _meta: meta, index } as unknown as Indexed<E>
+    const { _meta: _notStored, ...event } = upcasted as Record<string, unknown>
+    return { ...event, index } as unknown as Indexed<E>
+  }
+
+  /** What an append resolves with: the event as stored, as `events()` delivers it. */
+  function asStored(pending: PendingAppend, index: number): Indexed<object> {
+    return pending.meta === undefined ? { ...pending.event, index } : { ...pending.event, _meta: pending.meta, index }
+  }
+
+  /**
+   * Adds `_meta` to the pending append: the time now, and what `options` say
+   * caused it. Returns a promise when the cause must first be read from the
+   * storage (an index outside the recent window, without a correlationId).
+   */
+  function stamp(pending: PendingAppend, options: AppendOptions | undefined): Promise<void> | undefined {
+    const at = clock!.now()
+    const cause = options?.causedBy
+    let correlationId = options?.correlationId
+    if (cause === undefined && correlationId === undefined) {
+      pending.record = clock!.withMeta(pending.record, at, undefined, undefined)
+      pending.meta = { at }
+      return undefined
+    }
+    if (correlationId !== undefined && (typeof correlationId !== 'string' || correlationId === '')) {
+      throw usageError(`append(event, { correlationId }) takes a non-empty string, got ${JSON.stringify(correlationId) ?? String(correlationId)}`)
+    }
+    const finish = (causedBy: number | undefined, inherited: unknown): undefined => {
+      if (correlationId === undefined && typeof inherited === 'string') correlationId = inherited
+      pending.record = clock!.withMeta(pending.record, at, causedBy, correlationId)
+      const meta: { at: string; causedBy?: number; correlationId?: string } = { at }
+      if (causedBy !== undefined) meta.causedBy = causedBy
+      if (correlationId !== undefined) meta.correlationId = correlationId
+      pending.meta = meta
+      return undefined
+    }
+    if (cause === undefined) return finish(undefined, undefined)
+    if (typeof cause === 'object' && cause !== null) {
+      const index = (cause as { index?: unknown }).index
+      if (!(Number.isInteger(index) && (index as number) >= 0 && (index as number) < length)) {
+        throw usageError(
+          `append(event, { causedBy }) got an object with index ${String(index)}, not an event of ${name} (it has ${length}); give a stored event or its index`,
+        )
+      }
+      return finish(index as number, (cause as { _meta?: EventMeta })._meta?.correlationId)
+    }
+    if (!(Number.isInteger(cause) && (cause as number) >= 0)) {
+      throw usageError(`append(event, { causedBy }) takes a stored event or its index (0 or more), got ${String(cause)}`)
+    }
+    const index = cause as number
+    // Given a correlationId, only whether the cause exists is left to know.
+    if (correlationId !== undefined && index < length) return finish(index, undefined)
+    const record = recentRecord(index)
+    if (record !== undefined) return finish(index, (JSON.parse(record) as { _meta?: EventMeta })._meta?.correlationId)
+    return readStoredEvent(storage, index).then((stored) => {
+      if (stored === undefined) {
+        throw usageError(`append(event, { causedBy: ${index} }): ${name} holds no event ${index} (it has ${length}); give the index of a stored event`)
+      }
+      finish(index, stored._meta?.correlationId)
+    })
+  }
+
+  /** Queues an append for the writer, behind any held one; `ready` holds it (and every later one) until it settles. */
+  function enqueue(pending: PendingAppend, ready: Promise<void> | undefined): void {
+    if (held !== undefined || ready !== undefined) {
+      if (held === undefined) {
+        held = []
+        releasing = releaseHeld()
+      }
+      held.push({ pending, ready })
+      return
+    }
+    appendQueue.push(pending)
+    // Deferred to a microtask so that appends made in one synchronous run
+    // share a single write (group commit).
+    writing ??= Promise.resolve().then(writeQueued)
+  }
+
+  async function releaseHeld(): Promise<void> {
+    // Started from enqueue() before its first entry is pushed: the loop begins after it.
+    await Promise.resolve()
+    const entries = held!
+    for (let i = 0; i < entries.length; i++) {
+      const { pending, ready } = entries[i]!
+      if (ready !== undefined) {
+        try {
+          await ready
+        } catch (error) {
+          pending.reject(error)
+          continue
+        }
+      }
+      appendQueue.push(pending)
+      writing ??= Promise.resolve().then(writeQueued)
+    }
+    held = undefined
+    releasing = undefined
   }
 
   async function closeNow(): Promise<void> {
     // Appends already made are written; only later ones are refused.
+    while (releasing) await releasing
     while (writing) await writing
     closed = true
     stopWatching?.()
@@ -405,14 +579,15 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
     await storage.close()
   }
 
-  return {
+  const log: Log<E> = {
     name,
     get length() {
       return length
     },
     append(event: E, options?: AppendOptions): Promise<Indexed<E>> {
       const expectedLastIndex = options?.expectedLastIndex
-      let record: string
+      let pending: PendingAppend
+      let ready: Promise<void> | undefined
       // Every refusal is a rejection, never a throw: callers handle one kind of failure.
       try {
         if (closing) throw new LogClosedError(name)
@@ -422,21 +597,20 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
         if (expectedLastIndex !== undefined && !(Number.isInteger(expectedLastIndex) && expectedLastIndex >= -1)) {
           throw usageError(`append(event, { expectedLastIndex }) takes an index of -1 or more, got ${String(expectedLastIndex)}`)
         }
-        record = serializeEvent(event)
+        pending = { record: serializeEvent(event), event, meta: undefined, expectedLastIndex, resolve: undefined!, reject: undefined! }
+        if (clock !== undefined) ready = stamp(pending, options)
+        else if (options?.causedBy !== undefined || options?.correlationId !== undefined) {
+          throw usageError(
+            `the log ${name} was opened with metadata: false, which stores no causedBy or correlationId; leave them out, or open it without metadata: false`,
+          )
+        }
       } catch (error) {
         return Promise.reject(error)
       }
       return new Promise<Indexed<E>>((resolve, reject) => {
-        appendQueue.push({
-          record,
-          event,
-          expectedLastIndex,
-          resolve: resolve as PendingAppend['resolve'],
-          reject,
-        })
-        // Deferred to a microtask so that appends made in one synchronous run
-        // share a single write (group commit).
-        writing ??= Promise.resolve().then(writeQueued)
+        pending.resolve = resolve as PendingAppend['resolve']
+        pending.reject = reject
+        enqueue(pending, ready)
       })
     },
     events(options: EventsOptions = {}): AsyncIterableIterator<Indexed<E>> {
@@ -444,11 +618,12 @@ function createLog<E extends object>(storage: LogStorage, length: number, { read
       if (!Number.isInteger(after) || after < -1) {
         throw usageError(`events({ after }) takes an index of -1 or more, got ${String(options.after)}`)
       }
-      return iterate(after + 1, options.signal)
+      return rememberSource(iterate(after + 1, options.signal), log, after)
     },
     close(): Promise<void> {
       closing ??= closeNow()
       return closing
     },
   }
+  return log
 }

@@ -82,7 +82,8 @@ export function problemIn(value: unknown, keys: (string | number)[], ancestors: 
 /**
  * Turns an event into the record a storage keeps: the JSON text of a plain
  * object without `index` (the storage assigns it). Throws `InvalidEventError`
- * before anything is queued, so a bad event uses up no index.
+ * before anything is queued, so a bad event uses up no index; also for an
+ * event with a `_meta` field of its own, the name the log's metadata takes.
  */
 export function serializeEvent(event: unknown): string {
   if (typeof event !== 'object' || event === null || Array.isArray(event) || !isPlainObject(event)) {
@@ -91,6 +92,11 @@ export function serializeEvent(event: unknown): string {
   const keys: (string | number)[] = []
   const problem = problemIn(event, keys, [])
   if (problem) throw new InvalidEventError(`${pathOf(keys)} ${problem}`)
+  if ((event as { _meta?: unknown })._meta !== undefined && Object.hasOwn(event, '_meta')) {
+    throw new InvalidEventError(
+      'event._meta is where the log keeps its own metadata (at, causedBy, correlationId): rename that field, give causedBy and correlationId as append options, or, to append a copy of a stored event, leave it out: const { index, _meta, ...event } = stored',
+    )
+  }
   if (!Object.hasOwn(event, 'index')) return JSON.stringify(event)
   const { index: _ignored, ...withoutIndex } = event as Record<string, unknown>
   return JSON.stringify(withoutIndex)

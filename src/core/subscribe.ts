@@ -1,12 +1,54 @@
 import { StateAheadOfLogError, usageError } from './errors.js'
+import { type EventSource, sourceOf } from './event-source.js'
+import { checkFilter, type EventFilter, matchesFilter } from './filter.js'
 import { isProjectionVersion } from './snapshot-envelope.js'
-import type { Indexed, Log } from './log.js'
+import type { AppendOptions, Indexed, Log } from './log.js'
 import { type StateStore, useProjectionVersion } from './state-store.js'
 
 /** Options of `catchupSubscribe`. */
 export interface CatchupSubscribeOptions {
   /** Stops the subscription when aborted: the handler running finishes, no further event is handled, and the promise resolves. */
   signal?: AbortSignal
+  /**
+   * Which events the handler appends with `context.append`, as a filter such
+   * as `{ types: ['info', 'info-failed'] }`: makes each event's appends happen
+   * once, across crashes too. Before the first event, the events stored after
+   * where `log.events({ after })` starts are scanned (those only, never the
+   * whole log) for ones that match and were caused by an event after `after`:
+   * such an event was handled by a process stopped before it saved how far
+   * it got, and is not handled again. Append all of one event's results in
+   * one call, so they land together or not at all.
+   *
+   * Name only what this handler appends: an event another handler appended
+   * in reaction to the same event would mark it handled here too.
+   * @default undefined (every event from `after + 1` on is handled)
+   * @throws TypeError when `events` is not from `log.events()` or the filter is not one
+   * @example
+   * catchupSubscribe(log.events({ after: fetcher.getVersion() }), async (event, { append }) => {
+   *   if (event.type === 'bookmark') await append({ type: 'info', url: event.url, ...(await fetchPageInfo(event.url)) })
+   *   fetcher.update(fetcher.getState(), event.index)
+   * }, { appends: { types: ['info'] } })
+   */
+  appends?: EventFilter
+}
+
+/** The event type a log of stored events `I` takes in `append`: the same, without `index` and `_meta`. */
+export type Unstored<I> = I extends unknown ? Omit<I, 'index' | '_meta'> : never
+
+/** What a `catchupSubscribe` handler receives with each event. */
+export interface HandlerContext<E> {
+  /**
+   * Appends `event` to the log being iterated, caused by the event being
+   * handled: `log.append(event, { ...options, causedBy: handledEvent })`, so
+   * its `_meta.causedBy` is that event's index and it inherits its
+   * `correlationId`. Rejects with a `TypeError` when the events iterated are
+   * not from `log.events()`.
+   * @example
+   * catchupSubscribe(log.events(), async (event, { append }) => {
+   *   if (event.type === 'order-placed') await append({ type: 'invoice-sent', order: event.id })
+   * })
+   */
+  append(event: Unstored<E>, options?: Omit<AppendOptions, 'causedBy'>): Promise<E>
 }
 
 /**
@@ -14,14 +56,21 @@ export interface CatchupSubscribeOptions {
  * stored ones, then new ones as they are appended), one at a time, awaiting
  * each call before the next. Resolves when the events end (the log closed) or
  * `signal` aborts; rejects with the handler's error, handling nothing more.
- * The handler may append to the log.
+ * The handler may append to the log; with `context.append`, what it appends
+ * records the handled event as its cause, and `appends` makes that happen once.
+ * @throws TypeError (a usage error) for a missing handler, events that cannot be iterated, or an `appends` that cannot be used
+ * @example
+ * await catchupSubscribe(log.events({ after: store.getVersion() }), async (event, { append }) => {
+ *   if (event.type === 'bookmark') await append({ type: 'info', url: event.url, title: await titleOf(event.url) })
+ *   store.update(store.getState(), event.index)
+ * }, { appends: { types: ['info'] } })
  */
 export async function catchupSubscribe<E>(
   events: AsyncIterable<E> | Iterable<E>,
-  handler: (event: E) => unknown,
+  handler: (event: E, context: HandlerContext<E>) => unknown,
   options: CatchupSubscribeOptions = {},
 ): Promise<void> {
-  const { signal } = options
+  const { signal, appends } = options
   if (typeof handler !== 'function') throw usageError('catchupSubscribe() needs a handler function')
   const iterable = events as Partial<AsyncIterable<E> & Iterable<E>> | undefined
   const iterate: (() => AsyncIterator<E> | Iterator<E>) | undefined = iterable?.[Symbol.asyncIterator] ?? iterable?.[Symbol.iterator]
@@ -29,7 +78,21 @@ export async function catchupSubscribe<E>(
     const given = events === null || typeof events !== 'object' ? String(events) : 'append' in events ? 'the log itself' : 'an object that is not iterable'
     throw usageError(`catchupSubscribe() needs events to iterate, such as log.events(); got ${given}`)
   }
+  const source = sourceOf(events)
+  if (appends !== undefined) {
+    checkFilter(appends, 'catchupSubscribe(events, handler, { appends })')
+    if (source === undefined) {
+      throw usageError(
+        "catchupSubscribe(events, handler, { appends }) needs events from log.events(): the handler's earlier appends are looked for in that log",
+      )
+    }
+  }
   const iterator = iterate.call(events)
+  if (signal?.aborted) {
+    await iterator.return?.()
+    return
+  }
+  const handledBefore = appends === undefined ? undefined : await causesOfAppends(source!, appends, signal)
   if (signal?.aborted) {
     await iterator.return?.()
     return
@@ -60,8 +123,11 @@ export async function catchupSubscribe<E>(
         return
       }
       if (result.done) return
+      const event = result.value
+      // Handled by a process that stopped before saving how far it got: its appends are in the log.
+      if (handledBefore !== undefined && handledBefore.size > 0 && handledBefore.delete((event as { index: number }).index)) continue
       try {
-        await handler(result.value)
+        await handler(event, source === undefined ? noLogContext : contextFor(source.log as Log<never>, event))
       } catch (error) {
         // The handler's error is the one to report, even if ending the iterator fails too.
         await Promise.resolve(iterator.return?.()).catch(() => {})
@@ -75,6 +141,38 @@ export async function catchupSubscribe<E>(
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }
+}
+
+const noLogContext: HandlerContext<never> = {
+  append: () =>
+    Promise.reject(usageError('context.append() needs catchupSubscribe() to iterate log.events(), the log it appends to; append to the log yourself')),
+}
+
+function contextFor<E>(log: Log<never>, cause: E): HandlerContext<E> {
+  return {
+    append: (event, options) =>
+      log.append(
+        event as never,
+        options === undefined ? { causedBy: cause as Indexed<object> } : { ...options, causedBy: cause as Indexed<object> },
+      ) as Promise<E>,
+  }
+}
+
+/**
+ * The indices of the events that caused an event matching `appends` stored
+ * after `source.after`: read from there to the end of the log as it is now,
+ * and no further back.
+ */
+async function causesOfAppends(source: EventSource, appends: EventFilter, signal: AbortSignal | undefined): Promise<Set<number>> {
+  const causes = new Set<number>()
+  const last = source.log.length - 1
+  if (last <= source.after) return causes
+  for await (const event of source.log.events({ after: source.after, signal })) {
+    const causedBy = (event as Indexed<Record<string, unknown>>)._meta?.causedBy
+    if (causedBy !== undefined && causedBy > source.after && matchesFilter(event as Record<string, unknown>, appends)) causes.add(causedBy)
+    if ((event as Indexed<object>).index >= last) break
+  }
+  return causes
 }
 
 /** Options of `project`. */

@@ -1,13 +1,19 @@
 import { isUtf8 } from 'node:buffer'
-import { fstatSync, watch, writeSync, type FSWatcher } from 'node:fs'
-import { open, stat, type FileHandle } from 'node:fs/promises'
+import { fstatSync, writeSync } from 'node:fs'
+import { type FileHandle, open } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
-import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
-import { AppendConflictError, CorruptLogError, FileAccessError, LogClosedError, LogReplacedError, TinyEventSourcingError, usageError } from '../core/errors.js'
-import { withIndex } from '../core/serialize.js'
-import { shellQuote } from './shell-quote.js'
-import { acquireFileLock } from './lock.js'
+import { AppendConflictError, FileAccessError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
+import type { AppendCondition, EventFilter } from '../core/filter.js'
+import { matchesFilter } from '../core/filter.js'
 import type { Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } from '../core/log-storage.js'
+import { withIndex } from '../core/serialize.js'
+import { batchRemaining, markBatchLine, withoutBatchMarker } from './atomic-batch.js'
+import { FileFollower } from './follow.js'
+import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
+import { acquireFileLock } from './lock.js'
+import { fixThatLine, isObject, type LogExtent, LogFile, newline, readChunkBytes, repairRemedy } from './log-file.js'
+import { OffsetSearch } from './offset-search.js'
+import { recoverLogFile } from './recovery.js'
 
 /** Options of `fileStorage`. */
 export interface FileStorageOptions {
@@ -17,22 +23,6 @@ export interface FileStorageOptions {
 
 type StoredEvent = Indexed<Record<string, unknown>>
 
-const newline = 0x0a
-const readChunkBytes = 64 * 1024
-/** Below this many bytes a binary search for an index gives way to a plain scan. */
-const scanBytes = 64 * 1024
-/** First read when looking at one line; most lines fit, longer ones are read in growing windows. */
-const probeBytes = 4 * 1024
-/** How many index → byte offset pairs are remembered to start reads without searching. */
-const offsetCacheSize = 1024
-/** Followers re-check the file this often in case a change notification was missed. */
-const followSafetyPollMs = 1000
-
-/** What to do about misnumbered lines, with the command to run on this very file. */
-function repairRemedy(filename: string): string {
-  return `Renumber it with \`npx tiny-event-sourcing repair ${shellQuote(filename)}\` (it keeps a backup), or fix the file by hand`
-}
-
 /**
  * The NDJSON file storage behind `initLog({ filename })`: one event a line,
  * `JSON.stringify({ ...event, index })`. A writer holds `<file>.lock`; a torn
@@ -40,17 +30,6 @@ function repairRemedy(filename: string): string {
  */
 export function fileStorage(filename: string, options: FileStorageOptions = {}): LogStorage {
   return new FileStorage(resolve(filename), options.fsync ?? false)
-}
-
-function parseIndex(text: string): number | undefined {
-  try {
-    const value = JSON.parse(text) as unknown
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined
-    const index = (value as { index?: unknown }).index
-    return Number.isInteger(index) && (index as number) >= 0 ? (index as number) : undefined
-  } catch {
-    return undefined
-  }
 }
 
 /** Makes a new file's directory entry durable too, where the platform allows it. */
@@ -66,47 +45,29 @@ async function syncDirectory(directory: string): Promise<void> {
   }
 }
 
-/** `stat()` of a path that may have been deleted: `undefined` if it was. */
-function missingAsUndefined(error: unknown): undefined {
-  if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-  throw error
-}
-
 /** A line of JSON whitespace only (what editors leave behind); skipped. */
 const blankLine = /^[ \t\r]*$/
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value)
-}
-
-function isBlank(bytes: Uint8Array): boolean {
-  for (const byte of bytes) if (byte !== 0x20 && byte !== 0x09 && byte !== 0x0d && byte !== newline) return false
-  return true
-}
-
+/**
+ * Opening (with recovery, in recovery.ts), appending and reading. Finding
+ * where event N starts is offset-search.ts's job, following another writer
+ * follow.ts's.
+ */
 class FileStorage implements LogStorage {
   readonly name: string
   #fsync: boolean
   /** Set by `open({ readOnly })`: follow a file another process writes, with no lock and no changes to the file. */
   #readOnly = false
-  #file: FileHandle | undefined
+  #file: LogFile | undefined
   #releaseLock: (() => Promise<void>) | undefined
-  /** Byte offset just past the last complete, acknowledged line: readers never look beyond it. */
-  #end = 0
-  #length = 0
-  #offsets = new Map<number, number>()
+  #extent: LogExtent = { end: 0, length: 0 }
+  #offsets: OffsetSearch | undefined
+  #follower: FileFollower | undefined
   #closed = false
   /** Set when a failed write could not be undone: the file's tail is unknown, so nothing more is written. */
   #broken: unknown
-  #activeReads = 0
-  #readsDone: (() => void) | undefined
-  #followers = new Set<{ onAppend: (length: number) => void; onFailure: ((error: Error) => void) | undefined }>()
-  /** Set when a follower's file was replaced or truncated: what it reads is no longer the log. */
-  #failure: LogReplacedError | undefined
-  #watcher: FSWatcher | undefined
-  #safetyPoll: ReturnType<typeof setInterval> | undefined
-  #refreshing: Promise<void> | undefined
-  #refreshAgain = false
+  /** Settles when the appends made so far have; `undefined` when none is in progress. */
+  #appending: Promise<void> | undefined
 
   constructor(filename: string, fsync: boolean) {
     this.name = filename
@@ -115,9 +76,10 @@ class FileStorage implements LogStorage {
 
   async open(options?: StorageOpenOptions): Promise<number> {
     this.#readOnly = options?.readOnly ?? false
+    let handle: FileHandle
     if (this.#readOnly) {
       try {
-        this.#file = await open(this.name, 'r')
+        handle = await open(this.name, 'r')
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code
         if (code === 'EISDIR') throw this.#folderGivenError(error) // where a folder cannot be opened at all (Windows)
@@ -136,20 +98,24 @@ class FileStorage implements LogStorage {
         throw this.#lockError(error)
       }
       try {
-        this.#file = await open(this.name, 'a+')
+        handle = await open(this.name, 'a+')
       } catch (error) {
         await this.#releaseLock()
         throw this.#openError(error)
       }
     }
+    const file = new LogFile(this.name, handle)
+    this.#file = file
     try {
-      await this.#recover()
-      if (this.#fsync && !this.#readOnly && this.#end === 0) await syncDirectory(dirname(this.name))
+      this.#extent = await recoverLogFile(file, this.#readOnly, () => this.#folderGivenError())
+      this.#offsets = new OffsetSearch(file, this.#extent)
+      if (this.#readOnly) this.#follower = new FileFollower(file, this.#extent, this.#offsets)
+      if (this.#fsync && !this.#readOnly && this.#extent.end === 0) await syncDirectory(dirname(this.name))
     } catch (error) {
       await this.close()
       throw error
     }
-    return this.#length
+    return this.#extent.length
   }
 
   /** Node's message for a failed open names the path at best; this one also says what is wrong and what to do. */
@@ -185,109 +151,24 @@ class FileStorage implements LogStorage {
     return new FileAccessError(message, cause, 'EISDIR')
   }
 
-  /** Finds the last event and deals with a torn last line, so that appends continue the file cleanly. */
-  async #recover(): Promise<void> {
-    const stats = await this.#handle().stat()
-    // Opening a folder to read succeeds here; only the first read fails, with a message that names no path.
-    if (stats.isDirectory()) throw this.#folderGivenError()
-    const size = stats.size
-    const { lastLine, fragmentStart } = await this.#findLastLine(0, size)
-    if (lastLine) {
-      const index = parseIndex(lastLine.text)
-      if (index === undefined) {
-        throw await this.#corruptAt(
-          lastLine.start,
-          'is the last line and not a JSON event with a numeric "index"',
-          'Fix or remove that line; nothing was changed',
-        )
-      }
-      await this.#checkLineBefore(lastLine.start, index)
-      this.#length = index + 1
-    }
-    this.#end = fragmentStart
-    if (fragmentStart === size) return
-    const fragment = await this.#readRange(fragmentStart, size)
-    if (isBlank(fragment)) {
-      if (!this.#readOnly) await this.#handle().truncate(fragmentStart)
-      return
-    }
-    if (parseIndex(fragment.toString('utf8')) === this.#length) {
-      // A complete event that only lacks its newline (an editor dropped it, or the crash came just before it).
-      if (this.#readOnly) return
-      this.#writeAll(Buffer.from('\n'))
-      this.#end = size + 1
-      this.#length++
-      return
-    }
-    // In a follower the fragment is a line the writer is still writing.
-    if (!this.#readOnly) await this.#setAsideTornTail(fragment, fragmentStart)
-  }
-
-  /**
-   * The next append takes the last line's index + 1, so that index must be
-   * the highest: checking the line before it catches the usual hand edits at
-   * the end (a line pasted or moved there) without reading the whole file.
-   */
-  async #checkLineBefore(lastLineStart: number, lastIndex: number): Promise<void> {
-    const { lastLine: previous } = await this.#findLastLine(0, lastLineStart)
-    const previousIndex = previous ? parseIndex(previous.text) : -1
-    if (previous && previousIndex === undefined) {
-      throw await this.#corruptAt(previous.start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-    }
-    if (previousIndex === lastIndex - 1) return
-    const problem = previous
-      ? `has index ${lastIndex}, but the line before it has index ${previousIndex}: lines were removed, duplicated, moved or renumbered by hand`
-      : `has index ${lastIndex}, but it is the first event, which must have index 0: lines were removed or renumbered by hand`
-    throw await this.#corruptAt(lastLineStart, problem, `${repairRemedy(this.name)}; nothing was changed`)
-  }
-
-  async #setAsideTornTail(fragment: Buffer, fragmentStart: number): Promise<void> {
-    const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-    const aside = `${this.name}.torn-${stamp}`
-    const asideFile = await open(aside, 'wx')
-    try {
-      await asideFile.writeFile(fragment)
-      await asideFile.datasync()
-    } finally {
-      await asideFile.close()
-    }
-    await this.#handle().truncate(fragmentStart)
-    await this.#handle().datasync()
-    process.emitWarning(
-      `${this.name} ended with an incomplete line (${fragment.length} bytes), most likely from a crash during an append. ` +
-        `It was moved to ${aside} and the log continues after event ${this.#length - 1}.`,
-      { code: 'TINY_EVENT_SOURCING_TORN_TAIL' },
+  append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
+    // One at a time, in call order: a condition is checked against the file
+    // as it is when the write happens, and each write starts where the last
+    // one ended, even while an earlier batch waits for its flush.
+    const previous = this.#appending
+    const appended = previous ? previous.then(() => this.#appendNow(records, options)) : this.#appendNow(records, options)
+    const settled = appended.then(
+      () => {},
+      () => {},
     )
+    this.#appending = settled
+    void settled.then(() => {
+      if (this.#appending === settled) this.#appending = undefined
+    })
+    return appended
   }
 
-  /**
-   * Reads backwards from `size` (not before `floor`) to find the last
-   * non-blank line that ends with a newline, and where the unterminated
-   * fragment after it starts.
-   */
-  async #findLastLine(floor: number, size: number): Promise<{ lastLine?: { start: number; text: string }; fragmentStart: number }> {
-    for (let window = probeBytes; ; window *= 4) {
-      const start = Math.max(floor, size - window)
-      const bytes = await this.#readRange(start, size)
-      const lastNewline = bytes.lastIndexOf(newline)
-      if (lastNewline === -1) {
-        if (start === floor) return { fragmentStart: floor }
-        continue
-      }
-      const fragmentStart = start + lastNewline + 1
-      let lineEnd = lastNewline
-      for (;;) {
-        const previousNewline = lineEnd === 0 ? -1 : bytes.lastIndexOf(newline, lineEnd - 1)
-        if (previousNewline === -1 && start > floor) break // the line may begin before this window
-        const line = bytes.subarray(previousNewline + 1, lineEnd)
-        if (!isBlank(line)) return { lastLine: { start: start + previousNewline + 1, text: line.toString('utf8') }, fragmentStart }
-        if (previousNewline === -1) return { fragmentStart }
-        lineEnd = previousNewline
-      }
-    }
-  }
-
-  async append(records: readonly string[], options?: StorageAppendOptions): Promise<number> {
+  async #appendNow(records: readonly string[], options: StorageAppendOptions | undefined): Promise<number> {
     if (this.#closed) throw new LogClosedError(this.name)
     if (this.#readOnly) throw usageError(`${this.name} is open read-only`)
     if (this.#broken !== undefined) {
@@ -295,35 +176,57 @@ class FileStorage implements LogStorage {
         cause: this.#broken,
       })
     }
+    const extent = this.#extent
     const expected = options?.expectedLastIndex
-    if (expected !== undefined && expected !== this.#length - 1) {
-      throw new AppendConflictError(this.name, expected, this.#length - 1)
+    if (expected !== undefined && expected !== extent.length - 1) {
+      throw new AppendConflictError(this.name, expected, extent.length - 1)
     }
+    const condition = options?.condition
+    // Atomic with the write that follows: this storage is the file's only
+    // writer (it holds the lock) and its appends run one at a time (above),
+    // so no event can land between this check and the write.
+    if (condition !== undefined) await this.#checkCondition(condition)
+    const file = this.#opened()
     // One fstat a batch: if anything else wrote to the file (an editor, a script,
     // a writer that ignored the lock), our next index may already be taken.
     // Synchronous, like the write: a thread-pool round trip would cost more than the call.
-    const size = fstatSync(this.#handle().fd).size
-    if (size !== this.#end) throw this.#changedError(size, '; nothing was appended')
+    const size = fstatSync(file.fd).size
+    if (size !== extent.end) throw this.#changedError(size, '; nothing was appended')
     let text = ''
-    for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, this.#length + i)}\n`
+    const last = records.length - 1
+    if (options?.atomic && last > 0) {
+      // Marked so that a crash in the middle of the write is recognised on open and the batch set aside whole (atomic-batch.ts).
+      for (let i = 0; i < last; i++) text += `${withIndex(markBatchLine(records[i]!, last - i), extent.length + i)}\n`
+      text += `${withIndex(records[last]!, extent.length + last)}\n`
+    } else {
+      for (let i = 0; i < records.length; i++) text += `${withIndex(records[i]!, extent.length + i)}\n`
+    }
     const bytes = Buffer.from(text)
     try {
       this.#writeAll(bytes)
-      if (this.#fsync) await this.#handle().datasync()
+      if (this.#fsync) await file.datasync()
     } catch (error) {
       // Leave no partial line behind: the next append must start on a clean line.
-      await this.#handle()
-        .truncate(this.#end)
-        .catch((truncateError: unknown) => {
-          this.#broken = truncateError
-        })
+      await file.truncate(extent.end).catch((truncateError: unknown) => {
+        this.#broken = truncateError
+      })
       throw error
     }
-    const first = this.#length
-    this.#end += bytes.length
-    this.#length += records.length
-    this.#rememberOffset(this.#length, this.#end)
+    const first = extent.length
+    extent.end += bytes.length
+    extent.length += records.length
+    this.#offsets!.remember(extent.length, extent.end)
     return first
+  }
+
+  /** Refuses the append if an event stored after `condition.after` matches the condition. */
+  async #checkCondition(condition: AppendCondition): Promise<void> {
+    if (condition.after >= this.#extent.length - 1) return
+    for await (const batch of this.#readFrom(condition.after + 1, condition)) {
+      for (const event of batch) {
+        if (matchesFilter(event, condition)) throw new AppendConflictError(this.name, { condition, event, actualLastIndex: this.#extent.length - 1 })
+      }
+    }
   }
 
   /** Another program changed the file under a writer: its view of the file is stale, so it stops rather than guess. */
@@ -331,7 +234,7 @@ class FileStorage implements LogStorage {
     return new TinyEventSourcingError(
       'LOG_CHANGED',
       `${this.name} was changed by another program while this log had it open ` +
-        `(${size} bytes where this log wrote ${this.#end})${consequence}. Stop the other writer, check the file, and open the log again`,
+        `(${size} bytes where this log wrote ${this.#extent.end})${consequence}. Stop the other writer, check the file, and open the log again`,
     )
   }
 
@@ -341,14 +244,14 @@ class FileStorage implements LogStorage {
    * interleave with the batch. Durability (`fsync`) stays asynchronous.
    */
   #writeAll(bytes: Buffer): void {
-    const fd = this.#handle().fd
+    const fd = this.#opened().fd
     let written = 0
     while (written < bytes.length) written += writeSync(fd, bytes, written, bytes.length - written)
   }
 
-  async *read(from: number): AsyncGenerator<StoredEvent[]> {
+  async *read(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
     try {
-      yield* this.#readFrom(from)
+      yield* this.#readFrom(from, filter)
     } catch (error) {
       // close() won the race with a read in progress: the read just ends.
       if (this.#closed && error instanceof LogClosedError) return
@@ -356,32 +259,35 @@ class FileStorage implements LogStorage {
     }
   }
 
-  async *#readFrom(from: number): AsyncGenerator<StoredEvent[]> {
-    if (from >= this.#length || this.#closed) return
-    let offset = await this.#offsetOf(from)
+  async *#readFrom(from: number, _filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
+    const extent = this.#extent
+    if (from >= extent.length || this.#closed) return
+    const file = this.#opened()
+    const offsets = this.#offsets!
+    let offset = await offsets.offsetOf(from)
     let expected = from
     let buffer = Buffer.allocUnsafe(readChunkBytes)
     // The read of the chunk at `offset`, started while the previous one was parsed and delivered.
     let readAhead: Promise<Buffer> | undefined
-    while (offset < this.#end && !this.#closed) {
-      const chunk = await (readAhead ?? this.#readInto(buffer, Math.min(buffer.length, this.#end - offset), offset))
+    while (offset < extent.end && !this.#closed) {
+      const chunk = await (readAhead ?? file.readInto(buffer, Math.min(buffer.length, extent.end - offset), offset))
       readAhead = undefined
       const lastNewline = chunk.lastIndexOf(newline)
       if (lastNewline === -1) {
-        // Short of the newline that ends every line before #end: the file shrank under the read.
+        // Short of the newline that ends every line before the extent's end: the file shrank under the read.
         if (chunk.length < buffer.length) throw await this.#shrankError()
         buffer = Buffer.allocUnsafe(buffer.length * 2) // a line longer than the buffer
         continue
       }
       const complete = chunk.subarray(0, lastNewline + 1)
-      if (!isUtf8(complete)) throw await this.#invalidUtf8In(complete, offset)
+      if (!isUtf8(complete)) throw await file.invalidUtf8In(complete, offset)
       const text = complete.toString('utf8')
       // The buffer is free once decoded: read the next chunk into it while
       // this one is parsed and delivered, as a read stream does, so the
       // thread pool's round trip is not waited for between chunks.
       const nextOffset = offset + lastNewline + 1
-      if (nextOffset < this.#end) {
-        readAhead = this.#readInto(buffer, Math.min(buffer.length, this.#end - nextOffset), nextOffset)
+      if (nextOffset < extent.end) {
+        readAhead = file.readInto(buffer, Math.min(buffer.length, extent.end - nextOffset), nextOffset)
         readAhead.catch(() => {}) // seen when awaited; a reader that stops early does not wait for it
       }
       const batch: StoredEvent[] = []
@@ -393,348 +299,52 @@ class FileStorage implements LogStorage {
         } catch {
           // Checked only here: a blank line is never valid JSON, and testing every line costs.
           if (blankLine.test(line)) continue
-          throw await this.#corruptInChunk(text, lineStart, offset, 'is not valid JSON', 'Fix or remove that line; nothing was changed')
+          throw await file.corruptInChunk(text, lineStart, offset, 'is not valid JSON', fixThatLine)
         }
         if (!isObject(event) || event.index !== expected) {
-          throw await this.#corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy(this.name))
+          throw await file.corruptInChunk(text, lineStart, offset, this.#indexProblem(event, expected), repairRemedy(this.name))
         }
+        if (batchRemaining(event) !== undefined) withoutBatchMarker(event)
         batch.push(event as StoredEvent)
         expected++
       }
       offset = nextOffset
-      this.#rememberOffset(expected, offset)
+      offsets.remember(expected, offset)
       if (batch.length > 0) yield batch
     }
   }
 
   #indexProblem(event: unknown, expected: number): string {
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) return 'is not a JSON object'
-    const index = (event as { index?: unknown }).index
+    if (!isObject(event)) return 'is not a JSON object'
+    const index = event.index
     if (!Number.isInteger(index)) return `has no numeric "index" (expected ${expected})`
     return (index as number) < expected
       ? `has index ${index}, but the lines before it already reached ${expected - 1}: lines were duplicated or reordered`
       : `has index ${index} where ${expected} was expected: lines were removed or indices edited`
   }
 
-  /** Finds where the line of event `index` starts: from the offset cache, else by binary search on the indices in the file. */
-  async #offsetOf(index: number): Promise<number> {
-    if (index === 0) return 0
-    if (index === this.#length) return this.#end
-    const cached = this.#offsets.get(index)
-    if (cached !== undefined) return cached
-    let low = 0
-    let lowIndex = 0
-    let high = this.#end
-    let highIndex = this.#length
-    for (const [knownIndex, knownOffset] of this.#offsets) {
-      if (knownIndex <= index && knownIndex > lowIndex) {
-        low = knownOffset
-        lowIndex = knownIndex
-      }
-      if (knownIndex > index && knownIndex < highIndex) {
-        high = knownOffset
-        highIndex = knownIndex
-      }
-    }
-    // Lines tend to be of similar length, so where the index falls between
-    // the known ends is a good guess at its offset, and one or two probes
-    // usually land on it. A guess that does not halve the range is followed by
-    // a plain halving, which keeps the worst case logarithmic.
-    let halve = false
-    while (high - low > scanBytes) {
-      const range = high - low
-      // Indices out of order (a hand-edited file) leave no sensible guess: halve; the scan reports the fault.
-      if (!(highIndex > lowIndex)) halve = true
-      const guess = halve
-        ? low + Math.floor(range / 2)
-        : Math.min(high - 1, Math.max(low, low + Math.floor(((index - lowIndex - 0.5) / (highIndex - lowIndex)) * range)))
-      const probe = await this.#lineAfter(guess, high)
-      if (probe === undefined) {
-        // The last line before `high` spans the guess: its index is unknown, so only halving is left.
-        high = guess
-        highIndex = Number.NaN
-        halve = true
-        continue
-      }
-      if (probe.index === index) return this.#rememberOffset(index, probe.start)
-      if (probe.index < index) {
-        low = probe.start
-        lowIndex = probe.index
-      } else {
-        high = probe.start
-        highIndex = probe.index
-      }
-      halve = Number.isNaN(highIndex) || high - low > range / 2
-    }
-    return this.#scanFor(index, low)
-  }
-
-  /**
-   * Reads lines in order from `from` (a line start at or before the line of
-   * event `index`) until that line; the first line past `index` means it is
-   * missing, and names the line at fault.
-   */
-  async #scanFor(index: number, from: number): Promise<number> {
-    let position = from
-    let window = scanBytes
-    while (position < this.#end) {
-      const bytes = await this.#readRange(position, Math.min(this.#end, position + window))
-      let lineStart = 0
-      for (let lineEnd = bytes.indexOf(newline); lineEnd !== -1; lineEnd = bytes.indexOf(newline, lineStart)) {
-        const line = bytes.subarray(lineStart, lineEnd)
-        const start = position + lineStart
-        lineStart = lineEnd + 1
-        if (isBlank(line)) continue
-        const found = parseIndex(line.toString('utf8'))
-        if (found === undefined)
-          throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-        if (found === index) return this.#rememberOffset(index, start)
-        if (found > index) {
-          throw await this.#corruptAt(
-            start,
-            `has index ${found}, but no line before it has index ${index}: lines were removed, moved or renumbered by hand`,
-            `${repairRemedy(this.name)}; nothing was changed`,
-          )
-        }
-      }
-      if (lineStart === 0) {
-        if (position + window >= this.#end) break // the file changed under us
-        window *= 4 // a line longer than the window
-      }
-      position += lineStart
-    }
-    throw await this.#corruptAt(
-      from,
-      `starts the part of the file where the line with index ${index} should be, but it is not there: lines were moved or renumbered by hand`,
-      `${repairRemedy(this.name)}; nothing was changed`,
-    )
-  }
-
-  /** The first non-blank line starting after the newline that follows `offset`, and before `before`. */
-  async #lineAfter(offset: number, before: number): Promise<{ start: number; index: number } | undefined> {
-    let window = probeBytes
-    for (;;) {
-      const end = Math.min(before, offset + window)
-      const bytes = await this.#readRange(offset, end)
-      const newlineAt = bytes.indexOf(newline)
-      if (newlineAt === -1) {
-        if (end >= before) return undefined
-        window *= 4
-        continue
-      }
-      // Usually the line wanted is whole in what was just read: no second read.
-      const lineEnd = bytes.indexOf(newline, newlineAt + 1)
-      const start = offset + newlineAt + 1
-      if (lineEnd !== -1 && start < before) {
-        const line = bytes.subarray(newlineAt + 1, lineEnd)
-        if (!isBlank(line)) {
-          const index = parseIndex(line.toString('utf8'))
-          if (index === undefined)
-            throw await this.#corruptAt(start, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-          return { start, index }
-        }
-      }
-      return this.#lineAt(start, before)
-    }
-  }
-
-  /** The first non-blank line starting at or after `start` (a line start) and before `before`, read whole, with its index. */
-  async #lineAt(start: number, before: number): Promise<{ start: number; index: number } | undefined> {
-    let lineStart = start
-    let window = probeBytes
-    while (lineStart < before) {
-      const bytes = await this.#readRange(lineStart, Math.min(this.#end, lineStart + window))
-      const lineEnd = bytes.indexOf(newline)
-      if (lineEnd === -1) {
-        if (lineStart + window >= this.#end) return undefined // the file changed under us
-        window *= 4 // a line longer than the window: read it whole
-        continue
-      }
-      const line = bytes.subarray(0, lineEnd)
-      if (!isBlank(line)) {
-        const index = parseIndex(line.toString('utf8'))
-        if (index === undefined)
-          throw await this.#corruptAt(lineStart, 'is not a JSON event with a numeric "index"', 'Fix or remove that line; nothing was changed')
-        return { start: lineStart, index }
-      }
-      lineStart += lineEnd + 1
-    }
-    return undefined
-  }
-
-  #rememberOffset(index: number, offset: number): number {
-    this.#offsets.delete(index)
-    this.#offsets.set(index, offset)
-    if (this.#offsets.size > offsetCacheSize) this.#offsets.delete(this.#offsets.keys().next().value!)
-    return offset
-  }
-
-  async #readRange(start: number, end: number): Promise<Buffer> {
-    const buffer = Buffer.allocUnsafe(end - start)
-    return this.#readInto(buffer, end - start, start)
-  }
-
-  /** Every read goes through here, so `close()` can wait for reads in flight before closing the file. */
-  async #readInto(buffer: Buffer, length: number, position: number): Promise<Buffer> {
-    this.#activeReads++
-    try {
-      if (this.#closed) throw new LogClosedError(this.name) // the handle may be closing
-      let filled = 0
-      while (filled < length) {
-        const { bytesRead } = await this.#handle().read(buffer, filled, length - filled, position + filled)
-        if (bytesRead === 0) break
-        filled += bytesRead
-      }
-      return buffer.subarray(0, filled)
-    } finally {
-      this.#activeReads--
-      if (this.#activeReads === 0) this.#readsDone?.()
-    }
-  }
-
-  #handle(): FileHandle {
-    if (this.#file === undefined) throw new LogClosedError(this.name)
-    return this.#file
-  }
-
-  /** Line numbers are counted only when reporting an error, so normal reads never scan the whole file. */
-  async #lineNumberAt(offset: number): Promise<number> {
-    let line = 1
-    const buffer = Buffer.allocUnsafe(readChunkBytes)
-    for (let position = 0; position < offset; position += readChunkBytes) {
-      const chunk = await this.#readInto(buffer, Math.min(readChunkBytes, offset - position), position)
-      for (let at = chunk.indexOf(newline); at !== -1; at = chunk.indexOf(newline, at + 1)) line++
-      if (chunk.length === 0) break
-    }
-    return line
-  }
-
-  async #corruptAt(offset: number, problem: string, remedy: string): Promise<CorruptLogError> {
-    const line = await this.#lineNumberAt(offset)
-    return new CorruptLogError(this.name, line, `line ${line} ${problem}`, remedy)
-  }
-
-  async #corruptInChunk(text: string, lineStart: number, chunkOffset: number, problem: string, remedy: string): Promise<CorruptLogError> {
-    let line = await this.#lineNumberAt(chunkOffset)
-    for (let at = text.indexOf('\n'); at !== -1 && at < lineStart; at = text.indexOf('\n', at + 1)) line++
-    return new CorruptLogError(this.name, line, `line ${line} ${problem}`, remedy)
-  }
-
-  async #invalidUtf8In(chunk: Buffer, chunkOffset: number): Promise<CorruptLogError> {
-    let lineStart = 0
-    while (lineStart < chunk.length) {
-      const lineEnd = chunk.indexOf(newline, lineStart)
-      if (!isUtf8(chunk.subarray(lineStart, lineEnd))) break
-      lineStart = lineEnd + 1
-    }
-    return this.#corruptAt(chunkOffset + lineStart, 'is not valid UTF-8 text', 'Fix or remove that line; nothing was changed')
+  /** The error for a read that found less than the lines already counted up to the extent's end. */
+  async #shrankError(): Promise<Error> {
+    const size = (await this.#opened().stat()).size
+    if (!this.#follower) return this.#changedError(size, '')
+    return this.#follower.failTruncated(size)
   }
 
   watch(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void {
     // Only a follower can see appends it did not make; a writer holds the lock.
-    if (!this.#readOnly || this.#closed) return () => {}
-    const failure = this.#failure
-    if (failure) {
-      queueMicrotask(() => onFailure?.(failure))
-      return () => {}
-    }
-    const follower = { onAppend, onFailure }
-    this.#followers.add(follower)
-    if (this.#watcher === undefined) {
-      this.#watcher = watch(this.name, { persistent: false }, () => void this.#refresh())
-      this.#watcher.on('error', () => {}) // the safety poll carries on alone
-      // Not unref'd: a process that follows a log is waiting for another
-      // process's events, and must not exit while it does; close() stops it.
-      this.#safetyPoll = setInterval(() => void this.#refresh(), followSafetyPollMs)
-    }
-    return () => {
-      this.#followers.delete(follower)
-      if (this.#followers.size === 0) this.#stopFollowing()
-    }
+    if (!this.#follower || this.#closed) return () => {}
+    return this.#follower.watch(onAppend, onFailure)
   }
 
-  /**
-   * Records that the file being followed is no longer the log (replaced,
-   * deleted or truncated by another program), stops following it and tells
-   * the watchers, once. Returns the error to throw.
-   */
-  #fail(happened: string): LogReplacedError {
-    if (this.#failure) return this.#failure
-    const failure = new LogReplacedError(this.name, happened, this.#length)
-    this.#failure = failure
-    this.#stopFollowing()
-    for (const { onFailure } of this.#followers) onFailure?.(failure)
-    return failure
-  }
-
-  /** The error for a read that found less than the lines already counted up to #end. */
-  async #shrankError(): Promise<Error> {
-    const size = (await this.#handle().stat()).size
-    if (!this.#readOnly) return this.#changedError(size, '')
-    return this.#failTruncated(size)
-  }
-
-  /** A follower's file now `size` bytes was cut below what was read, or cut and written past it again. */
-  #failTruncated(size: number): LogReplacedError {
-    return this.#fail(size < this.#end ? `was truncated from ${this.#end} to ${size} bytes` : 'was truncated and written again')
-  }
-
-  #stopFollowing(): void {
-    this.#watcher?.close()
-    this.#watcher = undefined
-    clearInterval(this.#safetyPoll)
-    this.#safetyPoll = undefined
-  }
-
-  /**
-   * Notices lines the writer has completed since the last look, or that the
-   * path now names another file, or that the file shrank (then fails);
-   * coalesces overlapping calls into one more pass.
-   */
-  #refresh(): Promise<void> {
-    if (this.#refreshing) {
-      this.#refreshAgain = true
-      return this.#refreshing
-    }
-    this.#refreshing = (async () => {
-      try {
-        do {
-          this.#refreshAgain = false
-          if (this.#closed || this.#failure) return
-          // The open file, and what its path names now: a writer that replaced
-          // the file (`repair`, or delete and start afresh) appends to another one.
-          const [file, path] = await Promise.all([this.#handle().stat(), stat(this.name).catch(missingAsUndefined)])
-          if (path === undefined) return void this.#fail('was deleted')
-          if (path.ino !== file.ino || path.dev !== file.dev)
-            return void this.#fail('was replaced by another file (renamed over, or deleted and created again)')
-          const size = file.size
-          if (size < this.#end) return void this.#failTruncated(size)
-          if (size === this.#end) continue
-          const { lastLine, fragmentStart } = await this.#findLastLine(this.#end, size)
-          const index = lastLine ? parseIndex(lastLine.text) : undefined
-          if (index === undefined) continue
-          // Lines past what was read whose index goes back: the file was cut and written again.
-          if (index < this.#length) return void this.#failTruncated(size)
-          this.#end = fragmentStart
-          this.#length = index + 1
-          this.#rememberOffset(this.#length, this.#end)
-          for (const { onAppend } of this.#followers) onAppend(this.#length)
-        } while (this.#refreshAgain)
-      } catch {
-        // A failed look is retried on the next notification or safety poll.
-      } finally {
-        this.#refreshing = undefined
-      }
-    })()
-    return this.#refreshing
+  #opened(): LogFile {
+    if (this.#file === undefined) throw new LogClosedError(this.name)
+    return this.#file
   }
 
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
-    this.#stopFollowing()
-    this.#followers.clear()
-    if (this.#activeReads > 0) await new Promise<void>((resolve) => (this.#readsDone = resolve))
+    this.#follower?.stop()
     const file = this.#file
     this.#file = undefined
     try {

@@ -1,10 +1,11 @@
 /**
  * How the PostgreSQL storages reach the database: through a `pg` Pool the
- * user passes (or one made from a connection string), and the tables they
- * share, created on first use.
+ * user passes (or one made from a connection string), with the tables they
+ * share created or migrated on first use (see `schema.ts`).
  */
 
 import { TinyEventSourcingError, usageError } from '../core/errors.js'
+import { ensureTables } from './schema.js'
 
 /** The part of a `pg` client this package uses. A `pg.PoolClient` is one. */
 export interface PostgresClient {
@@ -12,6 +13,10 @@ export interface PostgresClient {
   query(text: string, values?: unknown[]): Promise<{ rows: any[] }>
   /** Returns the client to its pool; with an error (or `true`) the connection is closed instead. */
   release(error?: Error | boolean): void
+  /** Optional: lets the process exit while this connection is all that is left (`pg` clients have it). */
+  unref?(): void
+  /** Optional: undoes `unref()`. */
+  ref?(): void
   on(event: 'notification', listener: (message: { channel: string; payload?: string | undefined }) => void): unknown
   on(event: 'error', listener: (error: Error) => void): unknown
   // biome-ignore lint/suspicious/noExplicitAny: rows are whatever the query selects
@@ -122,68 +127,12 @@ export async function connect(options: PostgresConnectionOptions, schema: string
     },
   }
   try {
-    await ensureTables(connection)
+    await ensureTables(pool, connection)
   } catch (error) {
     await connection.release()
     throw error
   }
   return connection
-}
-
-/**
- * Arbitrary constant naming the advisory lock taken while creating the
- * tables, so that processes starting together do not race on
- * `CREATE … IF NOT EXISTS` (which is not safe against concurrent creation).
- */
-const schemaLockKey = 0x7465_735f // "tes_"
-
-const created = new WeakMap<PostgresPool, Map<string, Promise<void>>>()
-
-/**
- * Creates the schema and tables if missing (once per pool and schema):
- *
- * - `logs (log text primary key, length bigint)`: one row per log; its row
- *   lock serialises appends (see `storage.ts`).
- * - `events (log text, index bigint, event json, primary key (log, index))`:
- *   `json`, not `jsonb`, so each event reads back exactly as it was written.
- * - `states (name text primary key, envelope json)`: read-model snapshots, in
- *   the file envelope `{ "_version": N, "state": … }`.
- */
-function ensureTables(connection: Connection): Promise<void> {
-  let bySchema = created.get(connection.pool)
-  if (bySchema === undefined) {
-    bySchema = new Map()
-    created.set(connection.pool, bySchema)
-  }
-  let done = bySchema.get(connection.schemaName)
-  if (done === undefined) {
-    done = createTables(connection)
-    bySchema.set(connection.schemaName, done)
-    done.catch(() => bySchema.delete(connection.schemaName))
-  }
-  return done
-}
-
-async function createTables({ pool, schema }: Connection): Promise<void> {
-  // A role allowed only to read and write (the tables made by someone else) may not run CREATE, even IF NOT EXISTS.
-  const tables = ['logs', 'events', 'states'].map((table) => `${schema}.${table}`)
-  const { rows } = await pool.query('SELECT to_regclass($1) IS NOT NULL AND to_regclass($2) IS NOT NULL AND to_regclass($3) IS NOT NULL AS present', tables)
-  if (rows[0].present === true) return
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    await client.query('SELECT pg_advisory_xact_lock($1)', [schemaLockKey])
-    await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.logs (log text PRIMARY KEY, length bigint NOT NULL DEFAULT 0)`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, PRIMARY KEY (log, index))`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.states (name text PRIMARY KEY, envelope json NOT NULL)`)
-    await client.query('COMMIT')
-    client.release()
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {})
-    client.release(error as Error)
-    throw error
-  }
 }
 
 /**

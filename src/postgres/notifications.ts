@@ -147,6 +147,9 @@ class Listener {
     }
     client.on('notification', this.#onNotification)
     client.on('error', this.#onError)
+    // Listening alone must not keep the process alive: the log does that
+    // while one of its iterators waits (through its environment's keepAlive).
+    client.unref?.()
   }
 
   async start(): Promise<void> {
@@ -160,6 +163,8 @@ class Listener {
 
   async stop(): Promise<void> {
     if (this.#released) return
+    // Someone may be awaiting close(): the process must not end before the reply.
+    this.#client.ref?.()
     try {
       // A connection going back to the pool must not keep listening.
       await this.#client.query(`UNLISTEN ${quoteIdentifier(this.#channel)}`)

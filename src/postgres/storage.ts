@@ -1,7 +1,17 @@
 import { AppendConflictError, CorruptLogError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
-import { withIndex } from '../core/serialize.js'
+import type { AppendCondition, EventFilter } from '../core/filter.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
-import { checkConnectionOptions, connect, prepared, type Connection, type PostgresConnectionOptions, type PostgresQuery } from './connection.js'
+import { withIndex } from '../core/serialize.js'
+import {
+  checkConnectionOptions,
+  connect,
+  prepared,
+  type Connection,
+  type PostgresConnectionOptions,
+  type PostgresPool,
+  type PostgresQuery,
+} from './connection.js'
+import { filterCondition, metadataColumns, metadataValues, recordsFrom, whereArrays } from './event-sql.js'
 import { subscribe, type Subscription } from './notifications.js'
 
 /** Options of `postgresStorage`. */
@@ -13,6 +23,9 @@ export interface PostgresStorageOptions extends PostgresConnectionOptions {
 type StoredEvent = Indexed<Record<string, unknown>>
 
 const readBatchSize = 1000
+/** How many indices a filtered read looks at first, and at most at once (it widens while matches are sparse). */
+const firstFilteredSpan = 4096
+const maxFilteredSpan = 1 << 20
 /** Followers ask the database for the log's length this often, in case a notification was missed (a dropped connection). */
 const safetyPollMs = 1000
 /** NOTIFY payloads are limited to 8000 bytes; a log name must fit with the length. */
@@ -38,6 +51,8 @@ export function postgresStorage(options: PostgresStorageOptions): LogStorage {
 
 class PostgresStorage implements LogStorage {
   readonly name: string
+  /** Other processes and machines append to the same log: the log keeps the process alive while an iterator waits for them. */
+  readonly othersMayAppend = true
   #options: PostgresConnectionOptions
   #schemaName: string
   #log: string
@@ -48,7 +63,9 @@ class PostgresStorage implements LogStorage {
   #watchers = new Set<(length: number) => void>()
   #subscription: Subscription | undefined
   #safetyPoll: ReturnType<typeof setInterval> | undefined
-  #sql!: { append: PostgresQuery; length: PostgresQuery; read: PostgresQuery; channel: string }
+  #sql!: { append: PostgresQuery; conditionalAppend: PostgresQuery; length: PostgresQuery; read: PostgresQuery; channel: string }
+  /** Filtered reads' statements, by the shape of their filter. */
+  #filteredReads = new Map<string, PostgresQuery>()
 
   constructor(options: PostgresConnectionOptions, schemaName: string, log: string) {
     this.#options = options
@@ -84,11 +101,19 @@ class PostgresStorage implements LogStorage {
           WHERE log = $1 AND ($4::bigint IS NULL OR length = $4::bigint + 1)
           RETURNING length
         ), added AS (
-          INSERT INTO ${s}.events (log, index, event)
-          SELECT $1, head.length - $3 + e.ordinality - 1, e.value
-          FROM head, json_array_elements($2::json) WITH ORDINALITY AS e
+          INSERT INTO ${s}.events (log, index, event, ${metadataColumns})
+          SELECT $1, head.length - $3 + e.ordinality - 1, e.value, ${metadataValues}
+          FROM head, ${recordsFrom('$2::json')}
         )
         SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`),
+      // With a condition, one statement cannot do: it reads the events with
+      // the snapshot taken when it started, before it waited for the row
+      // lock, so it would not see what the writer before it appended. The
+      // function takes the lock first and checks in a statement of its own.
+      conditionalAppend: prepared(
+        `SELECT first_index::text AS first, log_length::text AS length, conflicting_index::text AS conflict
+        FROM ${s}.conditional_append($1, $2::json, $3, $4, $5, $6, $7, $8, $9)`,
+      ),
       length: prepared(`SELECT length::text AS length FROM ${s}.logs WHERE log = $1`),
       // A range rather than `LIMIT`: without statistics (a young table) the
       // planner would fetch and sort every later row just to keep the first few.
@@ -130,21 +155,45 @@ class PostgresStorage implements LogStorage {
     const pool = this.#pool()
     if (records.length === 0) return this.#length
     const expected = options?.expectedLastIndex
+    const condition = options?.condition
+    const array = `[${records.join(',')}]`
+    if (condition !== undefined) return this.#appendIf(pool, array, records.length, expected, condition)
     const { rows } = await pool.query({
       ...this.#sql.append,
-      values: [this.#log, `[${records.join(',')}]`, records.length, expected ?? null, this.#sql.channel],
+      values: [this.#log, array, records.length, expected ?? null, this.#sql.channel],
     })
     if (rows.length === 0) {
       const actual = await this.#storedLength(pool)
       if (expected !== undefined && actual !== undefined) throw new AppendConflictError(this.name, expected, actual - 1)
-      throw new TinyEventSourcingError(
-        'LOG_NOT_FOUND',
-        `${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
-      )
+      throw this.#noRow()
     }
     const first = Number(rows[0].first)
     this.#sawLength(first + records.length)
     return first
+  }
+
+  /** An append with a condition, through the function that checks it under the row lock (see `schema.ts`). */
+  async #appendIf(pool: PostgresPool, array: string, count: number, expected: number | undefined, condition: AppendCondition): Promise<number> {
+    const { fields, values } = whereArrays(condition)
+    const { rows } = await pool.query({
+      ...this.#sql.conditionalAppend,
+      values: [this.#log, array, count, expected ?? null, condition.after, condition.types ?? null, fields, values, this.#sql.channel],
+    })
+    if (rows.length === 0) throw this.#noRow()
+    const { first, length, conflict } = rows[0] as { first: string | null; length: string; conflict: string | null }
+    if (first === null) {
+      // Not remembered as seen: the watchers must still hear of the appends that made the conflict.
+      throw new AppendConflictError(this.name, conflict === null ? expected! : condition.after, Number(length) - 1)
+    }
+    this.#sawLength(Number(length))
+    return Number(first)
+  }
+
+  #noRow(): Error {
+    return new TinyEventSourcingError(
+      'LOG_NOT_FOUND',
+      `${this.name} has no row in ${this.#connection!.schema}.logs any more; was it deleted? Open the log again to start it anew`,
+    )
   }
 
   async #storedLength(pool = this.#pool()): Promise<number | undefined> {
@@ -152,7 +201,13 @@ class PostgresStorage implements LogStorage {
     return rows.length === 0 ? undefined : Number(rows[0].length)
   }
 
-  async *read(from: number): AsyncGenerator<StoredEvent[]> {
+  read(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
+    const where = filter?.where !== undefined && Object.keys(filter.where).length > 0
+    if (filter === undefined || (filter.types === undefined && !where)) return this.#readAll(from)
+    return this.#readMatching(from, filter, where)
+  }
+
+  async *#readAll(from: number): AsyncGenerator<StoredEvent[]> {
     let expected = from
     for (;;) {
       if (this.#closed) return
@@ -177,6 +232,61 @@ class PostgresStorage implements LogStorage {
         return
       }
     }
+  }
+
+  /**
+   * Only the events the filter selects, chosen in SQL. Each query looks at a
+   * range of indices (with the type index, a range of each type), so that
+   * none has to fetch and sort every later match only to return the first
+   * thousand; the range widens while matches are sparse. The log's length,
+   * read in the same snapshot, says where to stop.
+   */
+  async *#readMatching(from: number, filter: EventFilter, where: boolean): AsyncGenerator<StoredEvent[]> {
+    const statement = this.#filteredRead(filter.types !== undefined, where)
+    const { fields, values } = whereArrays(filter)
+    const filterValues = [...(filter.types !== undefined ? [filter.types] : []), ...(where ? [fields, values] : [])]
+    let position = from
+    let span = firstFilteredSpan
+    for (;;) {
+      if (this.#closed) return
+      const { rows } = await this.#pool().query({ ...statement, values: [this.#log, position, position + span, ...filterValues] })
+      const length = rows.length === 0 ? 0 : Number(rows[0].length)
+      const batch: StoredEvent[] = []
+      for (const row of rows as { index: string | null; event: string }[]) {
+        if (row.index !== null) batch.push(JSON.parse(withIndex(row.event, Number(row.index))) as StoredEvent)
+      }
+      if (batch.length > 0) yield batch
+      if (batch.length === readBatchSize) {
+        position = batch[batch.length - 1]!.index + 1
+        continue
+      }
+      position += span
+      if (position >= length) return
+      if (batch.length < readBatchSize / 4) span = Math.min(span * 4, maxFilteredSpan)
+    }
+  }
+
+  #filteredRead(types: boolean, where: boolean): PostgresQuery {
+    const key = `${types} ${where}`
+    let statement = this.#filteredReads.get(key)
+    if (statement === undefined) {
+      const s = this.#connection!.schema
+      const condition = filterCondition({
+        row: 'e',
+        types: types ? '$4::text[]' : undefined,
+        fields: where ? `$${types ? 5 : 4}::text[]` : undefined,
+        values: where ? `$${types ? 6 : 5}::text[]` : undefined,
+      })
+      statement = prepared(`SELECT l.length::text AS length, e.index::text AS index, e.event::text AS event
+        FROM ${s}.logs l LEFT JOIN LATERAL (
+          SELECT e.index, e.event FROM ${s}.events e
+          WHERE e.log = $1 AND e.index >= $2 AND e.index < $3 AND ${condition}
+          ORDER BY e.index LIMIT ${readBatchSize}
+        ) e ON true
+        WHERE l.log = $1`)
+      this.#filteredReads.set(key, statement)
+    }
+    return statement
   }
 
   #sawLength(length: number): void {

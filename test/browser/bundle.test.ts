@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { brotliCompressSync, gzipSync } from 'node:zlib'
+import * as acorn from 'acorn'
 import { transform } from 'esbuild'
 import { describe, expect, it } from 'vitest'
 import * as browserBuild from '../../src/browser.js'
@@ -33,11 +34,12 @@ describe('the browser entry', () => {
 })
 
 /**
- * The ceiling this test enforces, minified and gzipped: clear messages matter
- * more than a few hundred bytes, but the figure must not creep up unnoticed.
- * Raise it in the commit that needs the bytes, giving the figure.
+ * The ceiling, minified and gzipped. The 6 kB target of issue 4 is withdrawn
+ * (issue 17): messages that name the value at fault and say what to do are
+ * worth more than 800 bytes. The ceiling keeps the figure from creeping up
+ * unnoticed; both compressed figures are printed on every run.
  */
-const budgetBytes = 7680
+const ceilingBytes = 7680
 
 function bundleText(): string {
   try {
@@ -49,7 +51,7 @@ function bundleText(): string {
 
 /** The bundle minified as a CDN would serve it. */
 async function minifiedBundle(): Promise<string> {
-  return (await transform(bundleText(), { minify: true, format: 'esm', target: 'es2022' })).code
+  return (await transform(bundleText(), { minify: true, format: 'esm', target: 'es2020' })).code
 }
 
 describe('dist/browser.js', () => {
@@ -81,11 +83,36 @@ describe('dist/browser.js', () => {
     expect(nodeOnlyCode, 'keep Node-only code in src/file/ (nodeEnvironment), out of src/core/ and src/indexeddb/').toBeUndefined()
   })
 
-  it('stays within its size budget, minified and gzipped (the figure is printed)', async () => {
+  it(`stays under ${ceilingBytes} B minified and gzipped (the figures are printed)`, async () => {
     const code = await minifiedBundle()
     const gzipped = gzipSync(code, { level: 9 }).length
     const brotli = brotliCompressSync(code).length
-    console.log(`dist/browser.js: ${code.length} B minified, ${gzipped} B min+gzip, ${brotli} B min+brotli (ceiling ${budgetBytes} B min+gzip)`)
-    expect(gzipped).toBeLessThan(budgetBytes)
+    console.log(`dist/browser.js: ${code.length} B minified, ${gzipped} B min+gzip, ${brotli} B min+brotli (ceiling ${ceilingBytes} B min+gzip)`)
+    expect(gzipped, 'the browser build grew past its ceiling: find what grew (esbuild --metafile) before raising it').toBeLessThanOrEqual(ceilingBytes)
+  })
+})
+
+/** Parses `code` as an ES2020 module, as a CDN or bundler with an ES2020 parser does; throws on newer syntax, naming where. */
+function parseAsEs2020(code: string): void {
+  acorn.parse(code, { ecmaVersion: 2020, sourceType: 'module' })
+}
+
+describe('dist/browser.js syntax', () => {
+  it('parses as ES2020, so CDNs and bundlers with older parsers accept it', () => {
+    expect(() => parseAsEs2020(bundleText()), 'build the browser file with target es2020 (tsup.config.ts)').not.toThrow()
+  })
+
+  it.each([
+    ['class fields', 'class A { x = 1 }'],
+    ['static class fields', 'class A { static x = 1 }'],
+    ['#private fields', 'class A { #x = 1; get() { return this.#x } }'],
+    ['#private methods', 'class A { #m() {} }'],
+    ['static blocks', 'class A { static { this.x = 1 } }'],
+    ['logical assignment', 'let a; a ??= 1'],
+    ['numeric separators', 'const n = 1_000'],
+    ['top-level await', 'await Promise.resolve()'],
+    ['the regexp d flag', 'const r = /a/d'],
+  ])('would reject %s (ES2021 and later)', (_name, source) => {
+    expect(() => parseAsEs2020(source)).toThrow(SyntaxError)
   })
 })

@@ -35,7 +35,10 @@ describe('tiny-event-sourcing arguments', () => {
     const filename = join(await tempDir(), 'log.ndjson')
     await writeLog(filename, [{ type: 'a' }])
     const cases: [string[], string][] = [
-      [['frobnicate'], "tiny-event-sourcing: unknown command 'frobnicate'; the commands are cat, tail, stats, check, repair, state, import, export."],
+      [
+        ['frobnicate'],
+        "tiny-event-sourcing: unknown command 'frobnicate'; the commands are cat, tail, stats, check, repair, state, try, inspect, import, export.",
+      ],
       [['cat'], 'tiny-event-sourcing cat: missing <log>'],
       [['cat', filename, 'extra'], `tiny-event-sourcing cat: unexpected argument 'extra' (cat takes <log>)`],
       [['cat', filename, '--bogus'], "tiny-event-sourcing cat: Unknown option '--bogus'"],

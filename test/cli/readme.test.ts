@@ -1,6 +1,6 @@
 /**
- * The README's command line sessions are real: each `$ npx tiny-event-sourcing …`
- * shown there is run on the same files and must print what the README shows
+ * The command line sessions of docs/cli.md and docs/upcasting.md are real:
+ * each `$ npx tiny-event-sourcing …` shown there is run on the same files and must print what the page shows
  * (times aside).
  */
 import { spawn } from 'node:child_process'
@@ -10,13 +10,12 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { fsStoreBackend, initLog, initStateStore } from '../../src/index.js'
 import { bin, finished, removeTempDirs, start, stdoutLines, stopStarted, tempDir } from './run.js'
 
-const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
-/** From "## Command line" through "## Reshaping events (upcasting)", up to the next section. */
-const sectionStart = readme.indexOf('## Command line')
-const upcasting = readme.indexOf('## Reshaping events (upcasting)')
-const sectionEnd = readme.indexOf('\n## ', upcasting + 1)
-const section = readme.slice(sectionStart, sectionEnd === -1 ? undefined : sectionEnd)
-/** Every console session of the command line and upcasting sections: commands and the output after each. */
+/** The command line page, then the upcasting page (its `--upcast` session): every console session of the docs. */
+const section = [
+  await readFile(new URL('../../docs/cli.md', import.meta.url), 'utf8'),
+  await readFile(new URL('../../docs/upcasting.md', import.meta.url), 'utf8'),
+].join('\n')
+/** Every console session of those pages: commands and the output after each. */
 const sessions = [...section.matchAll(/```console\n(.*?)```/gs)].map((match) => {
   const steps: { command: string; output: string }[] = []
   for (const line of match[1]!.split('\n')) {
@@ -27,7 +26,7 @@ const sessions = [...section.matchAll(/```console\n(.*?)```/gs)].map((match) => 
   return steps
 })
 
-/** The bookmark service's files as the README describes them. */
+/** The bookmark service's files as docs/cli.md describes them. */
 async function bookmarkService(dir: string): Promise<Buffer> {
   const log = await initLog({ filename: join(dir, 'data', 'log.ndjson') })
   await log.append({ type: 'bookmark', url: 'https://example.com' })
@@ -55,7 +54,7 @@ function withoutTimes(text: string): string {
   return text.replace(/\d{4}-\d\d-\d\dT\d\d[-:]\d\d[-:]\d\d[-.]\d{3}Z/g, '<time>')
 }
 
-/** Runs a README command line in `dir`: the bin for `npx tiny-event-sourcing`, and `jq -r .url` done in Node so the test needs no jq. */
+/** Runs a documented command line in `dir`: the bin for `npx tiny-event-sourcing`, and `jq -r .url` done in Node so the test needs no jq. */
 async function shell(command: string, dir: string): Promise<{ code: number | null; stdout: string }> {
   const script = command
     .replace(/^npx tiny-event-sourcing /, `"${process.execPath}" "${bin}" `)
@@ -63,14 +62,14 @@ async function shell(command: string, dir: string): Promise<{ code: number | nul
       / \| jq -r \.url$/,
       ` | "${process.execPath}" -e "require('readline').createInterface({ input: process.stdin }).on('line', (l) => console.log(JSON.parse(l).url))"`,
     )
-  expect(script, `a README command this test does not know how to run: ${command}`).toMatch(/^"/)
+  expect(script, `a documented command this test does not know how to run: ${command}`).toMatch(/^"/)
   const result = await finished(spawn('bash', ['-o', 'pipefail', '-c', script], { cwd: dir }))
   return { code: result.code, stdout: result.stdout + result.stderr }
 }
 
 afterAll(removeTempDirs)
 
-describe('the README command line sessions', () => {
+describe('the documented command line sessions', () => {
   afterEach(stopStarted)
 
   it('has the sessions this test knows', () => {
@@ -93,10 +92,10 @@ describe('the README command line sessions', () => {
       if (command === 'echo $?') {
         expect(`${lastCode}\n`).toBe(output)
       } else if (command.startsWith('cat ')) {
-        // The README shows the module's text: that is the module.
+        // The page shows the module's text: that is the module.
         await writeFile(join(dir, command.slice(4)), output)
       } else if (command.includes('--follow')) {
-        // The README's follower sees the service append one more event.
+        // The documented follower sees the service append one more event.
         const args = command.replace(/^npx tiny-event-sourcing /, '').split(' ')
         const follower = start(args, { cwd: dir })
         try {

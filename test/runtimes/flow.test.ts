@@ -1,0 +1,107 @@
+/**
+ * The built package on every runtime it supports: the Node running the tests,
+ * the current Node release (test/runtimes/node-current, installed from the npm
+ * registry by `npm install`), Bun and Deno (the `bun` and `deno` dev
+ * dependencies ship their binaries). Each runs test/runtimes/flow.mjs — open a
+ * log, 1,000 appends not awaited, a read-only follower in another process, a
+ * second writer refused, a state store kept by `project`, saved and reloaded, the
+ * lock of a writer killed with SIGKILL taken over —
+ * and then the `tiny-event-sourcing cat` command (dist/cli.js) on what it wrote.
+ */
+import { execFileSync, spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, describe, expect, it } from 'vitest'
+import { distEntry } from '../helpers/dist.js'
+import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+import { denoPermissions } from './deno-permissions.js'
+
+afterAll(removeTempDirs)
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const flow = join(root, 'test', 'runtimes', 'flow.mjs')
+const cli = join(root, 'dist', 'cli.js')
+
+interface Runtime {
+  name: string
+  /** The command line that runs a script: `[binary, ...options]`. */
+  command: string[]
+  /** What `flow.mjs main` needs beyond what the library needs: reading FLOW_COMMAND and starting its helpers. */
+  mainExtra: string[]
+}
+
+function binary(path: string, install: string): string {
+  if (!existsSync(path)) throw new Error(`${path} is missing: ${install}`)
+  return path
+}
+
+const bin = (name: string) => join(root, 'node_modules', '.bin', name)
+const deno = binary(bin('deno'), 'run `npm install` (the deno dev dependency ships the binary)')
+const runtimes: Runtime[] = [
+  { name: 'Node', command: [process.execPath], mainExtra: [] },
+  { name: 'Bun', command: [binary(bin('bun'), 'run `npm install` (the bun dev dependency ships the binary)')], mainExtra: [] },
+  {
+    name: 'Deno',
+    command: [deno, 'run', '--no-prompt', ...denoPermissions],
+    mainExtra: ['--allow-env'],
+  },
+]
+// The current Node release, where the npm registry has it for this platform (test/runtimes/node-current/install.mjs says when not).
+if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
+  const current = binary(
+    join(root, 'test', 'runtimes', 'node-current', 'node_modules', '.bin', 'node'),
+    'run `npm install` in the repository (its prepare script installs the current Node into test/runtimes/node-current)',
+  )
+  runtimes.splice(1, 0, { name: 'current Node', command: [current], mainExtra: [] })
+}
+for (const runtime of runtimes) {
+  const version = execFileSync(runtime.command[0]!, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0]!
+  runtime.name = `${runtime.name} ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? version}`
+}
+
+function runToEnd(command: string[], env: Record<string, string> = {}) {
+  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (data) => (stdout += data))
+  child.stderr.on('data', (data) => (stderr += data))
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
+}
+
+describe('the flow on each runtime', () => {
+  it('covers Node, Bun and Deno', () => {
+    expect(runtimes.map((runtime) => runtime.name.split(' ')[0])).toEqual(expect.arrayContaining(['Node', 'Bun', 'Deno']))
+  })
+
+  for (const runtime of runtimes) {
+    it(`${runtime.name}: the flow, then tiny-event-sourcing cat`, async () => {
+      const folder = await tempDir('runtime')
+      const [binaryPath, ...options] = runtime.command
+      const main = await runToEnd([binaryPath!, ...options, ...runtime.mainExtra, flow, 'main', distEntry(), folder], {
+        FLOW_COMMAND: JSON.stringify(runtime.command),
+      })
+      const steps = [
+        'open a log',
+        '1000 appends without awaiting, in call order',
+        'a follower opened with readOnly in another process sees them, then a new one',
+        'a second writer is refused with LogLockedError',
+        'a state store kept by project, saved and reloaded',
+        'close the log',
+        'the lock of a writer killed with SIGKILL is taken over',
+      ]
+      expect(main.stdout, `${runtime.name}: ${main.stderr}`).toBe(steps.map((step) => `ok ${step}\n`).join(''))
+      expect(main.code, main.stderr).toBe(0)
+
+      const log = join(folder, 'log.ndjson')
+      const cat = await runToEnd([...runtime.command, cli, 'cat', log, '--from', '998'])
+      expect({ code: cat.code, stderr: cat.stderr }).toEqual({ code: 0, stderr: '' })
+      expect(cat.stdout).toBe(
+        ['{"type":"even","n":998,"index":998}', '{"type":"odd","n":999,"index":999}', '{"type":"late","n":1000,"index":1000}', ''].join('\n'),
+      )
+      const late = await runToEnd([...runtime.command, cli, 'cat', log, '--type', 'late', '--pretty'])
+      expect(late.code, late.stderr).toBe(0)
+      expect(JSON.parse(late.stdout)).toEqual({ type: 'late', n: 1000, index: 1000 })
+    }, 240_000)
+  }
+})
