@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { catchupSubscribe, fsStoreBackend, initLog, initStateStore, project } from 'tiny-event-sourcing'
 import { fetchPageInfo } from './page-info.mjs'
+import { initialBookmarks, reduceBookmarks } from './read-model.mjs'
 
 const dataDir = process.env.BOOKMARKS_DATA_DIR || join(tmpdir(), 'tiny-event-sourcing-bookmarks')
 const port = Number(process.env.PORT || 3000)
@@ -31,32 +32,13 @@ const log = await initLog({ filename: join(dataDir, 'log.ndjson') })
 
 // The read model GET /bookmarks serves, kept by the projection helper.
 const bookmarks = await initStateStore({
-  storeBackend: fsStoreBackend(join(dataDir, 'bookmarks.json'), { byUrl: {} }),
+  storeBackend: fsStoreBackend(join(dataDir, 'bookmarks.json'), initialBookmarks),
 })
 
 // The info fetcher keeps no state, only how far it got (its version).
 const infoFetcher = await initStateStore({
   storeBackend: fsStoreBackend(join(dataDir, 'info-fetcher.json'), {}),
 })
-
-function withBookmark(state, url, changes) {
-  const bookmark = state.byUrl[url] ?? { url, title: null, faviconUrl: null, error: null }
-  return { ...state, byUrl: { ...state.byUrl, [url]: { ...bookmark, ...changes } } }
-}
-
-/** The bookmarks read model: pure, so replaying the log always gives the same result. */
-function reduceBookmarks(state, event) {
-  switch (event.type) {
-    case 'bookmark':
-      return withBookmark(state, event.url, { bookmarkedAt: event.at })
-    case 'info':
-      return withBookmark(state, event.url, { title: event.title, faviconUrl: event.faviconUrl, error: null })
-    case 'info-failed':
-      return withBookmark(state, event.url, { error: event.reason })
-    default:
-      return state
-  }
-}
 
 const shutdown = new AbortController()
 
