@@ -18,8 +18,16 @@ export interface StateSnapshot<S> {
 
 /**
  * Where a state store keeps its snapshot. Implement these to keep read models
- * anywhere; the built-in backends use nothing more. On disk a snapshot is the
- * envelope `{ "_version": N, "state": … }`.
+ * anywhere; the built-in backends use nothing more, and
+ * `describeStateStoreBackend` (`tiny-event-sourcing/testing`) checks what is
+ * promised here. On disk a snapshot is the envelope `{ "_version": N, "state": … }`.
+ *
+ * What a backend may rely on from the store: `read` once, when the store
+ * opens, before any write; then `write` one call at a time (the next only
+ * after the previous one settled; a failed one is retried later with the
+ * latest snapshot); `writeSync` only when the process exits, while no
+ * `write` can finish any more. The state in a snapshot stays the store's:
+ * store a copy (its JSON), never the object.
  */
 export interface StateStoreBackend<S> {
   /** Human-readable name used in error messages (a filename, a key…). */
