@@ -9,7 +9,7 @@ export type { AppendCondition, EventFilter } from './core/filter.js'
 export type { InitStateStoreOptions, StateStore } from './core/state-store.js'
 export type { StateSnapshot, StateStoreBackend } from './core/state-store-backend.js'
 export { catchupSubscribe, project } from './core/subscribe.js'
-export type { CatchupSubscribeOptions, HandlerContext, ProjectOptions, Unstored } from './core/subscribe.js'
+export type { CatchupSubscribeOptions, HandlerContext, ProjectOptions } from './core/subscribe.js'
 export {
   AppendConflictError,
   CorruptLogError,

@@ -45,11 +45,14 @@ const shutdown = new AbortController()
 // Bump `version` when reduceBookmarks changes meaning: the read model is rebuilt from the log.
 const projecting = project({ log, store: bookmarks, reduce: reduceBookmarks, version: 1, signal: shutdown.signal })
 
-// The info fetcher starts after the last event it handled, so a restart
-// fetches nothing twice. What it learns goes into the log as events.
+// The info fetcher starts after the last event it handled. What it learns
+// goes into the log as events caused by the bookmark (`append` records the
+// cause), and `appends` names them: a bookmark whose info reached the log
+// before a crash, even one a moment before its version was saved, is not
+// fetched again.
 const fetching = catchupSubscribe(
   log.events({ after: infoFetcher.getVersion(), signal: shutdown.signal }),
-  async (event) => {
+  async (event, { append }) => {
     if (event.type === 'bookmark') {
       let info
       try {
@@ -63,13 +66,11 @@ const fetching = catchupSubscribe(
         if (shutdown.signal.aborted) return
         info = { type: 'info-failed', url: event.url, reason: String(error?.cause?.message ?? error?.message ?? error) }
       }
-      await log.append(info)
+      await append(info)
     }
     infoFetcher.update(infoFetcher.getState(), event.index)
-    // A fetch is slow anyway: saving the version right away keeps a crash from repeating it.
-    if (event.type === 'bookmark') await infoFetcher.flush()
   },
-  { signal: shutdown.signal },
+  { signal: shutdown.signal, appends: { types: ['info', 'info-failed'] } },
 )
 
 for (const [name, running] of [

@@ -1,4 +1,4 @@
-import { LogClosedError, UpcastError, usageError } from './errors.js'
+import { CorruptLogError, LogClosedError, UpcastError, usageError } from './errors.js'
 import { type AppendClock, appendClock, storedTimeMs } from './event-meta.js'
 import { rememberSource } from './event-source.js'
 import { serializeEvent } from './serialize.js'
@@ -152,8 +152,13 @@ export async function initLog<E extends object = Record<string, unknown>>(option
       // held to the last stored event's, the only one read.
       clock = appendClock(length > 0 ? storedTimeMs((await readStoredEvent(storage, length - 1))?._meta) : Number.NEGATIVE_INFINITY)
     } catch (error) {
-      await storage.close()
-      throw error
+      // Damage the storage finds only when this event is read is reported by
+      // the reads that reach it, as for any other: opening does not fail on it.
+      if (!(error instanceof CorruptLogError)) {
+        await storage.close()
+        throw error
+      }
+      clock = appendClock(Number.NEGATIVE_INFINITY)
     }
   }
   return createLog<E>(storage, length, options, environment, clock)

@@ -96,4 +96,39 @@ describe('PostgreSQL log shared by processes', () => {
     // well below the 1 s safety poll, so only a pushed wake-up passes it.
     expect(median).toBeLessThan(500)
   }, 120_000)
+
+  it('8 processes deciding at once, half about one entity and half about others: one same-entity winner a round, no other conflict, ever', async () => {
+    const log = 'deciders'
+    const rounds = 100
+    const deciders = await Promise.all(Array.from({ length: 8 }, (_, d) => start('decider.mjs', [server.url, log, `d${d}`])))
+    await Promise.all(deciders.map((decider) => decider.lineWhere((line) => line === 'ready')))
+    let last = -1
+    const won: number[] = []
+    for (let round = 0; round < rounds; round++) {
+      // Deciders 0–3 about the same entity, 4–7 each about its own; all having read up to the same index.
+      const entities = deciders.map((_, d) => (d < 4 ? `same-${round}` : `own-${round}-${d}`))
+      deciders.forEach((decider, d) => decider.process.stdin!.write(`${round} ${last} ${entities[d]}\n`))
+      const results = await Promise.all(
+        deciders.map(async (decider) => JSON.parse(await decider.nextLine()) as { round: number; result: string; index?: number }),
+      )
+      for (const result of results) expect(result.round).toBe(round)
+      const outcome = results.map((result) => result.result)
+      expect({ round, sameEntityWinners: outcome.slice(0, 4).filter((result) => result === 'won').length }).toEqual({ round, sameEntityWinners: 1 })
+      expect({ round, others: outcome.slice(4) }).toEqual({ round, others: ['won', 'won', 'won', 'won'] })
+      for (const result of results) if (result.index !== undefined) won.push(result.index)
+      last += 5
+    }
+    for (const decider of deciders) decider.process.stdin!.end()
+    await Promise.all(deciders.map((decider) => restOfOutput(decider)))
+    // Every claim that won holds its own index, contiguous; nothing else was written.
+    expect(won.sort((a, b) => a - b)).toEqual(Array.from({ length: rounds * 5 }, (_, index) => index))
+    const { rows } = await server
+      .pool()
+      .query(
+        `SELECT entity, count(*)::int AS count FROM (SELECT event->>'entity' AS entity FROM tiny_event_sourcing.events WHERE log = $1) claims GROUP BY entity`,
+        [log],
+      )
+    expect(rows).toHaveLength(rounds * 5)
+    for (const row of rows) expect(row.count).toBe(1)
+  }, 180_000)
 })

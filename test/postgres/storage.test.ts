@@ -55,7 +55,8 @@ describe('postgresStorage', () => {
   it('creates its tables, stores events with consecutive indices and reads them back after reopening', async () => {
     const pool = server.pool()
     const name = freshLogName()
-    const log = await initLog<Event>({ storage: postgresStorage({ pool, log: name }) })
+    // Without metadata, so that the stored text can be compared byte for byte (metadata.test.ts checks _meta).
+    const log = await initLog<Event>({ storage: postgresStorage({ pool, log: name }), metadata: false })
     expect(log.length).toBe(0)
     const stored = await Promise.all([log.append({ type: 'a', n: 1 }), log.append({ type: 'b', text: 'ünïcødé "quoted" \\ \n' })])
     expect(stored).toEqual([
@@ -91,8 +92,8 @@ describe('postgresStorage', () => {
     await first.append({ type: 'one' })
     await second.append({ type: 'two' })
     await second.append({ type: 'three' })
-    expect(await collect(first, 1)).toEqual([{ type: 'one', index: 0 }])
-    expect(await collect(second, 2)).toEqual([
+    expect(await collect(first, 1)).toMatchObject([{ type: 'one', index: 0 }])
+    expect(await collect(second, 2)).toMatchObject([
       { type: 'two', index: 0 },
       { type: 'three', index: 1 },
     ])
@@ -116,7 +117,7 @@ describe('postgresStorage', () => {
     const name = freshLogName()
     const mine = await initLog<Event>({ storage: postgresStorage({ pool, log: name }) })
     const theirs = await initLog<Event>({ storage: postgresStorage({ pool: server.pool(), log: name }) })
-    expect(await mine.append({ type: 'first' }, { expectedLastIndex: -1 })).toEqual({ type: 'first', index: 0 })
+    expect(await mine.append({ type: 'first' }, { expectedLastIndex: -1 })).toMatchObject({ type: 'first', index: 0 })
     await theirs.append({ type: 'sneaked in' })
 
     const conflict = await mine.append({ type: 'late' }, { expectedLastIndex: 0 }).catch((error: unknown) => error)
@@ -124,7 +125,7 @@ describe('postgresStorage', () => {
     expect(conflict).toMatchObject({ code: 'APPEND_CONFLICT', expectedLastIndex: 0, actualLastIndex: 1 })
     expect((conflict as Error).message).toContain(name)
 
-    expect(await mine.append({ type: 'decided again' }, { expectedLastIndex: 1 })).toEqual({ type: 'decided again', index: 2 })
+    expect(await mine.append({ type: 'decided again' }, { expectedLastIndex: 1 })).toMatchObject({ type: 'decided again', index: 2 })
     const { rows } = await pool.query(`SELECT count(*)::int AS count FROM tiny_event_sourcing.events WHERE log = $1`, [name])
     expect(rows[0].count).toBe(3)
     await Promise.all([mine.close(), theirs.close()])
@@ -178,7 +179,7 @@ describe('postgresStorage', () => {
     // Six logs on a pool of three connections: appends and reads still have two.
     const next = followers[0]!.events().next()
     await writer.append({ type: 'pushed' })
-    expect((await next).value).toEqual({ type: 'pushed', index: 0 })
+    expect((await next).value).toMatchObject({ type: 'pushed', index: 0 })
     expect(await listening()).toBe(1)
     await Promise.all([writer.close(), ...followers.map((follower) => follower.close())])
     await waitFor(async () => (await listening()) === 0, 'the connection to stop listening')
@@ -196,7 +197,7 @@ describe('postgresStorage', () => {
        INSERT INTO tiny_event_sourcing.events (log, index, event) VALUES ($1, 0, '{"type":"quiet"}'), ($1, 1, '{"type":"quieter"}')`,
       [name],
     )
-    expect(await seen).toEqual([
+    expect(await seen).toMatchObject([
       { type: 'quiet', index: 0 },
       { type: 'quieter', index: 1 },
     ])
@@ -222,7 +223,7 @@ describe('postgresStorage', () => {
     }, 'the follower to listen again')
     const next = iterator.next()
     await writer.append({ type: 'after the reconnect' })
-    expect((await next).value).toEqual({ type: 'after the reconnect', index: 0 })
+    expect((await next).value).toMatchObject({ type: 'after the reconnect', index: 0 })
     await iterator.return?.()
     await Promise.all([writer.close(), follower.close()])
   })
@@ -311,7 +312,7 @@ describe('postgresStorage', () => {
       const pool = server.pool({ connectionString: url.toString() })
       await expect(pool.query('CREATE SCHEMA IF NOT EXISTS tiny_event_sourcing')).rejects.toThrow(/permission denied/)
       const log = await initLog<Event>({ storage: postgresStorage({ pool, log: name }) })
-      expect(await log.append({ type: 'as the app' })).toEqual({ type: 'as the app', index: 0 })
+      expect(await log.append({ type: 'as the app' })).toMatchObject({ type: 'as the app', index: 0 })
       await log.close()
     } finally {
       await admin.query(`DROP OWNED BY ${role}`)
@@ -324,8 +325,8 @@ describe('postgresStorage', () => {
     const log = await initLog<Event>({ storage: postgresStorage({ pool, log: 'elsewhere', schema: 'my "odd" schema' }) })
     await log.append({ type: 'here' })
     await log.close()
-    const { rows } = await pool.query(`SELECT event::text FROM "my ""odd"" schema".events WHERE log = 'elsewhere'`)
-    expect(rows).toEqual([{ event: '{"type":"here"}' }])
+    const { rows } = await pool.query(`SELECT type, event->>'type' AS event_type FROM "my ""odd"" schema".events WHERE log = 'elsewhere'`)
+    expect(rows).toEqual([{ type: 'here', event_type: 'here' }])
   })
 
   it('explains bad options', () => {

@@ -38,15 +38,20 @@ describe('importLog and exportLog', () => {
     const log = await initLog({ storage: postgresStorage({ pool, log: 'moved' }) })
     expect(log.length).toBe(3000)
     const first = await log.events().next()
-    expect(first.value).toEqual({ ...events[0], index: 0 })
+    expect(first.value).toEqual({ ...events[0], index: 0, _meta: { at: expect.any(String) } })
+    // The times came along, into the at column too.
+    const { rows } = await pool.query(`SELECT at, event->'_meta'->>'at' AS meta_at FROM tiny_event_sourcing.events WHERE log = 'moved' AND index < 10`)
+    for (const row of rows) expect((row.at as Date).toISOString()).toBe(row.meta_at)
     // The log goes on in PostgreSQL where the file stopped.
-    expect(await log.append({ type: 'after the move' })).toEqual({ type: 'after the move', index: 3000 })
+    expect(await log.append({ type: 'after the move' })).toMatchObject({ type: 'after the move', index: 3000 })
     await log.close()
 
     const exported = join(folder, 'exported.ndjson')
     expect(await exportLog({ pool, log: 'moved', filename: exported })).toBe(3001)
     const originalText = await readFile(original, 'utf8')
-    expect(await readFile(exported, 'utf8')).toBe(`${originalText}{"type":"after the move","index":3000}\n`)
+    const exportedText = await readFile(exported, 'utf8')
+    expect(exportedText.slice(0, originalText.length)).toBe(originalText)
+    expect(exportedText.slice(originalText.length)).toMatch(/^\{"type":"after the move","_meta":\{"at":"[^"]+"\},"index":3000\}\n$/)
   })
 
   it('refuses to import into a PostgreSQL log that already holds events, copying nothing', async () => {

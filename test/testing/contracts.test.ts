@@ -92,12 +92,12 @@ describe('describeStateStoreBackend', () => {
   it('fails a backend that forgets the projection version', async () => {
     const forgetful = (initialState?: unknown): StateStoreBackend<unknown> => {
       const backend = memoryStoreBackend(initialState)
-      return { ...backend, write: ({ projection: _projection, ...snapshot }) => backend.write(snapshot) }
+      return { ...backend, write: ({ _projection, ...snapshot }) => backend.write(snapshot) }
     }
     const { runner, results } = collectingRunner()
     describeStateStoreBackend('forgetful', { create: forgetful }, runner)
     const outcome = (await results()).get('StateStoreBackend contract: forgetful › keeps the projection version, number or string, unchanged')
-    expect((outcome as Error).message).toBe('read() after writing projection 2: .projection: expected 2, but it is missing')
+    expect((outcome as Error).message).toMatch(/: \._projection: expected 2, but it is missing$/)
   })
 })
 
