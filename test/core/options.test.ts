@@ -55,7 +55,7 @@ describe('initLog options', () => {
       return []
     })()
     expectTypeOf(first!).toEqualTypeOf<Indexed<BookmarkEvent>>()
-    expect(first).toEqual({ type: 'bookmark', payload: { url: 'https://a.example' }, index: 0 })
+    expect(first).toEqual({ type: 'bookmark', payload: { url: 'https://a.example' }, index: 0, _meta: { at: expect.any(String) } })
     await log.close()
     // The event type is inferred from what upcast returns, too.
     const inferred = await initLog({ storage, upcast: (): BookmarkEvent => ({ type: 'bookmark', payload: { url: '' } }) })
