@@ -11,6 +11,7 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { catchupSubscribe, fsStoreBackend, initLog, initStateStore, project } from 'tiny-event-sourcing'
+import { infoFetcherHandler } from './info-fetcher.mjs'
 import { fetchPageInfo } from './page-info.mjs'
 import { initialBookmarks, reduceBookmarks } from './read-model.mjs'
 
@@ -50,24 +51,12 @@ const projecting = project({ log, store: bookmarks, reduce: reduceBookmarks, ver
 // cause), and `appends` names them: a bookmark whose info reached the log
 // before a crash, even one a moment before its version was saved, is not
 // fetched again.
+const fetchInfo = infoFetcherHandler({ fetchPageInfo, signal: shutdown.signal, timeoutMs: fetchTimeoutMs })
 const fetching = catchupSubscribe(
   log.events({ after: infoFetcher.getVersion(), signal: shutdown.signal }),
-  async (event, { append }) => {
-    if (event.type === 'bookmark') {
-      let info
-      try {
-        info = {
-          type: 'info',
-          url: event.url,
-          ...(await fetchPageInfo(event.url, { signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(fetchTimeoutMs)]) })),
-        }
-      } catch (error) {
-        // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
-        if (shutdown.signal.aborted) return
-        info = { type: 'info-failed', url: event.url, reason: String(error?.cause?.message ?? error?.message ?? error) }
-      }
-      await append(info)
-    }
+  async (event, context) => {
+    // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
+    if (!(await fetchInfo(event, context))) return
     infoFetcher.update(infoFetcher.getState(), event.index)
   },
   { signal: shutdown.signal, appends: { types: ['info', 'info-failed'] } },

@@ -4,6 +4,7 @@
 import { describe, it } from 'node:test'
 import type { Indexed } from 'tiny-event-sourcing'
 import { assertDeterministic, given } from 'tiny-event-sourcing/testing'
+import { infoFetcherHandler } from '../bookmarks/info-fetcher.mjs'
 import { type BookmarkEvent, initialBookmarks, reduceBookmarks } from '../bookmarks/read-model.mjs'
 
 const at = '2026-12-01T21:30:00.000Z'
@@ -57,9 +58,9 @@ describe('the upcaster', () => {
 describe('the info fetcher', () => {
   it('appends the info of each bookmark, caused by it', async () => {
     const fetchPageInfo = async (url: string) => ({ title: `Page ${new URL(url).hostname}`, faviconUrl: new URL('/favicon.ico', url).href })
-    const spec = given<BookmarkEvent>([{ type: 'bookmark', url: 'https://a.example/', at }]).handle(() => async (event, { append }) => {
-      if (event.type === 'bookmark') await append({ type: 'info', url: event.url, ...(await fetchPageInfo(event.url)) })
-    })
-    await spec.expectAppended([{ type: 'info', url: 'https://a.example/', title: 'Page a.example', faviconUrl: 'https://a.example/favicon.ico' }])
+    const fetchInfo = infoFetcherHandler({ fetchPageInfo, signal: new AbortController().signal, timeoutMs: 1000 })
+    await given<BookmarkEvent>([{ type: 'bookmark', url: 'https://a.example/', at }])
+      .handle(() => fetchInfo)
+      .expectAppended([{ type: 'info', url: 'https://a.example/', title: 'Page a.example', faviconUrl: 'https://a.example/favicon.ico' }])
   })
 })
