@@ -77,6 +77,22 @@ describe('describeLogStorage', () => {
     expect((outcome as Error).message).toBe('append(…, { expectedLastIndex: -1 }) after one event: expected a rejection, but it resolved with 1')
   })
 
+  it('takes describe and it from the globals when given no runner (jest, vitest with globals: true)', async () => {
+    const { runner, results } = collectingRunner()
+    const globals = globalThis as { describe?: unknown; it?: unknown }
+    globals.describe = runner.describe
+    globals.it = runner.it
+    try {
+      describeLogStorage('memory, through globals', { create: () => memoryStorage() })
+    } finally {
+      delete globals.describe
+      delete globals.it
+    }
+    const outcomes = await results()
+    expect(outcomes.size).toBeGreaterThanOrEqual(7)
+    expect([...outcomes.values()].every((outcome) => outcome === 'passed')).toBe(true)
+  })
+
   it('needs describe and it: from the runner passed, or as globals', () => {
     expect(() => describeLogStorage('memory', { create: () => memoryStorage() })).toThrow(
       expect.objectContaining({
