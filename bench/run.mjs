@@ -10,7 +10,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { storedLine, writeLogFile } from './workload.mjs'
+import { storedLine, storedLineWithMeta, writeLogFile } from './workload.mjs'
 
 const here = fileURLToPath(new URL('.', import.meta.url))
 const args = process.argv.slice(2)
@@ -198,6 +198,29 @@ if (wanted('tail')) {
   await measure('tail', [['original', 'tail:original', () => ({ file: freshFile(), count: sizes.tailOriginal })]], 1)
 }
 
+const metaReplayFile = join(dir, 'replay-meta.ndjson')
+if (wanted('meta')) {
+  // What _meta costs: the same appends and replays with and without it, interleaved, more repetitions (the targets are tight).
+  if (!wanted('replay') && !wanted('after')) await writeLogFile(replayFile, sizes.replay)
+  log(`writing ${sizes.replay} events with _meta to ${metaReplayFile}`)
+  await writeLogFile(metaReplayFile, sizes.replay, { metadata: true })
+  const n = sizes.replay
+  await measure(
+    'meta',
+    [
+      ['burst-meta', 'burst:lib', () => ({ file: freshFile(), count: sizes.burst, metadata: true })],
+      ['burst-plain', 'burst:lib', () => ({ file: freshFile(), count: sizes.burst, metadata: false })],
+      ['awaited-meta', 'awaited:lib', () => ({ file: freshFile(), count: sizes.awaited, metadata: true })],
+      ['awaited-plain', 'awaited:lib', () => ({ file: freshFile(), count: sizes.awaited, metadata: false })],
+      ['replay-meta', 'replay:lib', () => ({ file: metaReplayFile, count: n })],
+      ['replay-plain', 'replay:lib', () => ({ file: replayFile, count: n })],
+      ['stream-meta', 'replay:stream', () => ({ file: metaReplayFile, count: n })],
+      ['stream-plain', 'replay:stream', () => ({ file: replayFile, count: n })],
+    ],
+    reps + 2,
+  )
+}
+
 if (wanted('after')) {
   await writeLogFile(afterSmallFile, sizes.afterSmall)
   for (const [label, file, count] of [
@@ -382,6 +405,39 @@ if (section('after')) {
   push('')
   const t = get('after/lib-large')?.ms
   targets.push([`\`events({ after })\` < 5 ms at ${fmtInt(sizes.afterLarge)} events`, ms(t), met(t < 5)])
+}
+
+if (section('meta')) {
+  const plainBytes = storedLine(sizes.replay / 2).length + 1
+  const metaBytes = storedLineWithMeta(sizes.replay / 2).length + 1
+  push('### What `_meta` costs: the same work with metadata (the default) and with `metadata: false`', '')
+  push('| Work | With `_meta` | Without (`metadata: false`) | Ratio | Target |')
+  push('| --- | ---: | ---: | ---: | --- |')
+  const row = (label, withKey, withoutKey, target) => {
+    const r = rate(get(`meta/${withKey}`)) / rate(get(`meta/${withoutKey}`))
+    push(
+      `| ${label} | ${evps(get(`meta/${withKey}`))} ${errorCell(get(`meta/${withKey}`))} | ${evps(get(`meta/${withoutKey}`))} ${errorCell(get(`meta/${withoutKey}`))} | ${Number.isFinite(r) ? `${r.toFixed(3)}×` : '—'} | ≥ ${target}× |`,
+    )
+    return r
+  }
+  const burst = row(`Burst of ${fmtInt(sizes.burst)} un-awaited appends`, 'burst-meta', 'burst-plain', 0.9)
+  const awaited = row(`${fmtInt(sizes.awaited)} awaited appends`, 'awaited-meta', 'awaited-plain', 0.9)
+  const replay = row(`Replay of ${fmtInt(sizes.replay)} events (~${metaBytes} vs ~${plainBytes} bytes a line)`, 'replay-meta', 'replay-plain', 0.95)
+  const stream = row('baseline: streaming read + `JSON.parse` of the same two files', 'stream-meta', 'stream-plain', 0.95)
+  push('')
+  const replayOwn = replay / stream
+  push(
+    `A line with \`_meta\` is ${metaBytes - plainBytes} bytes longer, and parsing it costs what it costs any reader (the baseline's ratio). ` +
+      `The replay's own overhead, its ratio over the baseline's: ${replayOwn.toFixed(3)}×.`,
+    '',
+  )
+  targets.push(['Burst appends with `_meta` ≥ 0.9× without', `${burst.toFixed(3)}×`, met(burst >= 0.9)])
+  targets.push(['Awaited appends with `_meta` ≥ 0.9× without', `${awaited.toFixed(3)}×`, met(awaited >= 0.9)])
+  targets.push([
+    'Replay of events with `_meta` ≥ 0.95× without',
+    `${replay.toFixed(3)}× (longer lines; the streaming baseline: ${stream.toFixed(3)}×; the replay's own overhead: ${replayOwn.toFixed(3)}×)`,
+    met(replay >= 0.95),
+  ])
 }
 
 const cpus = os.cpus()
