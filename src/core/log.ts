@@ -84,10 +84,19 @@ export interface Log<E> {
   /** How many events the log holds; the next append gets this index. */
   readonly length: number
   /**
-   * Appends an event and resolves with it as stored, `index` included, once it
-   * is written (and flushed, with `fsync: true`). Appends land in call order
-   * with contiguous indices, awaited or not. Rejects with `InvalidEventError`
-   * (nothing written, no index used) for a value JSON cannot carry faithfully.
+   * Appends an event and resolves with it as stored, `_meta` (its time, and
+   * what caused it) and `index` included, once it is written (and flushed,
+   * with `fsync: true`). Appends land in call order with contiguous indices,
+   * awaited or not.
+   * @throws (rejects with) `InvalidEventError` (code `INVALID_EVENT`; nothing
+   * written, no index used) for a value JSON cannot carry faithfully or an
+   * event with a `_meta` field of its own; `TypeError` for a `causedBy` the log
+   * does not hold or a `correlationId` that is not a non-empty string;
+   * `AppendConflictError` (`APPEND_CONFLICT`) when `expectedLastIndex` no
+   * longer holds; `LogClosedError` (`LOG_CLOSED`) after `close()`.
+   * @example
+   * const bookmark = await log.append({ type: 'bookmark', url })
+   * await log.append({ type: 'info', url, title }, { causedBy: bookmark })
    */
   append(event: E, options?: AppendOptions): Promise<Indexed<E>>
   /**
