@@ -5,10 +5,10 @@ import { createReadStream, openSync, writeSync, closeSync, fdatasyncSync } from 
 import { appendFile, open, readFile } from 'node:fs/promises'
 import { initOriginalLog } from './original-design.mjs'
 import * as peers from './peers/index.mjs'
-import { makeEvent, now, percentile, rssTracker, storedLine } from './workload.mjs'
+import { makeEvent, makeInfoEvent, now, percentile, reduceBookmarks, reduceBookmarksBySpreading, rssTracker, storedLine } from './workload.mjs'
 
 // BENCH_LIBRARY points at another build of the library (bench/compare.mjs uses it to measure before and after a change).
-const { initLog } = await import(process.env.BENCH_LIBRARY ?? '../dist/index.js')
+const { initLog, initStateStore, fsStoreBackend, memoryStoreBackend, project, catchupSubscribe } = await import(process.env.BENCH_LIBRARY ?? '../dist/index.js')
 
 function lastIndexCheck(sum, count) {
   // Every replay sums the indices it saw, so a subject that skipped or
@@ -489,6 +489,193 @@ const scenarios = {
     const { ms } = elapsed(t0)
     if (first?.index !== count - 9) throw new Error('scan did not find the event')
     return { count: 1, ms }
+  },
+
+  // ---- Read models: rebuild, subscribe overhead, big saves and loads ---------
+  async 'rebuild:lib'({ file, count, stateFile, spreading }) {
+    // A rebuild from scratch: the README's projection over the whole log, into a state file.
+    const t0 = startClock()
+    const log = await initLog({ filename: file, readOnly: true })
+    const store = await initStateStore({ storeBackend: fsStoreBackend(stateFile, { byUrl: {} }) })
+    const reduce = spreading ? reduceBookmarksBySpreading : reduceBookmarks
+    const stop = new AbortController()
+    await project({
+      log,
+      store,
+      signal: stop.signal,
+      reduce: (state, event) => {
+        if (event.index === count - 1) stop.abort()
+        return reduce(state, event)
+      },
+    })
+    const applied = elapsed(t0)
+    await store.close()
+    const { ms, cpuMs } = elapsed(t0)
+    await log.close()
+    if (store.getVersion() !== count - 1) throw new Error(`the rebuild stopped at ${store.getVersion()}`)
+    return { count, ms, cpuMs, appliedMs: applied.ms, pages: Object.keys(store.getState().byUrl).length }
+  },
+
+  async 'subscribe:plain'({ file, count }) {
+    const log = await initLog({ filename: file, readOnly: true })
+    const t0 = startClock()
+    let sum = 0
+    for await (const event of log.events()) {
+      sum += event.index
+      if (event.index === count - 1) break
+    }
+    const { ms, cpuMs } = elapsed(t0)
+    await log.close()
+    lastIndexCheck(sum, count)
+    return { count, ms, cpuMs }
+  },
+
+  async 'subscribe:catchup'({ file, count }) {
+    const log = await initLog({ filename: file, readOnly: true })
+    const t0 = startClock()
+    const stop = new AbortController()
+    let sum = 0
+    await catchupSubscribe(
+      log.events({ signal: stop.signal }),
+      (event) => {
+        sum += event.index
+        if (event.index === count - 1) stop.abort()
+      },
+      { signal: stop.signal },
+    )
+    const { ms, cpuMs } = elapsed(t0)
+    await log.close()
+    lastIndexCheck(sum, count)
+    return { count, ms, cpuMs }
+  },
+
+  async 'subscribe:project'({ file, count }) {
+    const log = await initLog({ filename: file, readOnly: true })
+    const store = await initStateStore({ storeBackend: memoryStoreBackend({ n: 0 }) })
+    const t0 = startClock()
+    const stop = new AbortController()
+    await project({
+      log,
+      store,
+      signal: stop.signal,
+      reduce: (state, event) => {
+        if (event.index === count - 1) stop.abort()
+        return state
+      },
+    })
+    const { ms, cpuMs } = elapsed(t0)
+    await store.close()
+    await log.close()
+    if (store.getVersion() !== count - 1) throw new Error(`project stopped at ${store.getVersion()}`)
+    return { count, ms, cpuMs }
+  },
+
+  async 'save:lib'({ file, stateFile, pages, seconds, rate, writeInterval, noSave }) {
+    // A big read model (the state file holds `pages` bookmarks) kept up to date
+    // with a steady stream of events for `seconds`, while a timer measures how
+    // late the event loop gets to it: every stall is the longest a request
+    // would wait.
+    const { readFile } = await import('node:fs/promises')
+    const text = await readFile(stateFile, 'utf8')
+    const bytes = Buffer.byteLength(text)
+    let t = now()
+    JSON.parse(text)
+    const parseMs = now() - t
+    t = now()
+    JSON.stringify(JSON.parse(text))
+    const stringifyMs = now() - t - parseMs
+    globalThis.gc?.()
+    t = now()
+    const inner = fsStoreBackend(stateFile)
+    const saves = []
+    // Measured from outside, as any wrapper of a backend would.
+    const backend = {
+      ...inner,
+      async write(snapshot) {
+        if (noSave) return
+        const started = now()
+        await inner.write(snapshot)
+        saves.push([started, now()])
+      },
+    }
+    const store = await initStateStore({ storeBackend: backend, initialState: { byUrl: {} }, writeInterval })
+    const loadMs = now() - t
+    const log = await initLog({ filename: file })
+    const projecting = project({ log, store, reduce: reduceBookmarks })
+    // Each gap between two ticks, in wall time and in the CPU time the process
+    // used meanwhile: on a shared machine a long gap with little CPU is time
+    // the operating system gave to other processes, not work of this one.
+    const stalls = []
+    let last = now()
+    let lastCpu = process.cpuUsage()
+    const monitor = setInterval(() => {
+      const at = now()
+      const cpu = process.cpuUsage()
+      stalls.push([last, at - last, (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000])
+      last = at
+      lastCpu = cpu
+    }, 1)
+    const started = now()
+    const first = log.length
+    let appended = 0
+    // `rate` events a second, appended every 10 ms, each updating one of the pages.
+    while (now() - started < seconds * 1000) {
+      const due = Math.floor(((now() - started) / 1000) * rate)
+      const burst = []
+      for (; appended < due; appended++) burst.push(log.append(makeInfoEvent(first + appended * 7919, pages)))
+      await Promise.all(burst)
+      await new Promise((resolve) => setTimeout(resolve, 10))
+    }
+    const wallMs = now() - started
+    clearInterval(monitor)
+    const lag = first + appended - 1 - store.getVersion()
+    await log.close()
+    await projecting
+    await store.close()
+    const during = saves.filter(([s]) => s >= started && s < started + wallMs)
+    const inSave = (at, gap) => during.some(([s, e]) => at + gap >= s && at <= e)
+    let longestInSave = 0
+    let longestOutside = 0
+    let longestCpuInSave = 0
+    let longestCpuOutside = 0
+    for (const [at, gap, cpu] of stalls) {
+      if (inSave(at, gap)) {
+        longestInSave = Math.max(longestInSave, gap)
+        longestCpuInSave = Math.max(longestCpuInSave, Math.min(cpu, gap))
+      } else {
+        longestOutside = Math.max(longestOutside, gap)
+        longestCpuOutside = Math.max(longestCpuOutside, Math.min(cpu, gap))
+      }
+    }
+    const savingMs = during.reduce((sum, [s, e]) => sum + Math.min(e, started + wallMs) - s, 0)
+    return {
+      ms: wallMs,
+      count: appended,
+      bytes,
+      parseMs,
+      stringifyMs,
+      loadMs,
+      saves: during.length,
+      saveMs: during.map(([s, e]) => Math.round(e - s)),
+      savingShare: savingMs / wallMs,
+      longestInSave,
+      longestOutside,
+      longestCpuInSave,
+      longestCpuOutside,
+      load: (await import('node:os')).loadavg()[0],
+      lag,
+    }
+  },
+
+  async 'setup:save'({ file, stateFile, pages }) {
+    // A log of one event per page, and the state file that reflects it all.
+    const { writeInfoLogFile } = await import('./workload.mjs')
+    const { writeFile } = await import('node:fs/promises')
+    await writeInfoLogFile(file, pages, pages)
+    const state = { byUrl: {} }
+    for (let i = 0; i < pages; i++) reduceBookmarks(state, makeInfoEvent(i, pages))
+    await writeFile(stateFile, `${JSON.stringify({ _version: pages - 1, state })}\n`)
+    return { count: pages }
   },
 
   // ---- Raw disk speed, for the notes ------------------------------------------

@@ -70,3 +70,47 @@ export function percentile(sorted, p) {
   const at = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))
   return sorted[at]
 }
+
+/** The bookmarks read model's event: page information for one of `urls` distinct URLs (~130 bytes stored). */
+export function makeInfoEvent(n, urls) {
+  const page = n % urls
+  return {
+    type: 'info',
+    url: `https://example.com/articles/${page}`,
+    title: `Article ${page}, revision ${Math.floor(n / urls)}`,
+    faviconUrl: `https://example.com/icons/${page % 100}.ico`,
+  }
+}
+
+/** Writes an NDJSON log of `count` info events over `urls` distinct URLs, in the library's format. */
+export async function writeInfoLogFile(filename, count, urls) {
+  const out = createWriteStream(filename)
+  let text = ''
+  for (let n = 0; n < count; n++) {
+    text += `${JSON.stringify({ ...makeInfoEvent(n, urls), index: n })}\n`
+    if (text.length > 1 << 20) {
+      if (!out.write(text)) await once(out, 'drain')
+      text = ''
+    }
+  }
+  out.end(text)
+  await once(out, 'finish')
+}
+
+/**
+ * The README's reducer, changing the state in place: each event costs the
+ * same however many pages the read model holds.
+ */
+export function reduceBookmarks(state, event) {
+  if (event.type !== 'info') return state
+  const { url, title, faviconUrl } = event
+  state.byUrl[url] = { url, title, faviconUrl }
+  return state
+}
+
+/** The seed's reducer: a new state per event, copying every page each time. */
+export function reduceBookmarksBySpreading(state, event) {
+  if (event.type !== 'info') return state
+  const { url, title, faviconUrl } = event
+  return { ...state, byUrl: { ...state.byUrl, [url]: { url, title, faviconUrl } } }
+}

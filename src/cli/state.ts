@@ -91,7 +91,7 @@ Example:
   async run({ values, positionals, out }) {
     const filename = positionals[0]!
     await assertFile(filename, 'a state file ({ "_version": N, "state": … })')
-    const { version, state: value, projection } = await readStateFile(filename)
+    const { _version: version, state: value, _projection: projection } = await readStateFile(filename)
     if (values.full === true) {
       await out.write(`${JSON.stringify(value, null, 2)}\n`)
       await out.flush()

@@ -112,7 +112,7 @@ Examples:
     const filename = await logFile(values)
     const { reduce, initialState, upcast } = await loadReducer(modulePath)
     const stored = againstFile === undefined ? undefined : await readStateFile(againstFile)
-    if (stored !== undefined && until === undefined) until = { index: stored.version }
+    if (stored !== undefined && until === undefined) until = { index: stored._version }
 
     const log = await openLogForReading(filename, undefined)
     let state = initialState
@@ -161,16 +161,16 @@ Examples:
     const differences = jsonDiff(stored.state, kept)
     if (values.json === true) {
       await out.write(
-        `${JSON.stringify({ replayed: { events: count, last }, against: { file: againstFile, version: stored.version }, differences }, null, 2)}\n`,
+        `${JSON.stringify({ replayed: { events: count, last }, against: { file: againstFile, version: stored._version }, differences }, null, 2)}\n`,
       )
       await out.flush()
       return 0
     }
     let report = replayed(count, last, filename, modulePath)
-    if (last !== stored.version) {
-      report += `Note: ${againstFile} reflects events up to ${stored.version}, the replay up to ${last}: events on one side only show as differences too.\n`
+    if (last !== stored._version) {
+      report += `Note: ${againstFile} reflects events up to ${stored._version}, the replay up to ${last}: events on one side only show as differences too.\n`
     }
-    report += `Compared with ${againstFile} (version ${stored.version}):\n`
+    report += `Compared with ${againstFile} (version ${stored._version}):\n`
     if (differences.length === 0) report += 'No difference: the new reducer builds the same state.\n'
     else {
       for (const difference of differences.slice(0, listedDifferences)) report += `${formatDifference(difference)}\n`

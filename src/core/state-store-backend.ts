@@ -4,22 +4,28 @@
  * snapshots live.
  */
 
-/** A read model's state together with the index of the last event it reflects (`-1`: none yet). */
+/**
+ * A read model's state together with the index of the last event it
+ * reflects: the envelope a state file holds, `{ "_version": N, "state": … }`,
+ * as in 0.2.x, so a backend written for 0.2.x works unchanged.
+ */
 export interface StateSnapshot<S> {
-  version: number
+  /** The index of the last event `state` reflects; `-1`: none yet. */
+  _version: number
   state: S
   /**
-   * The `version` of the projection that built this state (see `project`), if
-   * one was given; a backend stores it and gives it back unchanged. On disk:
-   * `"_projection"`.
+   * The `version` of the projection that built `state` (see `project`), when
+   * one was given. A backend stores it and gives it back unchanged; a 0.2.x
+   * backend that stores the whole snapshot does so. One that drops it makes
+   * `project({ version })` rebuild the read model on every start.
    */
-  projection?: number | string
+  _projection?: number | string
 }
 
 /**
- * Where a state store keeps its snapshot. Implement these to keep read models
- * anywhere; the built-in backends use nothing more. On disk a snapshot is the
- * envelope `{ "_version": N, "state": … }`.
+ * Where a state store keeps its snapshot. Implement `name`, `read` and
+ * `write` to keep read models anywhere (a 0.2.x backend has just these); the
+ * optional members make saving and closing better where a medium allows.
  */
 export interface StateStoreBackend<S> {
   /** Human-readable name used in error messages (a filename, a key…). */
@@ -28,7 +34,14 @@ export interface StateStoreBackend<S> {
   readonly initialState?: S
   /** Resolves with the stored snapshot, or `null` when nothing is stored yet. Rejects (never resolves `null`) when what is stored is unreadable. */
   read(): Promise<StateSnapshot<S> | null>
-  /** Replaces the stored snapshot, all or nothing: a crash leaves either the old or the new one. */
+  /**
+   * Replaces the stored snapshot, all or nothing: a crash leaves either the
+   * old or the new one. The store calls one `write` at a time, and changes
+   * nothing in `snapshot.state` until it resolves; after that the state may
+   * be changed in place, so keep its text (or a copy), not the object. Build
+   * the text with `serializeSnapshotInSlices` (the built-in backends do), not
+   * one `JSON.stringify`, and saving a big state never freezes the program.
+   */
   write(snapshot: StateSnapshot<S>): Promise<void>
   /**
    * Optional: `write`, done synchronously. A store calls it only when the
@@ -37,4 +50,10 @@ export interface StateStoreBackend<S> {
    * synchronously leave it out.
    */
   writeSync?(snapshot: StateSnapshot<S>): void
+  /**
+   * Optional: releases what the backend holds (a connection pool it made).
+   * `StateStore.close()` calls it after its last write; nothing is called on
+   * the backend after it.
+   */
+  close?(): Promise<void>
 }

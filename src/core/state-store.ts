@@ -1,6 +1,8 @@
-import type { StateSnapshot, StateStoreBackend } from './state-store-backend.js'
 import type { Environment } from './environment.js'
-import { CorruptStateError, prefixed, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
+import { prefixed, StaleVersionError, StateStoreClosedError, usageError } from './errors.js'
+import { checkSnapshot } from './snapshot-envelope.js'
+import type { StateSnapshot, StateStoreBackend } from './state-store-backend.js'
+import { throttledWriter } from './throttled-writer.js'
 
 /** Options of `initStateStore`. */
 export interface InitStateStoreOptions<S> {
@@ -10,33 +12,68 @@ export interface InitStateStoreOptions<S> {
   initialState?: S
   /**
    * Coalesces writes: at most one write per this many milliseconds, and under
-   * a steady stream of updates, one at least this often. Default `1000`.
-   * `0` writes after every run of synchronous updates.
+   * a steady stream of updates, one at least this often. `0` writes after
+   * every run of synchronous updates. A big state is written less often: the
+   * next write waits at least nine times as long as the last one kept the
+   * program busy, so that saving takes at most a tenth of the time.
+   *
+   * @default 1000
    */
   writeInterval?: number
 }
 
 /**
  * A read model's state and the index of the last event it reflects, kept in
- * memory and written to its backend in the background.
+ * memory and written to its backend in the background. `project()` works
+ * with any object that implements it.
  */
 export interface StateStore<S> {
   /** Where the state is kept (the backend's name, e.g. the file's absolute path). */
   readonly name: string
-  /** The current state. Treat it as immutable: build a new state and pass it to `update`. */
+  /**
+   * The current state. It may be changed in place and handed back to
+   * `update` (what `project` does): await `beforeChange()` first, so no save
+   * is reading it meanwhile.
+   */
   getState(): S
   /** The index of the last event the state reflects; `-1` for a new store. */
   getVersion(): number
   /**
-   * Replaces the state and version at once, in memory right away and in the
-   * backend within `writeInterval`. Throws `StaleVersionError` (keeping the
-   * old state) unless `newVersion` is higher than the current version, and
-   * `StateStoreClosedError` once `close()` was called.
+   * Replaces the state and version at once (`newState` may be the current
+   * state, changed in place), in memory right away and in the backend within
+   * `writeInterval`.
+   *
+   * @throws StaleVersionError (`STATE_VERSION_STALE`), keeping the old state, unless `newVersion` is higher than the current version.
+   * @throws StateStoreClosedError (`STATE_STORE_CLOSED`) once `close()` was called, or after `abandon()`.
    */
   update(newState: S, newVersion: number): void
+  /**
+   * Optional: what to await before changing the state in place. A save reads
+   * the state in slices, letting the program run between them; a state
+   * changed in place meanwhile would be saved half old, half new. Gives
+   * `undefined` when nothing is reading the state (so most calls need no
+   * await), else a promise that resolves once it may be changed.
+   */
+  beforeChange?(): Promise<void> | undefined
+  /**
+   * Optional: stops saving for good, because the state in memory may no
+   * longer match the version (a reducer threw halfway through changing it in
+   * place): what was saved last stays, and a restart goes on from there.
+   * Later updates throw `StateStoreClosedError`; `close()` writes nothing.
+   */
+  abandon?(): void
+  /** The `version` of the projection that built the state (see `project`), `undefined` if none was given. */
+  getProjection(): number | string | undefined
+  /**
+   * Starts over: the initial state at version `-1`, recorded as built by
+   * projection `projection`, to be rebuilt from the start of the log.
+   *
+   * @throws StateStoreClosedError (`STATE_STORE_CLOSED`) once `close()` was called.
+   */
+  reset(projection?: number | string): void
   /** Writes the latest state now, if it is not written yet, and resolves once it is; rejects if the backend fails. */
   flush(): Promise<void>
-  /** Flushes and stops: later updates throw. Calling it twice is harmless. */
+  /** Flushes, closes the backend, and stops: later updates throw. Calling it twice is harmless. */
   close(): Promise<void>
 }
 
@@ -70,13 +107,12 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>, envir
   } catch (error) {
     throw usageError(`the initial state of ${backend.name} cannot be stored as JSON: ${(error as Error).message}`, { cause: error })
   }
-  const snapshot = await backend.read()
-  if (snapshot === undefined) {
+  const stored = await backend.read()
+  if (stored === undefined) {
     throw usageError(`${backend.name}: read() gave undefined; give null when nothing is stored`)
   }
-  if (snapshot !== null && (!Number.isInteger(snapshot?.version) || snapshot.version < -1)) {
-    throw new CorruptStateError(backend.name, `the backend returned version ${String(snapshot?.version)}, where an integer of -1 or more was expected`)
-  }
+  // A custom backend's snapshot is checked as a file's is: a 0.2.x one gives { _version, state }.
+  const snapshot = stored === null ? null : checkSnapshot<S>(stored, `${backend.name} (as read by its backend)`)
   return backgroundStateStore<S>(backend, initialText, snapshot, writeInterval, environment)
 }
 
@@ -106,23 +142,6 @@ function installExitHooks(environment: Environment): void {
 }
 
 /**
- * For `project()`, kept off the store objects: each store's function that
- * starts it over when its state was built by another projection version.
- */
-const projectionSwitches = new WeakMap<StateStore<unknown>, (projection: number | string | undefined) => void>()
-
-/**
- * Makes `store` hold the state of projection `version` (see `project`): when
- * its state was built by another version, starts over from the initial state
- * at version `-1`, to be rebuilt.
- */
-export function useProjectionVersion(store: StateStore<unknown>, version: number | string | undefined): void {
-  const switchProjection = projectionSwitches.get(store)
-  if (switchProjection === undefined) throw usageError('project() needs a store made by initStateStore()')
-  switchProjection(version)
-}
-
-/**
  * The store `initStateStore` opens. Its state lives in this closure's
  * variables, not in class fields: the browser bundle is smaller so.
  */
@@ -134,105 +153,58 @@ function backgroundStateStore<S>(
   environment: Environment,
 ): StateStore<S> {
   const name = backend.name
-  /** The wait after a failed write: retries come no faster than once a second. */
-  const retryInterval = Math.max(writeInterval, 1000)
-  snapshot ??= { version: -1, state: JSON.parse(initialText) as S }
-  let { state, version } = snapshot
+  snapshot ??= { _version: -1, state: JSON.parse(initialText) as S }
+  let state = snapshot.state
+  let version = snapshot._version
   /** The projection version the state was built by (see `project`). */
-  let projection = snapshot.projection
-  /** Counts changes; `savedChanges` is the count the last successful write reflected. */
-  let changes = 0
-  let savedChanges = 0
-  let exitFlushedChanges = -1
-  let timer: ReturnType<typeof setTimeout> | undefined
-  let writing: Promise<void> | undefined
-  let lastWriteStart = -Infinity
-  /** The last write failed: the next one waits `retryInterval`. */
-  let failed = false
-  /** A background failure was reported and no write has succeeded since. */
-  let reported = false
+  let projection = snapshot._projection
+  /** Counts updates and resets, so the exit hook flushes once per change. */
+  let changeCount = 0
+  let exitFlushedChanges = 0
   let closing: Promise<void> | undefined
   let closeCalled = false
+  let abandoned = false
+  /** While a save reads the state: resolves once it is done with it. */
+  let reading: Promise<void> | undefined
+  /** The state a save is reading was handed to `update` again, so changed in place under it. */
+  let changedUnderSave = false
 
-  function changed(): void {
-    changes++
-    schedule()
-  }
-
-  /** Throttle, not debounce: the next write is due one interval after the previous one started, however often updates come. */
-  function schedule(): void {
-    if (timer !== undefined || writing !== undefined || savedChanges === changes) return
-    const interval = failed ? retryInterval : writeInterval
-    const delay = Math.max(0, lastWriteStart + interval - Date.now())
-    timer = setTimeout(() => {
-      timer = undefined
-      write().catch(reportBackgroundFailure)
-    }, delay)
-    // Never keeps the process alive on its own: the exit hooks save what is pending.
-    ;(timer as { unref?: () => void }).unref?.()
-  }
-
-  function reportBackgroundFailure(error: unknown): void {
-    if (reported) return // once, until a write succeeds again
-    reported = true
-    const message = prefixed(
-      `writing the state store ${name} failed (${(error as Error)?.message ?? String(error)}); it is retried every ${retryInterval} ms and on flush()`,
-    )
-    environment.warn(message, 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED')
-  }
-
-  function currentSnapshot(): StateSnapshot<S> {
-    const current: StateSnapshot<S> = { version, state }
-    if (projection !== undefined) current.projection = projection
+  const currentSnapshot = (): StateSnapshot<S> => {
+    const current: StateSnapshot<S> = { _version: version, state }
+    if (projection !== undefined) current._projection = projection
     return current
   }
 
-  /** Writes the current snapshot; one write at a time. */
-  async function write(): Promise<void> {
-    const writtenChanges = changes
-    lastWriteStart = Date.now()
-    // Started now; a backend that throws instead of rejecting rejects too.
-    const thisWrite = (async () => backend.write(currentSnapshot()))()
-    writing = thisWrite
+  /** Writes the current snapshot; resolves with the milliseconds the state was held, `undefined` if it changed under the save. */
+  async function save(): Promise<number | undefined> {
+    const started = Date.now()
+    let done!: () => void
+    reading = new Promise<void>((resolve) => (done = resolve))
+    changedUnderSave = false
     try {
-      await thisWrite
-      if (writtenChanges > savedChanges) savedChanges = writtenChanges
-      failed = false
-      reported = false
-    } catch (error) {
-      failed = true
-      throw error
+      // The backend reads the state until its write resolves.
+      await backend.write(currentSnapshot())
+      return changedUnderSave ? undefined : Date.now() - started
     } finally {
-      writing = undefined
-      schedule()
+      reading = undefined
+      done()
     }
   }
 
-  async function flush(): Promise<void> {
-    const target = changes
-    while (savedChanges < target) {
-      if (writing !== undefined) {
-        // If it fails, the next turn writes again, and that failure rejects the flush.
-        await writing.catch(() => {})
-        continue
-      }
-      clearTimeout(timer)
-      timer = undefined
-      await write()
-    }
-  }
+  const writer = throttledWriter({ name, writeInterval, save, warn: environment.warn })
 
   const exitSaver: ExitSaver = {
     flushBeforeExit() {
-      if (savedChanges === changes || exitFlushedChanges === changes) return
-      exitFlushedChanges = changes
-      flush().catch(reportBackgroundFailure)
+      // Once per change: a failing backend must not keep the program from ending.
+      if (!writer.pending() || exitFlushedChanges === changeCount) return
+      exitFlushedChanges = changeCount
+      writer.flush().catch(() => {}) // reported by the writer's own retries
     },
     writeOnExit() {
-      if (savedChanges === changes || backend.writeSync === undefined) return
+      if (!writer.pending() || backend.writeSync === undefined) return
       try {
         backend.writeSync(currentSnapshot())
-        savedChanges = changes
+        writer.written()
       } catch (error) {
         // Warnings are printed asynchronously, too late now.
         console.error(prefixed(`could not save the state store ${name} on exit: ${(error as Error)?.message ?? String(error)}`))
@@ -242,28 +214,49 @@ function backgroundStateStore<S>(
   openStores.add(exitSaver)
   installExitHooks(environment)
 
-  const store: StateStore<S> = {
+  const refuseIfClosed = () => {
+    if (closeCalled || abandoned) throw new StateStoreClosedError(name)
+  }
+
+  return {
     name,
     getState: () => state,
     getVersion: () => version,
     update(newState, newVersion) {
-      if (closeCalled) throw new StateStoreClosedError(name)
+      refuseIfClosed()
       if (!Number.isInteger(newVersion)) {
         throw usageError(`${name}: update(state, version) needs an event index as version, got ${String(newVersion)}`)
       }
       if (newVersion <= version) throw new StaleVersionError(name, version, newVersion)
+      if (reading !== undefined && newState === state) changedUnderSave = true
       state = newState
       version = newVersion
-      changed()
+      changeCount++
+      writer.changed()
     },
-    flush,
+    beforeChange: () => reading,
+    abandon() {
+      abandoned = true
+      writer.stop()
+      openStores.delete(exitSaver)
+    },
+    getProjection: () => projection,
+    reset(newProjection) {
+      refuseIfClosed()
+      state = JSON.parse(initialText) as S
+      version = -1
+      projection = newProjection
+      changeCount++
+      writer.changed()
+    },
+    flush: () => (abandoned ? Promise.resolve() : writer.flush()),
     close() {
       closeCalled = true
-      closing ??= flush().then(
-        () => {
-          clearTimeout(timer)
-          timer = undefined
+      closing ??= (abandoned ? Promise.resolve() : writer.flush()).then(
+        async () => {
+          writer.stop()
           openStores.delete(exitSaver)
+          await backend.close?.()
         },
         (error: unknown) => {
           closing = undefined // a later close() tries again
@@ -273,13 +266,4 @@ function backgroundStateStore<S>(
       return closing
     },
   }
-  projectionSwitches.set(store, (newProjection) => {
-    if (newProjection === projection) return
-    if (closeCalled) throw new StateStoreClosedError(name)
-    state = JSON.parse(initialText) as S
-    version = -1
-    projection = newProjection
-    changed()
-  })
-  return store
 }

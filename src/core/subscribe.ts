@@ -3,7 +3,7 @@ import { type EventSource, sourceOf } from './event-source.js'
 import { checkFilter, type EventFilter, matchesFilter } from './filter.js'
 import { isProjectionVersion } from './snapshot-envelope.js'
 import type { AppendOptions, Indexed, Log } from './log.js'
-import { type StateStore, useProjectionVersion } from './state-store.js'
+import type { StateStore } from './state-store.js'
 
 /** Options of `catchupSubscribe`. */
 export interface CatchupSubscribeOptions {
@@ -179,18 +179,22 @@ async function causesOfAppends(source: EventSource, appends: EventFilter, signal
 export interface ProjectOptions<E, S> {
   /** The log to read. */
   log: Log<E>
-  /** The read model's store; events after its version are applied to its state. */
+  /** The read model's store (any `StateStore`); events after its version are applied to its state. */
   store: StateStore<S>
   /**
-   * Returns the state after `event`, without changing `state` (build a new
-   * object) and without side effects, so replaying the log always builds the
-   * same state. Return `state` itself for events the read model ignores.
+   * Returns the state after `event`, without side effects, so replaying the
+   * log always builds the same state. It may change `state` in place and
+   * return it: each event then costs the same however big the state is
+   * (building a new object instead copies what it spreads, every event).
+   * Return `state` itself for events the read model ignores.
    */
   reduce: (state: S, event: Indexed<E>) => S
   /**
    * The version of your projection code. Change it when `reduce` changes
    * meaning, and the read model is rebuilt from the start of the log. It is
    * stored with the state (`"_projection"` in the file).
+   *
+   * @default undefined (no version: the state is kept whatever `reduce` is)
    */
   version?: number | string
   /** Stops the projection when aborted; the promise resolves. */
@@ -202,28 +206,49 @@ export interface ProjectOptions<E, S> {
  * after the store's version, in order, and updates the store with each
  * event's index, so a restart picks up exactly where it stopped. Rebuilds from
  * the initial state when `version` differs from the one stored. Resolves when
- * the log closes or `signal` aborts; rejects with `reduce`'s error, or with
- * `StateAheadOfLogError` when the store reflects events the log lacks.
+ * the log closes or `signal` aborts. When `reduce` throws (or returns
+ * `undefined`), the store is abandoned (see `StateStore.abandon`), since a
+ * reducer may have changed the state halfway: what was saved last stays, and
+ * a restart goes on from there.
+ *
+ * @throws the error of `reduce` (the promise rejects with it).
+ * @throws StateAheadOfLogError (`STATE_AHEAD_OF_LOG`) when the store reflects events the log lacks.
+ * @example
+ * await project({
+ *   log,
+ *   store: bookmarks,
+ *   reduce: (state, event) => {
+ *     if (event.type === 'info') state.byUrl[event.url] = { url: event.url, title: event.title }
+ *     return state
+ *   },
+ * })
  */
 export async function project<E extends object, S>(options: ProjectOptions<E, S>): Promise<void> {
   const { log, store, reduce, version, signal } = options
   if (typeof reduce !== 'function' || typeof log?.events !== 'function' || store === undefined) {
     throw usageError('project() needs { log, store, reduce: (state, event) => newState }')
   }
+  const missing = (['getState', 'getVersion', 'update', 'getProjection', 'reset'] as const).filter((member) => typeof store[member] !== 'function')
+  if (missing.length > 0)
+    throw usageError(`project() needs a StateStore, such as initStateStore() opens; ${store.name ?? 'the store'} has no ${missing.join(', ')}`)
   if (version !== undefined && !isProjectionVersion(version)) {
     throw usageError(`project({ version }) takes a number or a string, got ${String(version)}`)
   }
-  useProjectionVersion(store, version)
+  if (store.getProjection() !== version) store.reset(version)
   if (store.getVersion() >= log.length) throw new StateAheadOfLogError(store.name, store.getVersion(), log.name, log.length)
-  await catchupSubscribe(
-    log.events({ after: store.getVersion(), signal }),
-    (event) => {
+  // A plain loop, not catchupSubscribe: reduce is synchronous, so no await per event is needed.
+  for await (const event of log.events({ after: store.getVersion(), signal })) {
+    const reading = store.beforeChange?.()
+    if (reading !== undefined) await reading
+    try {
       const next = reduce(store.getState(), event)
       if (next === undefined) {
         throw usageError(`reduce returned undefined for event ${event.index} of ${log.name}; return state itself to ignore an event`)
       }
       store.update(next, event.index)
-    },
-    { signal },
-  )
+    } catch (error) {
+      store.abandon?.()
+      throw error
+    }
+  }
 }

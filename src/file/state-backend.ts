@@ -6,7 +6,7 @@ import { createFolderFor, createFolderForSync, explainedError, folderError, read
 import { CorruptStateError, usageError } from '../core/errors.js'
 import { isProcessAlive, removeLeftovers } from './process-alive.js'
 import { syncFolder, syncFolderSync } from './sync-folder.js'
-import { parseSnapshot, serializeSnapshot } from '../core/snapshot-envelope.js'
+import { parseSnapshot, serializeSnapshot, serializeSnapshotInSlices } from '../core/snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 
 /** Makes each temporary file name unique within this process. */
@@ -37,7 +37,8 @@ function removeLeftoverTemporaries(name: string): Promise<void> {
 /**
  * A state-store backend that keeps the snapshot in a JSON file, the envelope
  * `{ "_version": N, "state": … }`. Missing folders are created on the first
- * write. Each write goes to a temporary file next to it, is flushed to disk,
+ * write. The text is built in slices and written piece by piece, so saving a
+ * big state does not freeze the program; reading costs one `JSON.parse`. Each write goes to a temporary file next to it, is flushed to disk,
  * and is renamed over the old file, so the file is always either the old
  * snapshot or the new one, even after a crash or power loss. A file that is
  * not a valid envelope is reported, never overwritten. Temporary files left
@@ -114,7 +115,7 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
     },
 
     async write(snapshot: StateSnapshot<S>): Promise<void> {
-      const text = serializeSnapshot(snapshot)
+      const pieces = await serializeSnapshotInSlices(snapshot)
       // Every time, not once: the folder may have been deleted to start the read models over.
       await createFolderFor(name)
       if (Date.now() - lastTidy >= 60_000) {
@@ -126,7 +127,8 @@ export function fsStoreBackend<S>(filename: string, initialState?: S): StateStor
         const [opened, file] = await openTemporary()
         temporary = opened
         try {
-          await file.writeFile(text)
+          // Piece by piece: each is encoded as it is written, never the whole text at once.
+          for (const piece of pieces) await file.write(piece)
           await file.datasync()
         } finally {
           await file.close()

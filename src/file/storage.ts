@@ -9,6 +9,7 @@ import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-stor
 import { withIndex } from '../core/serialize.js'
 import { batchRemaining, markBatchLine, withoutBatchMarker } from './atomic-batch.js'
 import { FileFollower } from './follow.js'
+import { canStepOver, linePrefilter } from './line-prefilter.js'
 import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
 import { acquireFileLock } from './lock.js'
 import { fixThatLine, isObject, type LogExtent, LogFile, newline, readChunkBytes, repairRemedy } from './log-file.js'
@@ -260,8 +261,9 @@ class FileStorage implements LogStorage {
     }
   }
 
-  async *#readFrom(from: number, _filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
+  async *#readFrom(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
     const extent = this.#extent
+    const prefilter = linePrefilter(filter)
     if (from >= extent.length || this.#closed) return
     const file = this.#opened()
     const offsets = this.#offsets!
@@ -294,6 +296,10 @@ class FileStorage implements LogStorage {
       const batch: StoredEvent[] = []
       for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
+        if (prefilter !== undefined && canStepOver(line, expected, prefilter)) {
+          expected++ // an event the filter does not select: not parsed (line-prefilter.ts)
+          continue
+        }
         let event: unknown
         try {
           event = JSON.parse(line)

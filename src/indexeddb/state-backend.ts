@@ -1,6 +1,6 @@
 import { usageError } from '../core/errors.js'
 import { committed, openDatabase, result, snapshotsStore } from './database.js'
-import { parseSnapshot, serializeSnapshot } from '../core/snapshot-envelope.js'
+import { parseSnapshot, serializeSnapshotInSlices } from '../core/snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 
 /**
@@ -26,7 +26,9 @@ export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateS
       return stored === undefined ? null : parseSnapshot<S>(String(stored), name)
     },
     async write(snapshot: StateSnapshot<S>): Promise<void> {
-      const text = serializeSnapshot(snapshot)
+      const pieces = await serializeSnapshotInSlices(snapshot)
+      // One string, put in one transaction: IndexedDB copies it when it is put, in one step.
+      const text = pieces.join('')
       const db = await openDatabase()
       const transaction = db.transaction(snapshotsStore, 'readwrite')
       transaction.objectStore(snapshotsStore).put(text, name)

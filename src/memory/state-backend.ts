@@ -1,4 +1,4 @@
-import { parseSnapshot, serializeSnapshot } from '../core/snapshot-envelope.js'
+import { parseSnapshot, serializeSnapshot, serializeSnapshotInSlices } from '../core/snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 
 /** Options of `memoryStoreBackend`. */
@@ -16,17 +16,18 @@ export interface MemoryStoreBackendOptions {
  */
 export function memoryStoreBackend<S>(initialState?: S, options: MemoryStoreBackendOptions = {}): StateStoreBackend<S> {
   const name = options.name ?? 'memory'
-  let stored: string | undefined
+  /** The envelope's text, in the pieces it was written in: joined when read. */
+  let stored: readonly string[] | undefined
   const backend: StateStoreBackend<S> = {
     name,
     async read(): Promise<StateSnapshot<S> | null> {
-      return stored === undefined ? null : parseSnapshot<S>(stored, name)
+      return stored === undefined ? null : parseSnapshot<S>(stored.join(''), name)
     },
     async write(snapshot: StateSnapshot<S>): Promise<void> {
-      stored = serializeSnapshot(snapshot)
+      stored = await serializeSnapshotInSlices(snapshot)
     },
     writeSync(snapshot: StateSnapshot<S>): void {
-      stored = serializeSnapshot(snapshot)
+      stored = [serializeSnapshot(snapshot)]
     },
   }
   return initialState === undefined ? backend : { ...backend, initialState }

@@ -1,4 +1,4 @@
-import { parseSnapshot, serializeSnapshot } from '../core/snapshot-envelope.js'
+import { parseSnapshot, serializeSnapshotInSlices } from '../core/snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 import { usageError } from '../core/errors.js'
 import { checkConnectionOptions, connect, type Connection, type PostgresConnectionOptions } from './connection.js'
@@ -41,12 +41,20 @@ export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>)
       return rows.length === 0 ? null : parseSnapshot<S>(rows[0].envelope, name)
     },
     async write(snapshot: StateSnapshot<S>): Promise<void> {
-      const envelope = serializeSnapshot(snapshot).trimEnd()
+      const pieces = await serializeSnapshotInSlices(snapshot)
+      // One statement, so state and version change together; pg sends the text as one parameter.
+      const envelope = pieces.join('').trimEnd()
       const { pool, schema } = await connected()
       await pool.query(`INSERT INTO ${schema}.states (name, envelope) VALUES ($1, $2::json) ON CONFLICT (name) DO UPDATE SET envelope = excluded.envelope`, [
         key,
         envelope,
       ])
+    },
+    async close(): Promise<void> {
+      // Ends the pool if the backend made it from a connection string; a pool of yours stays open.
+      const opened = connection
+      connection = undefined
+      if (opened !== undefined) await (await opened.catch(() => undefined))?.release()
     },
   }
   return options.initialState === undefined ? backend : { ...backend, initialState: options.initialState }

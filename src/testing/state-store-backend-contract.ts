@@ -68,59 +68,59 @@ export function describeStateStoreBackend(name: string, fixture: StateStoreBacke
 
     it('reads back what was written, JSON values of every kind', async () => {
       const backend = await fixture.create()
-      await backend.write({ version: 41, state: awkwardState })
+      await backend.write({ _version: 41, state: awkwardState })
       const snapshot = await backend.read()
-      assertEqual(snapshot, { version: 41, state: awkwardState }, 'read() after write()')
-      assert(snapshot !== null && !('projection' in snapshot), 'a snapshot written without projection is read without one')
+      assertEqual(snapshot, { _version: 41, state: awkwardState }, 'read() after write()')
+      assert(snapshot !== null && !('_projection' in snapshot), 'a snapshot written without projection is read without one')
     })
 
     it('keeps version -1 and non-object states', async () => {
       const backend = await fixture.create()
       for (const state of [0, 'text', null, [1, 2], false]) {
-        await backend.write({ version: -1, state })
-        assertEqual(await backend.read(), { version: -1, state }, `read() after writing the state ${JSON.stringify(state)}`)
+        await backend.write({ _version: -1, state })
+        assertEqual(await backend.read(), { _version: -1, state }, `read() after writing the state ${JSON.stringify(state)}`)
       }
     })
 
     it('keeps the projection version, number or string, unchanged', async () => {
       const backend = await fixture.create()
-      await backend.write({ version: 3, projection: 2, state: { n: 1 } })
-      assertEqual(await backend.read(), { version: 3, projection: 2, state: { n: 1 } }, 'read() after writing projection 2')
-      await backend.write({ version: 4, projection: 'v2-favicons', state: { n: 2 } })
-      assertEqual(await backend.read(), { version: 4, projection: 'v2-favicons', state: { n: 2 } }, "read() after writing projection 'v2-favicons'")
-      await backend.write({ version: 5, state: { n: 3 } })
-      assertEqual(await backend.read(), { version: 5, state: { n: 3 } }, 'read() after writing no projection')
+      await backend.write({ _version: 3, _projection: 2, state: { n: 1 } })
+      assertEqual(await backend.read(), { _version: 3, _projection: 2, state: { n: 1 } }, 'read() after writing projection 2')
+      await backend.write({ _version: 4, _projection: 'v2-favicons', state: { n: 2 } })
+      assertEqual(await backend.read(), { _version: 4, _projection: 'v2-favicons', state: { n: 2 } }, "read() after writing projection 'v2-favicons'")
+      await backend.write({ _version: 5, state: { n: 3 } })
+      assertEqual(await backend.read(), { _version: 5, state: { n: 3 } }, 'read() after writing no projection')
     })
 
     it('replaces the snapshot on every write', async () => {
       const backend = await fixture.create()
-      for (let version = 0; version < 20; version++) await backend.write({ version, state: { version } })
-      assertEqual(await backend.read(), { version: 19, state: { version: 19 } }, 'read() after 20 writes')
+      for (let version = 0; version < 20; version++) await backend.write({ _version: version, state: { version } })
+      assertEqual(await backend.read(), { _version: 19, state: { version: 19 } }, 'read() after 20 writes')
     })
 
     it('gives fresh objects: changing what was written or read changes nothing stored', async () => {
       const backend = await fixture.create()
       const state = { list: [1] }
-      await backend.write({ version: 0, state })
+      await backend.write({ _version: 0, state })
       state.list.push(2)
       const first = (await backend.read()) as StateSnapshot<{ list: number[] }>
       first.state.list.push(3)
-      assertEqual(await backend.read(), { version: 0, state: { list: [1] } }, 'read() after changing what was written and what was read')
+      assertEqual(await backend.read(), { _version: 0, state: { list: [1] } }, 'read() after changing what was written and what was read')
     })
 
     if (fixture.reopen) {
       it('keeps the snapshot for the next backend object on the same place', async () => {
         const backend = await fixture.create()
-        await backend.write({ version: 7, projection: 1, state: { kept: true } })
-        assertEqual(await (await fixture.reopen!(backend)).read(), { version: 7, projection: 1, state: { kept: true } }, 'read() of a reopened backend')
+        await backend.write({ _version: 7, _projection: 1, state: { kept: true } })
+        assertEqual(await (await fixture.reopen!(backend)).read(), { _version: 7, _projection: 1, state: { kept: true } }, 'read() of a reopened backend')
       })
 
       it('writeSync, where offered, stores what read() gives back', async () => {
         const backend = await fixture.create()
         if (backend.writeSync === undefined) return
-        await backend.write({ version: 1, state: 'async' })
-        backend.writeSync({ version: 2, projection: 'p', state: awkwardState })
-        assertEqual(await (await fixture.reopen!(backend)).read(), { version: 2, projection: 'p', state: awkwardState }, 'read() after writeSync()')
+        await backend.write({ _version: 1, state: 'async' })
+        backend.writeSync({ _version: 2, _projection: 'p', state: awkwardState })
+        assertEqual(await (await fixture.reopen!(backend)).read(), { _version: 2, _projection: 'p', state: awkwardState }, 'read() after writeSync()')
       })
 
       it('carries a state store across a close and reopen', async () => {

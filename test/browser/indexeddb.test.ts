@@ -156,10 +156,10 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
     const seen = await page.evaluate(async (name) => {
       const { fsStoreBackend, CorruptStateError } = window.exported
       const backend = fsStoreBackend<unknown>(name)
-      await backend.write({ version: 0, state: 'kept' })
+      await backend.write({ _version: 0, state: 'kept' })
       const cyclic: Record<string, unknown> = {}
       cyclic.self = cyclic
-      const refused = await backend.write({ version: 1, state: cyclic }).then(
+      const refused = await backend.write({ _version: 1, state: cyclic }).then(
         () => 'written',
         (error: Error) => error.name,
       )
@@ -190,7 +190,7 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       return { refused, afterRefusal, report, leftAsItWas }
     }, `${uniqueName()}.json`)
     expect(seen.refused).toBe('TypeError')
-    expect(seen.afterRefusal).toEqual({ version: 0, state: 'kept' })
+    expect(seen.afterRefusal).toEqual({ _version: 0, state: 'kept' })
     expect(seen.report).toMatchObject({ isCorrupt: true, code: 'STATE_CORRUPT' })
     expect(seen.report?.message).toContain('.json')
     expect(seen.leftAsItWas).toBe(true)
@@ -211,7 +211,7 @@ describe('state stores in the browser build', () => {
         window.kept.store = store
       }, name)
     const storedVersion = (page: Page, name: string) =>
-      page.evaluate(async (name) => (await window.tinyEventSourcing.fsStoreBackend(name).read())?.version, name)
+      page.evaluate(async (name) => (await window.tinyEventSourcing.fsStoreBackend(name).read())?._version, name)
 
     const reloaded = await openHarness()
     const reloadedName = `${uniqueName()}-reload.json`

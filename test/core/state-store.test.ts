@@ -77,9 +77,9 @@ describe('initStateStore', () => {
       write: async () => {},
     })
     await expect(initStateStore({ storeBackend: reading(undefined) })).rejects.toThrow('custom: read() gave undefined; give null when nothing is stored')
-    const badVersion = await initStateStore({ storeBackend: reading({ version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
+    const badVersion = await initStateStore({ storeBackend: reading({ _version: 1.5, state: { n: 1 } }) }).catch((caught: unknown) => caught)
     expect(badVersion).toBeInstanceOf(CorruptStateError)
-    expect((badVersion as Error).message).toContain('custom: the backend returned version 1.5, where an integer of -1 or more was expected')
+    expect((badVersion as Error).message).toContain('custom (as read by its backend): "_version" is 1.5, where an integer of -1 or more was expected')
     expect((await initStateStore({ storeBackend: reading(null) })).getVersion()).toBe(-1)
   })
 
@@ -92,7 +92,7 @@ describe('initStateStore', () => {
 
   it('opens where the stored snapshot left off', async () => {
     const backend = memoryStoreBackend<{ n: number }>({ n: 0 })
-    await backend.write({ version: 41, state: { n: 42 } })
+    await backend.write({ _version: 41, state: { n: 42 } })
     const store = await initStateStore({ storeBackend: backend })
     expect(store.getVersion()).toBe(41)
     expect(store.getState()).toEqual({ n: 42 })
@@ -127,7 +127,7 @@ describe('store.update', () => {
     expect(store.getState()).toEqual({ n: 1 })
     expect(store.getVersion()).toBe(3)
     await store.flush()
-    expect(await backend.read()).toEqual({ version: 3, state: { n: 1 } })
+    expect(await backend.read()).toEqual({ _version: 3, state: { n: 1 } })
   })
 
   it('refuses a version that is not an integer', async () => {
@@ -146,7 +146,7 @@ describe('writing in the background', () => {
     await store.flush()
     await sleep(300)
     expect(writes).toHaveLength(1)
-    expect(writes[0]!.snapshot).toEqual({ version: 999, state: { n: 999 } })
+    expect(writes[0]!.snapshot).toEqual({ _version: 999, state: { n: 999 } })
     await store.close()
     expect(writes).toHaveLength(1)
   })
@@ -169,9 +169,9 @@ describe('writing in the background', () => {
     // would still fail by far.
     for (let i = 1; i < writes.length; i++) expect(writes[i]!.at - writes[i - 1]!.at).toBeGreaterThanOrEqual(interval * 0.8)
     // Each write carries the latest state of its moment: versions only grow.
-    for (let i = 1; i < writes.length; i++) expect(writes[i]!.snapshot.version).toBeGreaterThan(writes[i - 1]!.snapshot.version)
+    for (let i = 1; i < writes.length; i++) expect(writes[i]!.snapshot._version).toBeGreaterThan(writes[i - 1]!.snapshot._version)
     await store.close()
-    expect(writes.at(-1)!.snapshot.version).toBe(store.getVersion())
+    expect(writes.at(-1)!.snapshot._version).toBe(store.getVersion())
   })
 
   it('writes the first update after a quiet spell without waiting', async () => {
@@ -179,12 +179,12 @@ describe('writing in the background', () => {
     const store = await initStateStore({ storeBackend: backend, writeInterval: 60_000 })
     store.update({ n: 0 }, 0)
     await sleep(50)
-    expect(writes.map((write) => write.snapshot.version)).toEqual([0])
+    expect(writes.map((write) => write.snapshot._version)).toEqual([0])
     store.update({ n: 1 }, 1)
     await sleep(50)
     expect(writes).toHaveLength(1) // the next one waits for the interval…
     await store.flush() // …unless flushed
-    expect(writes.map((write) => write.snapshot.version)).toEqual([0, 1])
+    expect(writes.map((write) => write.snapshot._version)).toEqual([0, 1])
     await store.flush() // nothing new: no write
     expect(writes).toHaveLength(2)
     await store.close()
@@ -199,7 +199,7 @@ describe('writing in the background', () => {
       ...inner,
       async write(snapshot) {
         if (written.length === 0) await gate
-        written.push(snapshot.version)
+        written.push(snapshot._version)
         await inner.write(snapshot)
       },
     }
@@ -211,7 +211,7 @@ describe('writing in the background', () => {
     release()
     await flushed
     expect(written).toEqual([0, 1])
-    expect(await inner.read()).toEqual({ version: 1, state: { n: 1 } })
+    expect(await inner.read()).toEqual({ _version: 1, state: { n: 1 } })
     await store.close()
   })
 
@@ -231,7 +231,7 @@ describe('writing in the background', () => {
     expect(store.getState()).toEqual({ n: 0 })
     broken = false
     await store.flush()
-    expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
+    expect(await inner.read()).toEqual({ _version: 0, state: { n: 0 } })
     await store.close()
   })
 })
@@ -262,7 +262,7 @@ describe('a backend that fails in the background', () => {
         (snapshot) => snapshot !== null,
       )
       expect(failures).toBe(2)
-      expect(await inner.read()).toEqual({ version: 0, state: { n: 0 } })
+      expect(await inner.read()).toEqual({ _version: 0, state: { n: 0 } })
       const ours = warnings.filter((warning) => (warning as { code?: string }).code === 'TINY_EVENT_SOURCING_STATE_WRITE_FAILED')
       expect(ours).toHaveLength(1)
       expect(ours[0]!.message).toContain('writing the state store flaky-store failed (disk full)')

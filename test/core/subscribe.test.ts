@@ -217,7 +217,7 @@ describe('catchupSubscribe', () => {
       await store.close()
     }
     expect(handled).toEqual([0, 1, 2, 3, 4, 5])
-    expect(await backend.read()).toEqual({ version: 5, state: { total: 15 } })
+    expect(await backend.read()).toEqual({ _version: 5, state: { total: 15 } })
   })
 })
 
@@ -318,7 +318,9 @@ describe('project', () => {
     await expect(project({ store, reduce: sum } as never)).rejects.toThrow(needs)
     await expect(project({ log, reduce: sum } as never)).rejects.toThrow(needs)
     await expect(project({ log, store } as never)).rejects.toThrow(needs)
-    await expect(project({ log, store: {}, reduce: sum } as never)).rejects.toThrow('project() needs a store made by initStateStore()')
+    await expect(project({ log, store: { name: 'mine', getState: () => ({}) }, reduce: sum } as never)).rejects.toThrow(
+      'project() needs a StateStore, such as initStateStore() opens; mine has no getVersion, update, getProjection, reset',
+    )
     await log.close()
   })
 
@@ -332,7 +334,7 @@ describe('project', () => {
   it('refuses a store that reflects events the log does not have', async () => {
     const log = await logWith(2)
     const backend = memoryStoreBackend({ total: 0, count: 0 }, { name: 'sum.json' })
-    await backend.write({ version: 9, state: { total: 45, count: 10 } })
+    await backend.write({ _version: 9, state: { total: 45, count: 10 } })
     const store = await initStateStore({ storeBackend: backend })
     const error = await project({ log, store, reduce: sum }).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(StateAheadOfLogError)
@@ -407,7 +409,7 @@ describe('project, property', () => {
           }
           const expected = { total: all.reduce((a, b) => a + b, 0), count: all.length }
           const stored = await backend.read()
-          if (all.length > 0) expect(stored).toMatchObject({ version: all.length - 1, state: expected })
+          if (all.length > 0) expect(stored).toMatchObject({ _version: all.length - 1, state: expected })
           // Each projection version applied every event exactly once, in order.
           for (const applied of appliedPerVersion.values()) expect(applied).toEqual(applied.map((_, i) => i))
         },

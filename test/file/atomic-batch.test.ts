@@ -9,6 +9,7 @@ import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, type Indexed } from '../../src/index.js'
 import { markBatchLine } from '../../src/file/atomic-batch.js'
 import type { LogStorage } from '../../src/core/log-storage.js'
+import { run } from '../cli/run.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
 afterAll(removeTempDirs)
@@ -196,6 +197,28 @@ describe('an atomic batch in the file', () => {
     expect((await readAll(follower)).map((event) => event.n)).toEqual([0, 1, 2, 3])
     stop()
     await follower.close()
+  })
+
+  it('left torn is reported by `check`, which changes nothing; once the log was opened, the file is sound', async () => {
+    const filename = await freshLogPath()
+    const writer = fileStorage(filename)
+    await writer.open()
+    await writer.append(['{"n":0}'])
+    await writer.append(['{"n":1}', '{"n":2}', '{"n":3}'], { atomic: true })
+    await writer.close()
+    const text = await readFile(filename, 'utf8')
+    const torn = text.slice(0, text.indexOf('{"n":3') + 3)
+    await writeFile(filename, torn)
+    const check = await run(['check', filename])
+    expect(check.code).toBe(1)
+    expect(check.stdout).toContain(
+      `${filename}:2: line 2 starts an atomic batch (appendAll) whose last events are missing (2 of its events are here): a write cut short, most likely by a crash; the next writer to open the log sets the batch aside whole`,
+    )
+    expect(await readFile(filename, 'utf8')).toBe(torn)
+    const reopened = fileStorage(filename)
+    expect(await reopened.open()).toBe(1)
+    await reopened.close()
+    expect(await run(['check', filename])).toMatchObject({ code: 0 })
   })
 
   it('whose marks do not count down to its last line is reported as damage, and nothing is changed', async () => {

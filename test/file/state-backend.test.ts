@@ -40,7 +40,7 @@ describe('fsStoreBackend', () => {
     const filename = join(await newFolder(), 'a', 'b', 'read-model.json')
     const backend = fsStoreBackend(filename)
     expect(await backend.read()).toBeNull()
-    await backend.write({ version: 0, state: {} })
+    await backend.write({ _version: 0, state: {} })
     expect(await readFile(filename, 'utf8')).toBe('{"_version":0,"state":{}}\n')
   })
 
@@ -48,25 +48,25 @@ describe('fsStoreBackend', () => {
     const folder = join(await newFolder(), 'data')
     const filename = join(folder, 'read-model.json')
     const backend = fsStoreBackend(filename)
-    await backend.write({ version: 0, state: {} })
+    await backend.write({ _version: 0, state: {} })
     await rm(folder, { recursive: true })
-    await backend.write({ version: 1, state: { n: 1 } })
+    await backend.write({ _version: 1, state: { n: 1 } })
     expect(await readFile(filename, 'utf8')).toBe('{"_version":1,"state":{"n":1}}\n')
   })
 
   it('writes the envelope { "_version", "_projection"?, "state" } on one line', async () => {
     const filename = join(await newFolder(), 'state.json')
     const backend = fsStoreBackend(filename)
-    await backend.write({ version: 12, state: { byUrl: { 'https://a.example/': { title: 'A' } } } })
+    await backend.write({ _version: 12, state: { byUrl: { 'https://a.example/': { title: 'A' } } } })
     expect(await readFile(filename, 'utf8')).toBe('{"_version":12,"state":{"byUrl":{"https://a.example/":{"title":"A"}}}}\n')
-    await backend.write({ version: 13, projection: 2, state: [] })
+    await backend.write({ _version: 13, _projection: 2, state: [] })
     expect(await readFile(filename, 'utf8')).toBe('{"_version":13,"_projection":2,"state":[]}\n')
   })
 
   it('reads an envelope written by hand or by the original 0.2.x (pretty-printed, no _projection)', async () => {
     const filename = join(await newFolder(), 'state.json')
     await writeFile(filename, '{\n  "_version": 123,\n  "state": { "byUrl": {} }\n}\n')
-    expect(await fsStoreBackend(filename).read()).toEqual({ version: 123, state: { byUrl: {} } })
+    expect(await fsStoreBackend(filename).read()).toEqual({ _version: 123, state: { byUrl: {} } })
   })
 
   it('names the folder, and says to give a file, when given a folder', async () => {
@@ -84,8 +84,8 @@ describe('fsStoreBackend', () => {
     await mkdir(folder)
     const message = `tiny-event-sourcing: the state file ${folder} is a folder; give fsStoreBackend() the path of a JSON file, e.g. ${join(folder, 'read-model.json')}`
     const backend = fsStoreBackend(folder)
-    await expect(backend.write({ version: 0, state: {} })).rejects.toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
-    expect(thrownBy(() => backend.writeSync!({ version: 0, state: {} }))).toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
+    await expect(backend.write({ _version: 0, state: {} })).rejects.toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
+    expect(thrownBy(() => backend.writeSync!({ _version: 0, state: {} }))).toMatchObject({ code: 'FILE_ACCESS', systemCode: 'EISDIR', message })
     expect(await readdir(parent)).toEqual(['read-model.json'])
   })
 
@@ -122,8 +122,8 @@ describe('fsStoreBackend', () => {
         message: `tiny-event-sourcing: cannot create the folder for ${filename}: ${inTheWay(file)}`,
       }
       const backend = fsStoreBackend(filename)
-      await expect(backend.write({ version: 0, state: {} })).rejects.toMatchObject(expected)
-      expect(thrownBy(() => backend.writeSync!({ version: 0, state: {} }))).toMatchObject(expected)
+      await expect(backend.write({ _version: 0, state: {} })).rejects.toMatchObject(expected)
+      expect(thrownBy(() => backend.writeSync!({ _version: 0, state: {} }))).toMatchObject(expected)
       expect(await readFile(file, 'utf8')).toBe('not a folder\n')
     })
   })
@@ -139,8 +139,8 @@ describe('fsStoreBackend', () => {
   it('leaves no temporary files behind', async () => {
     const folder = await newFolder()
     const backend = fsStoreBackend(join(folder, 'state.json'))
-    for (let version = 0; version < 50; version++) await backend.write({ version, state: { version } })
-    backend.writeSync!({ version: 50, state: {} })
+    for (let version = 0; version < 50; version++) await backend.write({ _version: version, state: { version } })
+    backend.writeSync!({ _version: 50, state: {} })
     expect(await readdir(folder)).toEqual(['state.json'])
   })
 
@@ -152,9 +152,9 @@ describe('fsStoreBackend', () => {
     for (const name of taken) await writeFile(join(folder, name), `someone else's ${name}`)
     const backend = fsStoreBackend(filename)
     expect(await backend.read()).toBeNull()
-    await backend.write({ version: 0, state: { via: 'write' } })
-    backend.writeSync!({ version: 1, state: { via: 'writeSync' } })
-    expect(await backend.read()).toEqual({ version: 1, state: { via: 'writeSync' } })
+    await backend.write({ _version: 0, state: { via: 'write' } })
+    backend.writeSync!({ _version: 1, state: { via: 'writeSync' } })
+    expect(await backend.read()).toEqual({ _version: 1, state: { via: 'writeSync' } })
     expect((await readdir(folder)).sort()).toEqual(['state.json', ...taken].sort())
     for (const name of taken) expect(await readFile(join(folder, name), 'utf8')).toBe(`someone else's ${name}`)
   })
@@ -201,7 +201,7 @@ describe('fsStoreBackend', () => {
       const backend = fsStoreBackend(${JSON.stringify(filename)})
       const padding = 'x'.repeat(512 * 1024)
       for (let version = 0; ; version++) {
-        await backend.write({ version, state: { version, padding } })
+        await backend.write({ _version: version, state: { version, padding } })
         if (version === 3) process.stdout.write('writing\\n')
       }
     `
@@ -213,7 +213,7 @@ describe('fsStoreBackend', () => {
       await new Promise((resolve) => child.once('exit', resolve))
       const snapshot = await fsStoreBackend<{ version: number; padding: string }>(filename).read()
       expect(snapshot).not.toBeNull()
-      expect(snapshot!.state.version).toBe(snapshot!.version)
+      expect(snapshot!.state.version).toBe(snapshot!._version)
       expect(snapshot!.state.padding).toHaveLength(512 * 1024)
     }
   })
@@ -245,7 +245,7 @@ describe('fsStoreBackend', () => {
     it('are removed by the first write once a minute old; those of live processes, younger ones and every other file stay', async () => {
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
-      await fsStoreBackend(filename).write({ version: 7, state: { n: 7 } })
+      await fsStoreBackend(filename).write({ _version: 7, state: { n: 7 } })
       const killed = [await killedWriter(filename), await killedWriter(filename), await killedWriter(filename)]
       const dead = killed[0]!.pid
       // A live process in the middle of a write: its temporary file must survive.
@@ -292,7 +292,7 @@ describe('fsStoreBackend', () => {
       const backend = fsStoreBackend(filename)
       expect(await backend.read()).toBeNull()
       expect(await readdir(folder)).toEqual([temporary.slice(folder.length + 1)])
-      await backend.write({ version: 0, state: {} })
+      await backend.write({ _version: 0, state: {} })
       expect(await readdir(folder)).toEqual(['state.json'])
     }, 60_000)
 
@@ -311,7 +311,7 @@ describe('fsStoreBackend', () => {
       // A container restarted after a kill gives its process the same pid as the killed one.
       const folder = await newFolder()
       const filename = join(folder, 'state.json')
-      await fsStoreBackend(filename).write({ version: 0, state: {} })
+      await fsStoreBackend(filename).write({ _version: 0, state: {} })
       const before = new Date(performance.timeOrigin - 61_000)
       const earlier = `state.json.tmp-${process.pid}-99999999`
       const fresh = `state.json.tmp-${process.pid}-99999998` // could be another copy of the library, or a worker thread, writing now
@@ -319,7 +319,7 @@ describe('fsStoreBackend', () => {
       for (const name of [earlier, fresh, numberedHere]) await writeFile(join(folder, name), '{')
       await utimes(join(folder, earlier), before, before)
       await utimes(join(folder, numberedHere), before, before)
-      await fsStoreBackend(filename).write({ version: 1, state: {} })
+      await fsStoreBackend(filename).write({ _version: 1, state: {} })
       expect((await readdir(folder)).sort()).toEqual([fresh, numberedHere, 'state.json'].sort())
     })
   })

@@ -20,10 +20,10 @@ describe('memoryStoreBackend', () => {
 
   it('refuses, at write, a state JSON cannot store, keeping what it had', async () => {
     const backend = memoryStoreBackend<unknown>()
-    await backend.write({ version: 0, state: 'kept' })
+    await backend.write({ _version: 0, state: 'kept' })
     const cyclic: Record<string, unknown> = {}
     cyclic.self = cyclic
-    await expect(backend.write({ version: 1, state: cyclic })).rejects.toThrow(TypeError)
-    expect(await backend.read()).toEqual({ version: 0, state: 'kept' })
+    await expect(backend.write({ _version: 1, state: cyclic })).rejects.toThrow(TypeError)
+    expect(await backend.read()).toEqual({ _version: 0, state: 'kept' })
   })
 })

@@ -92,7 +92,7 @@ describe.each(configurations)('a projection killed at random moments (writeInter
         // A minute later, the next write removes what the kill left.
         const minuteAgo = new Date(Date.now() - 61_000)
         for (const name of await temporaries()) await utimes(join(dir, name), minuteAgo, minuteAgo)
-        await fsStoreBackend(stateFile).write({ version, state: envelope.state })
+        await fsStoreBackend(stateFile).write({ _version: version, state: envelope.state })
         expect(await readFile(stateFile, 'utf8')).toBe(text)
         expect(await temporaries()).toEqual([])
       }

@@ -62,9 +62,9 @@ async function runModel(target: Target, writeInterval: number, commands: Command
       expect(flushed, 'nothing stored after a flush of an updated store resolved').toBe(-1)
       return
     }
-    expect(stored.version).toBeGreaterThanOrEqual(flushed)
-    expect(stored.version).toBeLessThanOrEqual(version)
-    expect(stored.state).toEqual(history.get(stored.version))
+    expect(stored._version).toBeGreaterThanOrEqual(flushed)
+    expect(stored._version).toBeLessThanOrEqual(version)
+    expect(stored.state).toEqual(history.get(stored._version))
   }
 
   for (const step of commands) {
@@ -84,7 +84,7 @@ async function runModel(target: Target, writeInterval: number, commands: Command
         await store.flush()
         flushed = version
         // A store that was never updated has nothing to write.
-        if (version >= 0) expect(await target.peek()).toEqual({ version, state })
+        if (version >= 0) expect(await target.peek()).toEqual({ _version: version, state })
         break
       case 'peek':
         await expectStoredIsAStateItHad()
@@ -96,7 +96,7 @@ async function runModel(target: Target, writeInterval: number, commands: Command
       case 'reopen':
         await store.close()
         flushed = version
-        if (version >= 0) expect(await target.peek()).toEqual({ version, state })
+        if (version >= 0) expect(await target.peek()).toEqual({ _version: version, state })
         store = await open()
         break
     }
@@ -105,7 +105,7 @@ async function runModel(target: Target, writeInterval: number, commands: Command
     expect(store.getState()).toEqual(state)
   }
   await store.close()
-  if (version >= 0) expect(await target.peek()).toEqual({ version, state })
+  if (version >= 0) expect(await target.peek()).toEqual({ _version: version, state })
   const reopened = await open()
   expect(reopened.getVersion()).toBe(version)
   expect(reopened.getState()).toEqual(state)
@@ -135,8 +135,8 @@ describe('state stores against a model', () => {
                 throw error
               }
               // Read raw, so a half-written file would fail here.
-              const { _version: version, state } = JSON.parse(text) as { _version: number; state: State }
-              return { version, state }
+              const { _version, state } = JSON.parse(text) as { _version: number; state: State }
+              return { _version, state }
             },
           }
           await runModel(target, writeInterval, commands)
