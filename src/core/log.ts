@@ -110,9 +110,10 @@ export interface Log<E> {
 }
 
 interface PendingAppend {
+  /** The record for the storage: the event's JSON text, with `_meta` once stamped. */
   record: string
   event: object
-  /** What the event resolves with as `_meta`; `undefined` with `metadata: false`. */
+  /** The event's `_meta` (for a time alone, the clock's shared object); `undefined` with `metadata: false`. */
   meta: EventMeta | undefined
   expectedLastIndex: number | undefined
   resolve: (stored: Indexed<object>) => void
@@ -463,7 +464,9 @@ function createLog<E extends object>(
     const event = pending.event as Record<string, unknown>
     const stored: Record<string, unknown> = {}
     for (const key in event) if (key !== 'index' && Object.hasOwn(event, key)) stored[key] = event[key]
-    if (pending.meta !== undefined) stored._meta = pending.meta
+    const meta = pending.meta
+    // A time alone is the clock's shared object (see plainMeta): each event gets its own.
+    if (meta !== undefined) stored._meta = meta.causedBy === undefined && meta.correlationId === undefined ? { at: meta.at } : meta
     stored.index = index
     return stored as Indexed<object>
   }
@@ -479,7 +482,7 @@ function createLog<E extends object>(
     let correlationId = options?.correlationId
     if (cause === undefined && correlationId === undefined) {
       pending.record = clock!.withMeta(pending.record, at, undefined, undefined)
-      pending.meta = { at }
+      pending.meta = clock!.plainMeta()
       return undefined
     }
     if (correlationId !== undefined && (typeof correlationId !== 'string' || correlationId === '')) {
