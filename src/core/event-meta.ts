@@ -15,13 +15,6 @@ import type { EventMeta } from './log-storage.js'
 export interface AppendClock {
   /** The time of an event appended now: `2026-12-01T21:30:00.123Z`. */
   now(): string
-  /**
-   * `{ at }` for the time `now()` gave last, one shared frozen object per
-   * millisecond: a burst queues a pending append per event, and an object
-   * each is garbage that survives until the burst is written. Copy it before
-   * handing it out.
-   */
-  plainMeta(): EventMeta
   /** `record` (an event's JSON text) with `"_meta":{…}` added as its last field. */
   withMeta(record: string, at: string, causedBy: number | undefined, correlationId: string | undefined): string
 }
@@ -39,7 +32,6 @@ export function appendClock(floorMs: number): AppendClock {
   // The text every plain append of this millisecond ends with, built once:
   // appends come in bursts of thousands a millisecond.
   let atSuffix = `,"_meta":{"at":"${at}"}}`
-  let plain: EventMeta = Object.freeze({ at })
   return {
     now() {
       const ms = Date.now()
@@ -47,11 +39,9 @@ export function appendClock(floorMs: number): AppendClock {
         lastMs = ms
         at = new Date(ms).toISOString()
         atSuffix = `,"_meta":{"at":"${at}"}}`
-        plain = Object.freeze({ at })
       }
       return at
     },
-    plainMeta: () => plain,
     withMeta(record, eventAt, causedBy, correlationId) {
       // `{}` has no field for `_meta` to follow: there it is the first.
       const empty = record.length === 2
