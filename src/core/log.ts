@@ -170,10 +170,21 @@ export interface Log<E> {
   /** How many events the log holds; the next append gets this index. */
   readonly length: number
   /**
-   * Appends an event and resolves with it as stored, `index` included, once it
-   * is written (and flushed, with `fsync: true`). Appends land in call order
-   * with contiguous indices, awaited or not. Rejects with `InvalidEventError`
-   * (nothing written, no index used) for a value JSON cannot carry faithfully.
+   * Appends an event and resolves with it as stored, `_meta` (its time, and
+   * what caused it) and `index` included, once it is written (and flushed,
+   * with `fsync: true`). Appends land in call order with contiguous indices,
+   * awaited or not.
+   * @throws (rejects with) `InvalidEventError` (code `INVALID_EVENT`; nothing
+   * written, no index used) for a value JSON cannot carry faithfully or an
+   * event with a `_meta` field of its own; `TypeError` for a `causedBy` the log
+   * does not hold or a `correlationId` that is not a non-empty string;
+   * `AppendConflictError` (`APPEND_CONFLICT`) when `expectedLastIndex` or
+   * `condition` does not hold; `LogClosedError` (`LOG_CLOSED`) after `close()`.
+   * @example
+   * ```ts
+   * const bookmark = await log.append({ type: 'bookmark', url })
+   * await log.append({ type: 'info', url, title }, { causedBy: bookmark })
+   * ```
    */
   append(event: E, options?: AppendOptions): Promise<Indexed<E>>
   /**
@@ -599,11 +610,14 @@ function createLog<E extends object>(
    * object spread followed by more fields (`{ ...event, index }`) a new
    * hidden class each time, several microseconds an event, ten times this
    * loop's cost. (The event is a plain object: no inherited fields to skip.)
+   * An `index` of the caller's is left out, so `index` comes last, as stored;
+   * `_meta` is copied, so no two events share one (a plain append's is the
+   * shared frozen `plainMeta`, and an `appendAll` batch has one for all).
    */
   function storedEvent(event: object, meta: EventMeta | undefined, index: number): Indexed<object> {
     const stored: Record<string, unknown> = {}
-    for (const key in event) stored[key] = (event as Record<string, unknown>)[key]
-    if (meta !== undefined) stored._meta = meta
+    for (const key in event) if (key !== 'index') stored[key] = (event as Record<string, unknown>)[key]
+    if (meta !== undefined) stored._meta = meta.causedBy === undefined && meta.correlationId === undefined ? { at: meta.at } : { ...meta }
     stored.index = index
     return stored as Indexed<object>
   }
