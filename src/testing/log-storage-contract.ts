@@ -9,7 +9,8 @@ import { isTinyEventSourcingError } from '../core/errors.js'
 import { initLog as openLog, type InitLogOptions, type Log } from '../core/log.js'
 import type { Indexed, LogStorage } from '../core/log-storage.js'
 import { assert, assertEqual, assertFields, rejection } from './assert.js'
-import { runnerFor, suiteEnvironment, type TestRunner } from './runner.js'
+import { testEnvironment } from './environment.js'
+import { runnerFor, type TestRunner } from './runner.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -34,8 +35,8 @@ export interface LogStorageFixture {
 
 type Stored = Indexed<Record<string, unknown>>
 
-function initLog<E extends object>(options: InitLogOptions): Promise<Log<E>> {
-  return openLog<E>(options, suiteEnvironment)
+function initLog<E extends object>(options: InitLogOptions<E>): Promise<Log<E>> {
+  return openLog<E>(options, testEnvironment)
 }
 
 async function readAll(storage: LogStorage, from = 0): Promise<Stored[]> {
