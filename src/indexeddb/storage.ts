@@ -1,5 +1,5 @@
 import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError, TinyEventSourcingError, usageError } from '../core/errors.js'
-import { committed, eventsStore, result, transaction } from './database.js'
+import { committed, type EventRecord, eventRecord, eventsStore, result, transaction } from './database.js'
 import { withIndex } from '../core/serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 
@@ -18,8 +18,9 @@ const readBatchSize = 1024
 /**
  * The IndexedDB storage behind `initLog({ filename })` in the browser build:
  * the log `name` is kept in the page's IndexedDB (database
- * `tiny-event-sourcing`, object store `events`), one record per event, the
- * same JSON line a log file would hold. One tab at a time may write a log:
+ * `tiny-event-sourcing`, object store `events`), one record per event
+ * holding the same JSON line a log file would hold, and the event's type for
+ * filtered reads and conditions. One tab at a time may write a log:
  * it holds the Web Lock `tiny-event-sourcing:<name>` until `close()` or until
  * the tab goes away, and opening the log for writing meanwhile fails at once
  * with `LogLockedError`. Tabs following it with `readOnly: true` hear of new
@@ -77,14 +78,16 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
   }
 
   function parse(value: unknown, index: number): StoredEvent {
+    const line = (value as EventRecord | undefined)?.line
     let event: StoredEvent | undefined
     try {
-      event = JSON.parse(value as string)
+      event = JSON.parse(line as string)
     } catch {
       // Reported below.
     }
-    if (typeof value !== 'string' || event?.index !== index) {
-      throw corrupt(`event ${index} is missing or not an event with that index: ${String(value).slice(0, 80)}`)
+    if (typeof line !== 'string' || event?.index !== index) {
+      const shown = typeof line === 'string' ? line : (JSON.stringify(value) ?? String(value))
+      throw corrupt(`event ${index} is missing or not an event with that index: ${shown.slice(0, 80)}`)
     }
     return event
   }
@@ -136,7 +139,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
           return
         }
         first = last + 1
-        for (let i = 0; i < records.length; i++) store.add(withIndex(records[i]!, first + i), [name, first + i])
+        for (let i = 0; i < records.length; i++) store.add(eventRecord(name, first + i, withIndex(records[i]!, first + i)), [name, first + i])
         // Commit at once, not at the end of the task: a page being left may not get there.
         writing.commit()
       }
