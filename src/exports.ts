@@ -27,7 +27,13 @@ export {
   UpcastError,
   UsageError,
 } from './core/errors.js'
-export type { AnyTinyEventSourcingError, TinyEventSourcingErrorCode, TinyEventSourcingErrorFor, TinyEventSourcingErrors } from './core/errors.js'
+export type {
+  AnyTinyEventSourcingError,
+  ConditionConflict,
+  TinyEventSourcingErrorCode,
+  TinyEventSourcingErrorFor,
+  TinyEventSourcingErrors,
+} from './core/errors.js'
 export { memoryStorage } from './memory/storage.js'
 export type { MemoryStorageOptions } from './memory/storage.js'
 export { memoryStoreBackend } from './memory/state-backend.js'

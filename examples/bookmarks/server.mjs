@@ -137,8 +137,18 @@ const server = createServer(async (request, response) => {
       return send(response, 405, { error: 'use GET or POST' })
     }
     const url = bookmarkUrl(await readJson(request))
-    const { index } = await log.append({ type: 'bookmark', url, at: new Date().toISOString() })
-    send(response, 202, { index })
+    // Requests for the same URL may race. The append is refused if a bookmark
+    // of it was logged after the events the read model reflects (the version
+    // this request decided from), so a race logs the URL once; the loser
+    // answers with the bookmark that won. Bookmarking again later refreshes.
+    try {
+      const condition = { types: ['bookmark'], where: { url }, after: bookmarks.getVersion() }
+      const { index } = await log.append({ type: 'bookmark', url, at: new Date().toISOString() }, { condition })
+      send(response, 202, { index })
+    } catch (error) {
+      if (error.code !== 'APPEND_CONFLICT') throw error
+      send(response, 200, { index: error.conflictingEvent.index, alreadyBookmarked: true })
+    }
   } catch (error) {
     if (!response.headersSent) send(response, error.status ?? 500, { error: error.message })
   }

@@ -96,6 +96,7 @@ project({
 })
 
 import { createServer } from 'node:http'
+import { AppendConflictError } from 'tiny-event-sourcing'
 
 const server = createServer(async (request, response) => {
   if (request.url !== '/bookmarks') {
@@ -107,11 +108,17 @@ const server = createServer(async (request, response) => {
     let body = ''
     for await (const chunk of request) body += chunk
     try {
-      const { url } = JSON.parse(body)
-      await log.append({ type: 'bookmark', url: new URL(url).href })
+      const url = new URL(JSON.parse(body).url).href
+      // Two requests for the same URL may race: the append is refused if a
+      // bookmark of it came after the events the read model reflects
+      await log.append({ type: 'bookmark', url }, { condition: { types: ['bookmark'], where: { url }, after: bookmarksReadModel.getVersion() } })
       response.writeHead(202).end()
-    } catch {
-      response.writeHead(400).end('send {"url":"https://…"}\n')
+    } catch (error) {
+      if (error instanceof AppendConflictError) {
+        response.writeHead(200).end('already bookmarked\n')
+      } else {
+        response.writeHead(400).end('send {"url":"https://…"}\n')
+      }
     }
   } else {
     response.writeHead(405).end()

@@ -37,8 +37,10 @@ const mismatchRemedy = 'Restore the rows from a backup, or export what remains a
  * A log storage in PostgreSQL, for logs shared by many processes and
  * machines: `initLog({ storage: postgresStorage({ pool, log: 'orders' }) })`.
  * Any number of processes may append to one log at once; indices stay
- * gapless, in commit order. Followers are woken by `LISTEN/NOTIFY`.
- * The tables are created if missing (see the README for the schema).
+ * gapless, in commit order, and conditions are checked under the row lock
+ * that orders the appends. Filtered reads select in SQL. Followers are woken
+ * by `LISTEN/NOTIFY`. The tables are created if missing, or migrated from an
+ * earlier version (docs/postgres.md describes them).
  */
 export function postgresStorage(options: PostgresStorageOptions): LogStorage {
   const schema = checkConnectionOptions(options, 'postgresStorage()')
@@ -255,6 +257,8 @@ class PostgresStorage implements LogStorage {
    * read in the same snapshot, says where to stop.
    */
   async *#readMatching(from: number, filter: EventFilter): AsyncGenerator<StoredEvent[]> {
+    if (this.#closed) return
+    this.#pool() // not open yet: LogClosedError, as an unfiltered read gives
     const { fields, values } = whereArrays(filter)
     const statement = this.#filteredRead(filter.types !== undefined, fields.length)
     const filterValues: unknown[] = filter.types !== undefined ? [filter.types] : []

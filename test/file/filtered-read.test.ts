@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, type Indexed } from '../../src/index.js'
 import { type EventFilter, matchesFilter } from '../../src/core/filter.js'
-import { canStepOver, linePrefilter } from '../../src/file/line-prefilter.js'
+import { canStepOver, linePrefilter, StepOverPolicy } from '../../src/file/line-prefilter.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
 afterAll(removeTempDirs)
@@ -74,6 +74,30 @@ describe('a filtered read of the file', () => {
     expect(canStepOver('{"type":"info","url":"x\\u0041","index":3}', 3, prefilter)).toBe(false) // an escape
     expect(canStepOver('garbage,"index":3}', 3, prefilter)).toBe(false)
     expect(linePrefilter({ where: { n: 3, ok: true } })).toBeUndefined() // nothing to look for: every line is parsed
+  })
+
+  it('tests lines chunk by chunk only while most can be stepped over, and samples one chunk in eight otherwise', () => {
+    const policy = new StepOverPolicy()
+    expect(policy.testNextChunk()).toBe(true)
+    policy.tested(400, 360)
+    expect(policy.testNextChunk()).toBe(true)
+    policy.tested(400, 100) // most lines were parsed anyway: testing them did not pay
+    expect(Array.from({ length: 8 }, () => policy.testNextChunk())).toEqual([false, false, false, false, false, false, false, true])
+    policy.tested(400, 399)
+    expect(policy.testNextChunk()).toBe(true)
+  })
+
+  it('delivers the same events over a long log whose mix of types changes, as the testing is turned off and on', async () => {
+    // 20,000 events: mostly bookmarks first (little to step over), then mostly infos, then bookmarks again.
+    const content = Array.from({ length: 20_000 }, (_, n) => {
+      const phase = Math.floor(n / 5000)
+      const type = (phase === 1 || phase === 2 ? n % 10 === 0 : n % 10 !== 0) ? 'bookmark' : 'info'
+      return JSON.stringify({ type, url: `https://example.com/${n}`, index: n })
+    })
+    const filename = await logOf(content)
+    const filtered = await read(filename, { types: ['bookmark'] })
+    const expected = content.map((line) => JSON.parse(line) as Indexed<Record<string, unknown>>).filter((event) => event.type === 'bookmark')
+    expect(filtered.filter((event) => event.type === 'bookmark')).toEqual(expected)
   })
 
   it('reports a misnumbered or foreign line among those it steps over, as an unfiltered read does', async () => {
