@@ -2,14 +2,12 @@ import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError, T
 import { committed, type EventRecord, eventRecord, eventsStore, result, transaction, typeIndex } from './database.js'
 import { type AppendCondition, type EventFilter, matchesFilter } from '../core/filter.js'
 import { withIndex } from '../core/serialize.js'
-import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
+import type { Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } from '../core/log-storage.js'
 
 /** Options of `indexedDbStorage`. */
 export interface IndexedDbStorageOptions {
   /** Commit each batch with IndexedDB's `durability: 'strict'` (flushed to disk) before its appends resolve. Default `false`. */
   fsync?: boolean
-  /** Follow a log another tab writes: no lock is taken, appends are refused. Default `false`. */
-  readOnly?: boolean
 }
 
 type StoredEvent = Indexed<Record<string, unknown>>
@@ -45,7 +43,8 @@ const readBatchSize = 1024
  * ```
  */
 export function indexedDbStorage(name: string, options: IndexedDbStorageOptions = {}): LogStorage {
-  const readOnly = options.readOnly ?? false
+  /** Set by `open({ readOnly })`: follow a log another tab writes, taking no lock. */
+  let readOnly = false
   const durability: IDBTransactionDurability = options.fsync ? 'strict' : 'default'
   const lockName = `tiny-event-sourcing:${name}`
   const all = (from: number) => IDBKeyRange.bound([name, from], [name, Infinity])
@@ -185,7 +184,8 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
   return {
     name,
 
-    async open() {
+    async open(openOptions?: StorageOpenOptions) {
+      readOnly = openOptions?.readOnly ?? false
       if (!readOnly) await lock()
       // Listening starts before the length is read, so no announcement falls in between.
       channel = new BroadcastChannel(lockName)

@@ -138,8 +138,8 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
 
   it('refuses appends when read-only or closed', async () => {
     const seen = await page.evaluate(async (name) => {
-      const follower = window.exported.indexedDbStorage(name, { readOnly: true })
-      await follower.open()
+      const follower = window.exported.indexedDbStorage(name)
+      await follower.open({ readOnly: true })
       const readOnly = await follower.append(['{}']).then(
         () => 'written',
         (error: Error) => error.message,
