@@ -8,7 +8,7 @@
  * - state snapshots in `snapshots`, key the store's name, value the envelope
  *   text `{"_version":N,"state":…}`.
  *
- * Version 1 (0.2.x and until this one) stored the line alone as the value;
+ * Version 1 (the browser build of earlier releases) stored the line alone as the value;
  * opening such a database migrates its records in place.
  *
  * Another tab may upgrade or delete the database at any time: the page's

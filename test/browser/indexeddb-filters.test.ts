@@ -54,6 +54,27 @@ describe('read(from, { types }) through the type index', () => {
     expect(seen.whereOnly.indices).toEqual([8990, 8991, 8992, 8993, 8994, 8995, 8996, 8997, 8998, 8999, 9000, 9001])
   })
 
+  it('leaves out no event stored while it reads, even of a type that had none when the read began', async () => {
+    const seen = await page.evaluate(async (name) => {
+      const storage = window.exported.indexedDbStorage(name)
+      await storage.open()
+      await storage.append(Array.from({ length: 3000 }, (_, n) => JSON.stringify({ type: 'b', n })))
+      const indices: number[] = []
+      let appended = false
+      for await (const batch of storage.read(0, { types: ['a', 'b'] })) {
+        for (const event of batch) indices.push(event.index)
+        if (!appended) {
+          // After the first batch: one of each type, both past where the read is.
+          appended = true
+          await storage.append(['{"type":"a"}', '{"type":"b"}'])
+        }
+      }
+      await storage.close()
+      return { count: indices.length, last: indices.slice(-3), ordered: indices.every((index, i) => i === 0 || index > indices[i - 1]!) }
+    }, uniqueName())
+    expect(seen).toEqual({ count: 3002, last: [2999, 3000, 3001], ordered: true })
+  })
+
   it('serves log.events({ types, where }) with what matchesFilter selects', async () => {
     const seen = await page.evaluate(async (filename) => {
       const log = await window.tinyEventSourcing.initLog<{ type: string; url: string }>({ filename })

@@ -170,7 +170,7 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       cyclic.self = cyclic
       const refused = await backend.write({ _version: 1, state: cyclic }).then(
         () => 'written',
-        (error: Error) => error.name,
+        (error: Error) => (error instanceof TypeError ? 'a TypeError' : error.name),
       )
       const afterRefusal = await backend.read()
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -198,7 +198,7 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       db.close()
       return { refused, afterRefusal, report, leftAsItWas }
     }, `${uniqueName()}.json`)
-    expect(seen.refused).toBe('TypeError')
+    expect(seen.refused).toBe('a TypeError')
     expect(seen.afterRefusal).toEqual({ _version: 0, state: 'kept' })
     expect(seen.report).toMatchObject({ isCorrupt: true, code: 'STATE_CORRUPT' })
     expect(seen.report?.message).toContain('.json')
