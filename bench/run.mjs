@@ -38,7 +38,7 @@ const sizes = {
   rebuildSpreading: 5_000 * scale,
   subscribe: 1_000_000 * scale,
   savePages: 400_000 * scale,
-  saveSeconds: quick ? 10 : 40,
+  saveSeconds: quick ? 10 : 60,
   saveRate: 5_000,
 }
 const reps = quick ? 1 : 3

@@ -94,7 +94,8 @@ project({
       return state
     }
     const { url, title, faviconUrl } = event
-    return { ...state, byUrl: { ...state.byUrl, [url]: { url, title, faviconUrl } } }
+    state.byUrl[url] = { url, title, faviconUrl }
+    return state
   },
 })
 

@@ -23,9 +23,12 @@ export interface ThrottledWriterOptions {
   /** Reports a background failure the program goes on after. */
   warn(message: string, code: string): void
   /**
-   * How long reading the stored state just kept the program busy: a save
-   * costs about as much, so the first write waits as if one had taken that
-   * long (nine times as much, for a big state; nothing noticeable for a small one).
+   * What a save is expected to cost before one was made (the store guesses
+   * from how long reading its snapshot took): the first write waits nine
+   * times as long, as if one had taken that long. Nothing noticeable for a
+   * small state.
+   *
+   * @default 0
    */
   busyMs?: number
 }

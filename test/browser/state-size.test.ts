@@ -62,7 +62,8 @@ it('saves a 20 MB read model, changed in place, as states that match their versi
     while (store.getVersion() < log.length - 1) await new Promise((resolve) => setTimeout(resolve, 10))
     // More events while the big state is being saved.
     for (let round = 0; round < 5; round++) {
-      for (let i = 0; i < 2000; i++) log.append({ type: 'visit', url: `https://example.com/articles/${(round * 2000 + i) % pages}/a-page-with-a-longer-address` })
+      for (let i = 0; i < 2000; i++)
+        log.append({ type: 'visit', url: `https://example.com/articles/${(round * 2000 + i) % pages}/a-page-with-a-longer-address` })
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
     while (store.getVersion() < log.length - 1) await new Promise((resolve) => setTimeout(resolve, 10))
@@ -95,7 +96,17 @@ it('saves a 20 MB read model, changed in place, as states that match their versi
     const putMs = performance.now() - started
     await new Promise((resolve) => (transaction.oncomplete = resolve))
     db.close()
-    return { keysMs, putMs, saves, bytes: text.length, parseMs, loadMs, longestGap, stored: { version: stored?._version, count: stored?.state.count }, events: log.length }
+    return {
+      keysMs,
+      putMs,
+      saves,
+      bytes: text.length,
+      parseMs,
+      loadMs,
+      longestGap,
+      stored: { version: stored?._version, count: stored?.state.count },
+      events: log.length,
+    }
   })
   console.log(
     `IndexedDB read model of ${(seen.bytes / 2 ** 20).toFixed(1)} MB: ${seen.saves.length} saves (ms: ${seen.saves.map((save) => Math.round(save.ms)).join(', ')}), ` +
