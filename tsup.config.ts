@@ -1,4 +1,38 @@
+import { build, type Plugin } from 'esbuild'
 import { defineConfig } from 'tsup'
+
+/**
+ * `virtual:inspect-page`: the `inspect` page's script and styles, uPlot
+ * included, bundled for browsers when the CLI is built and inlined into it as
+ * text, so the published package has no runtime dependency and the page
+ * loads nothing from the network.
+ */
+const inspectPage: Plugin = {
+  name: 'inspect-page',
+  setup(cli) {
+    cli.onResolve({ filter: /^virtual:inspect-page$/ }, () => ({ path: 'inspect-page', namespace: 'inspect-page' }))
+    cli.onLoad({ filter: /.*/, namespace: 'inspect-page' }, async () => {
+      const page = await build({
+        entryPoints: ['src/cli/inspect/page/main.ts'],
+        bundle: true,
+        write: false,
+        outdir: 'inspect-page',
+        format: 'iife',
+        platform: 'browser',
+        target: 'es2020',
+        minify: true,
+        metafile: true,
+        logLevel: 'silent',
+      })
+      const text = (extension: string) => page.outputFiles.find((file) => file.path.endsWith(extension))?.text ?? ''
+      return {
+        contents: `export const script = ${JSON.stringify(text('.js'))}\nexport const style = ${JSON.stringify(text('.css'))}\n`,
+        loader: 'js',
+        watchFiles: Object.keys(page.metafile.inputs),
+      }
+    })
+  },
+}
 
 export default defineConfig([
   {
@@ -29,6 +63,7 @@ export default defineConfig([
   {
     // The `tiny-event-sourcing` command (package.json "bin"): one ESM file, shebang kept.
     entry: { cli: 'src/cli/main.ts' },
+    esbuildPlugins: [inspectPage],
     format: ['esm'],
     dts: false,
     clean: false,

@@ -8,7 +8,9 @@ import * as peers from './peers/index.mjs'
 import { makeEvent, makeInfoEvent, now, percentile, reduceBookmarks, reduceBookmarksBySpreading, rssTracker, storedLine } from './workload.mjs'
 
 // BENCH_LIBRARY points at another build of the library (bench/compare.mjs uses it to measure before and after a change).
-const { initLog, initStateStore, fsStoreBackend, memoryStoreBackend, project, catchupSubscribe } = await import(process.env.BENCH_LIBRARY ?? '../dist/index.js')
+const { initLog, initStateStore, fsStoreBackend, memoryStorage, memoryStoreBackend, project, catchupSubscribe } = await import(
+  process.env.BENCH_LIBRARY ?? '../dist/index.js'
+)
 
 function lastIndexCheck(sum, count) {
   // Every replay sums the indices it saw, so a subject that skipped or
@@ -35,6 +37,31 @@ const scenarios = {
     const grown = rss.stop()
     await log.close()
     lastIndexCheck(sum, count)
+    return { count, ms, cpuMs, rss: grown }
+  },
+
+  async 'replay:lib-filtered'({ file, count, filter }) {
+    // `filter` is 'all' (types: a filter every event matches: the cost of the
+    // check alone) or 'last' (where: the URL of the last event only: the log
+    // steps over the other events without delivering them).
+    const options = filter === 'all' ? { types: ['bookmarked'] } : { where: { url: makeEvent(count - 1).url } }
+    const rss = rssTracker()
+    rss.start()
+    const t0 = startClock()
+    const log = await initLog({ filename: file, readOnly: true })
+    let sum = 0
+    let seen = 0
+    for await (const event of log.events(options)) {
+      sum += event.index
+      rss.tick()
+      if (event.index === count - 1) break
+      seen++
+    }
+    const { ms, cpuMs } = elapsed(t0)
+    const grown = rss.stop()
+    await log.close()
+    if (filter === 'all') lastIndexCheck(sum, count)
+    else if (sum !== count - 1 || seen !== 0) throw new Error(`the filtered replay saw the wrong events: index sum ${sum}`)
     return { count, ms, cpuMs, rss: grown }
   },
 
@@ -197,6 +224,21 @@ const scenarios = {
     return { count, ms, cpuMs }
   },
 
+  async 'burst:lib-all'({ file, count, size }) {
+    const log = await initLog({ filename: file })
+    const t0 = startClock()
+    let last
+    for (let n = 0; n < count; n += size) {
+      const batch = []
+      for (let i = n; i < n + size && i < count; i++) batch.push(makeEvent(i))
+      last = log.appendAll(batch)
+    }
+    await last
+    const { ms, cpuMs } = elapsed(t0)
+    await log.close()
+    return { count, ms, cpuMs }
+  },
+
   async 'burst:raw'({ file, count }) {
     const handle = await open(file, 'a')
     const t0 = startClock()
@@ -289,6 +331,26 @@ const scenarios = {
     const { ms, cpuMs } = elapsed(t0)
     db.close()
     return { count, ms, cpuMs, note: 'one transaction, synchronous = OFF' }
+  },
+
+  // ---- Conditional appends: handlers deciding at once, each about its own URL --
+  async 'conditional:lib'({ count, concurrent, conditional }) {
+    // Groups of `concurrent` handlers append at once, as a busy server's
+    // requests would; each decided from the log as it stood before its group.
+    const log = await initLog({ storage: memoryStorage() })
+    const t0 = startClock()
+    for (let n = 0; n < count; n += concurrent) {
+      const after = log.length - 1
+      const group = []
+      for (let i = n; i < n + concurrent && i < count; i++) {
+        const event = makeEvent(i)
+        group.push(conditional ? log.append(event, { condition: { types: ['bookmarked'], where: { url: event.url }, after } }) : log.append(event))
+      }
+      await Promise.all(group)
+    }
+    const { ms, cpuMs } = elapsed(t0)
+    await log.close()
+    return { count, ms, cpuMs }
   },
 
   // ---- Awaited appends, one at a time ----------------------------------------

@@ -9,7 +9,7 @@ export type { AppendCondition, EventFilter } from './core/filter.js'
 export type { InitStateStoreOptions, StateStore } from './core/state-store.js'
 export type { StateSnapshot, StateStoreBackend } from './core/state-store-backend.js'
 export { catchupSubscribe, project } from './core/subscribe.js'
-export type { CatchupSubscribeOptions, HandlerContext, ProjectOptions, Unstored } from './core/subscribe.js'
+export type { CatchupSubscribeOptions, HandlerContext, ProjectOptions } from './core/subscribe.js'
 export {
   AppendConflictError,
   CorruptLogError,
@@ -27,7 +27,13 @@ export {
   UpcastError,
   UsageError,
 } from './core/errors.js'
-export type { AnyTinyEventSourcingError, TinyEventSourcingErrorCode, TinyEventSourcingErrorFor, TinyEventSourcingErrors } from './core/errors.js'
+export type {
+  AnyTinyEventSourcingError,
+  ConditionConflict,
+  TinyEventSourcingErrorCode,
+  TinyEventSourcingErrorFor,
+  TinyEventSourcingErrors,
+} from './core/errors.js'
 export { memoryStorage } from './memory/storage.js'
 export type { MemoryStorageOptions } from './memory/storage.js'
 export { memoryStoreBackend } from './memory/state-backend.js'

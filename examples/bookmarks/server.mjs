@@ -65,11 +65,14 @@ const shutdown = new AbortController()
 // Bump `version` when reduceBookmarks changes meaning: the read model is rebuilt from the log.
 const projecting = project({ log, store: bookmarks, reduce: reduceBookmarks, version: 1, signal: shutdown.signal })
 
-// The info fetcher starts after the last event it handled, so a restart
-// fetches nothing twice. What it learns goes into the log as events.
+// The info fetcher starts after the last event it handled. What it learns
+// goes into the log as events caused by the bookmark (`append` records the
+// cause), and `appends` names them: a bookmark whose info reached the log
+// before a crash, even one a moment before its version was saved, is not
+// fetched again.
 const fetching = catchupSubscribe(
   log.events({ after: infoFetcher.getVersion(), signal: shutdown.signal }),
-  async (event) => {
+  async (event, { append }) => {
     if (event.type === 'bookmark') {
       let info
       try {
@@ -83,13 +86,11 @@ const fetching = catchupSubscribe(
         if (shutdown.signal.aborted) return
         info = { type: 'info-failed', url: event.url, reason: String(error?.cause?.message ?? error?.message ?? error) }
       }
-      await log.append(info)
+      await append(info)
     }
     infoFetcher.update(infoFetcher.getState(), event.index)
-    // A fetch is slow anyway: saving the version right away keeps a crash from repeating it.
-    if (event.type === 'bookmark') await infoFetcher.flush()
   },
-  { signal: shutdown.signal },
+  { signal: shutdown.signal, appends: { types: ['info', 'info-failed'] } },
 )
 
 for (const [name, running] of [
@@ -138,8 +139,18 @@ const server = createServer(async (request, response) => {
       return send(response, 405, { error: 'use GET or POST' })
     }
     const url = bookmarkUrl(await readJson(request))
-    const { index } = await log.append({ type: 'bookmark', url, at: new Date().toISOString() })
-    send(response, 202, { index })
+    // Requests for the same URL may race. The append is refused if a bookmark
+    // of it was logged after the events the read model reflects (the version
+    // this request decided from), so a race logs the URL once; the loser
+    // answers with the bookmark that won. Bookmarking again later refreshes.
+    try {
+      const condition = { types: ['bookmark'], where: { url }, after: bookmarks.getVersion() }
+      const { index } = await log.append({ type: 'bookmark', url, at: new Date().toISOString() }, { condition })
+      send(response, 202, { index })
+    } catch (error) {
+      if (error.code !== 'APPEND_CONFLICT') throw error
+      send(response, 200, { index: error.conflictingEvent.index, alreadyBookmarked: true })
+    }
   } catch (error) {
     if (!response.headersSent) send(response, error.status ?? 500, { error: error.message })
   }

@@ -25,6 +25,8 @@ export interface Command {
   summary: string
   /** Names of the required positional arguments, e.g. `['log']`. */
   positionals: string[]
+  /** Names of positional arguments that may follow the required ones, or be left out. */
+  optionalPositionals?: string[]
   /** Its options, in `parseArgs` form (`--help` is added to every command). */
   options: NonNullable<ParseArgsConfig['options']>
   /** The text of `<name> --help` after the usage line: what it does, its options, an example. */

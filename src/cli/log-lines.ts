@@ -5,6 +5,7 @@
  */
 import { isUtf8 } from 'node:buffer'
 import { open } from 'node:fs/promises'
+import { batchRemaining } from '../file/atomic-batch.js'
 
 const newline = 0x0a
 const byteOrderMark = Buffer.from([0xef, 0xbb, 0xbf])
@@ -161,6 +162,8 @@ export interface LogHealth {
   lastEventUnterminated: boolean
   /** The file starts with a byte order mark, which the log cannot read. */
   byteOrderMark: boolean
+  /** The file ends inside an atomic batch (`appendAll`) whose last events are missing: where it starts, and how many of its events are there. */
+  tornBatch: { line: number; events: number } | undefined
 }
 
 /** Scans a whole log file and sums up its health. */
@@ -175,7 +178,10 @@ export async function inspectLog(filename: string): Promise<LogHealth> {
     torn: undefined,
     lastEventUnterminated: false,
     byteOrderMark: false,
+    tornBatch: undefined,
   }
+  // The atomic batch the events read last belong to, while its last line has not come yet.
+  let openBatch: { line: number; events: number } | undefined
   for await (const scanned of scanLog(filename)) {
     health.lines = scanned.line.number
     switch (scanned.kind) {
@@ -196,9 +202,15 @@ export async function inspectLog(filename: string): Promise<LogHealth> {
         if (scanned.problem !== undefined) health.misnumbered.push({ line: scanned.line.number, problem: scanned.problem })
         if (scanned.storedIndex !== scanned.position) health.renumberCount++
         if (!scanned.line.terminated) health.lastEventUnterminated = true
+        if (batchRemaining(scanned.event) === undefined) openBatch = undefined
+        else {
+          openBatch ??= { line: scanned.line.number, events: 0 }
+          openBatch.events++
+        }
         break
     }
   }
+  health.tornBatch = openBatch
   return health
 }
 
@@ -210,6 +222,12 @@ export function problemsOf(health: LogHealth): LineProblem[] {
     problems.push({
       line: health.torn.line,
       problem: `is an incomplete last line (${health.torn.bytes} bytes, no newline): an append cut short, most likely by a crash`,
+    })
+  }
+  if (health.tornBatch) {
+    problems.push({
+      line: health.tornBatch.line,
+      problem: `starts an atomic batch (appendAll) whose last events are missing (${health.tornBatch.events} of its events are here): a write cut short, most likely by a crash; the next writer to open the log sets the batch aside whole`,
     })
   }
   return problems.sort((a, b) => a.line - b.line)

@@ -10,6 +10,7 @@ import { cat } from './cat.js'
 import { check } from './check.js'
 import { UsageError, type Command } from './command.js'
 import { Output, OutputClosedError } from './output.js'
+import { inspect } from './inspect.js'
 import { exportCommand, importCommand } from './postgres.js'
 import { repair } from './repair.js'
 import { state } from './state.js'
@@ -20,7 +21,7 @@ import { tryCommand } from './try.js'
 const program = 'tiny-event-sourcing'
 
 /** Every subcommand, in the order `--help` lists them. */
-const commands: readonly Command[] = [cat, tail, stats, check, repair, state, tryCommand, importCommand, exportCommand]
+const commands: readonly Command[] = [cat, tail, stats, check, repair, state, tryCommand, inspect, importCommand, exportCommand]
 
 function generalHelp(): string {
   const width = Math.max(...commands.map((command) => command.name.length))
@@ -70,10 +71,10 @@ function parseCommandLine(command: Command, args: string[]) {
         .join(' ')}`,
     )
   }
-  if (parsed.positionals.length > expected.length) {
-    throw new UsageError(
-      `unexpected argument '${parsed.positionals[expected.length]}' (${command.name} takes ${expected.map((name) => `<${name}>`).join(' ')})`,
-    )
+  const optional = command.optionalPositionals ?? []
+  if (parsed.positionals.length > expected.length + optional.length) {
+    const takes = [...expected.map((name) => `<${name}>`), ...optional.map((name) => `[${name}]`)].join(' ')
+    throw new UsageError(`unexpected argument '${parsed.positionals[expected.length + optional.length]}' (${command.name} takes ${takes})`)
   }
   return { help: false as const, values: parsed.values, positionals: parsed.positionals }
 }

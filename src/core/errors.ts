@@ -34,6 +34,7 @@ export function prefixed(message: string): string {
  * - `STATE_AHEAD_OF_LOG`: a read model claims events its log does not have.
  * - `FILE_ACCESS`: a file or folder cannot be used as asked (a folder given for a file, permission denied…); Node's own code is in `systemCode`.
  * - `INDEXEDDB_UNAVAILABLE`: no IndexedDB where the browser build runs.
+ * - `INDEXEDDB_UPGRADED`: a newer copy of the library (in another tab) upgraded the IndexedDB database past what this copy reads; reload the page.
  * - `DEPENDENCY_MISSING`: an optional peer dependency (`pg`) is not installed.
  * - `TARGET_NOT_EMPTY`, `COPY_FAILED`: a log copy (`importLog`, `exportLog`) refused its target, or stopped.
  */
@@ -55,6 +56,7 @@ export type TinyEventSourcingErrorCode =
   | 'STATE_AHEAD_OF_LOG'
   | 'FILE_ACCESS'
   | 'INDEXEDDB_UNAVAILABLE'
+  | 'INDEXEDDB_UPGRADED'
   | 'DEPENDENCY_MISSING'
   | 'TARGET_NOT_EMPTY'
   | 'COPY_FAILED'
@@ -375,6 +377,7 @@ export interface TinyEventSourcingErrors {
   STATE_AHEAD_OF_LOG: StateAheadOfLogError
   FILE_ACCESS: FileAccessError
   INDEXEDDB_UNAVAILABLE: TinyEventSourcingError & { readonly code: 'INDEXEDDB_UNAVAILABLE' }
+  INDEXEDDB_UPGRADED: TinyEventSourcingError & { readonly code: 'INDEXEDDB_UPGRADED' }
   DEPENDENCY_MISSING: TinyEventSourcingError & { readonly code: 'DEPENDENCY_MISSING' }
   TARGET_NOT_EMPTY: TinyEventSourcingError & { readonly code: 'TARGET_NOT_EMPTY' }
   COPY_FAILED: TinyEventSourcingError & { readonly code: 'COPY_FAILED' }

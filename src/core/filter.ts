@@ -61,3 +61,30 @@ export function matchesFilter(event: Readonly<Record<string, unknown>>, filter: 
   }
   return true
 }
+
+/**
+ * A cheap test on a record's text, before parsing it: `false` when the event
+ * it holds cannot match `filter`, `true` when it may (then parse it and ask
+ * `matchesFilter`). Valid for texts made by `JSON.stringify`, such as the
+ * records the log itself builds: an event whose `type` is `"bookmark"` holds
+ * the text `"type":"bookmark"`, and one whose `url` equals a string or
+ * number holds `"url":` followed by that value's JSON. Fields compared with
+ * an object or an array are left to `matchesFilter` (their key order may differ).
+ */
+export function recordMayMatch(filter: EventFilter): (record: string) => boolean {
+  const typeTexts = filter.types?.map((type) => `"type":${JSON.stringify(type)}`)
+  const whereTexts: string[] = []
+  for (const field in filter.where) {
+    const value = filter.where[field]
+    if (typeof value !== 'object' || value === null) whereTexts.push(`${JSON.stringify(field)}:${JSON.stringify(value)}`)
+  }
+  return (record) => {
+    if (typeTexts !== undefined) {
+      let found = false
+      for (let i = 0; i < typeTexts.length && !found; i++) found = record.includes(typeTexts[i]!)
+      if (!found) return false
+    }
+    for (let i = 0; i < whereTexts.length; i++) if (!record.includes(whereTexts[i]!)) return false
+    return true
+  }
+}

@@ -147,7 +147,9 @@ export class FileFollower {
           for (const { onAppend } of this.#watchers) onAppend(extent.length)
         } while (this.#refreshAgain)
       } catch {
-        // A failed look is retried on the next notification or safety poll.
+        // A failed look (among them a file that got shorter during it,
+        // FileShrankError) is retried on the next notification or safety
+        // poll, which then sees the file as it is.
       } finally {
         this.#refreshing = undefined
       }

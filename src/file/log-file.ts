@@ -68,6 +68,13 @@ export function isBlank(bytes: Uint8Array): boolean {
   return true
 }
 
+/** The file got shorter while it was being looked at (a writer set a torn end aside): the look is to be done again. */
+export class FileShrankError extends Error {
+  constructor(filename: string) {
+    super(`${filename} got shorter while it was being read`)
+  }
+}
+
 export class LogFile {
   readonly name: string
   #handle: FileHandle
@@ -123,11 +130,16 @@ export class LogFile {
    * Reads backwards from `size` (not before `floor`) to find the last
    * non-blank line that ends with a newline, and where the unterminated
    * fragment after it starts.
+   *
+   * Throws `FileShrankError` if the file is shorter than `size` by now: a
+   * follower looking at the file while a new writer sets a torn batch aside
+   * must not take the bytes left for the end of the lines it was looking at.
    */
   async lastLine(floor: number, size: number): Promise<{ lastLine?: Line; fragmentStart: number }> {
     for (let window = probeBytes; ; window *= 4) {
       const start = Math.max(floor, size - window)
       const bytes = await this.readRange(start, size)
+      if (bytes.length < size - start) throw new FileShrankError(this.name)
       const lastNewline = bytes.lastIndexOf(newline)
       if (lastNewline === -1) {
         if (start === floor) return { fragmentStart: floor }

@@ -1,22 +1,35 @@
 /**
  * What opening a log file finds out and mends: where the last event is, and
- * what a crash left after it (a torn last line, set aside whole), so that
- * appends continue the file cleanly.
+ * what a crash left after it (a torn last line; the lines of an atomic batch
+ * whose last line is missing), set aside in a side file, so that appends
+ * continue the file cleanly and no batch is ever half there.
  */
 import { writeSync } from 'node:fs'
 import { open } from 'node:fs/promises'
 import { type EventLine, incompleteBatchStart } from './atomic-batch.js'
-import { fixThatLine, indexOf, isBlank, type LogExtent, type LogFile, notAnEvent, parseIndex, parseObject, repairRemedy } from './log-file.js'
+import { FileShrankError, fixThatLine, indexOf, isBlank, type LogExtent, type LogFile, notAnEvent, parseIndex, parseObject, repairRemedy } from './log-file.js'
 
 /** `cannot open <file>: it is a folder`, made by the storage, which also needs it when opening fails. */
 export type FolderGivenError = () => Error
 
 /**
- * Finds the last event and deals with a torn last line. A writer
+ * Finds the last event and deals with a torn last line or batch. A writer
  * (`readOnly` false) mends the file's end; a follower only reads up to the
- * last complete event, since what follows may be a line still being written.
+ * last complete event outside a torn batch, since what follows may be what
+ * the writer is still writing.
  */
 export async function recoverLogFile(file: LogFile, readOnly: boolean, folderGiven: FolderGivenError): Promise<LogExtent> {
+  // A follower may open while a writer sets a torn end aside: it looks again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await recoverOnce(file, readOnly, folderGiven)
+    } catch (error) {
+      if (!(readOnly && error instanceof FileShrankError && attempt < 5)) throw error
+    }
+  }
+}
+
+async function recoverOnce(file: LogFile, readOnly: boolean, folderGiven: FolderGivenError): Promise<LogExtent> {
   const stats = await file.stat()
   // Opening a folder to read succeeds here; only the first read fails, with a message that names no path.
   if (stats.isDirectory()) throw folderGiven()
@@ -39,7 +52,10 @@ export async function recoverLogFile(file: LogFile, readOnly: boolean, folderGiv
     const event = parseObject(text)
     if (indexOf(event) === extent.length) unterminated = { start: fragmentStart, text, event: event!, index: extent.length }
   }
-  const batchStart = await incompleteBatchStart(file, unterminated ?? last ?? noLine, 0)
+  // The last event the log will have: a writer adds the missing newline, a
+  // follower stops before that line (its writer may still be writing it).
+  const lastKept = readOnly ? last : (unterminated ?? last)
+  const batchStart = await incompleteBatchStart(file, lastKept ?? noLine, 0)
   if (batchStart) {
     // Lines of an atomic batch whose last line is missing: a crash cut its
     // write short, so its append never resolved, and all of it goes.

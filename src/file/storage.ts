@@ -9,6 +9,7 @@ import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-stor
 import { withIndex } from '../core/serialize.js'
 import { batchRemaining, markBatchLine, withoutBatchMarker } from './atomic-batch.js'
 import { FileFollower } from './follow.js'
+import { canStepOver, linePrefilter, StepOverPolicy } from './line-prefilter.js'
 import { createFolderFor, explainedError, folderError, readDeniedError } from './folder.js'
 import { acquireFileLock } from './lock.js'
 import { fixThatLine, isObject, type LogExtent, LogFile, newline, readChunkBytes, repairRemedy } from './log-file.js'
@@ -28,7 +29,15 @@ type StoredEvent = Indexed<Record<string, unknown>>
 /**
  * The NDJSON file storage behind `initLog({ filename })`: one event a line,
  * `JSON.stringify({ ...event, index })`. A writer holds `<file>.lock`; a torn
- * last line left by a crash is moved to `<file>.torn-<time>` on open.
+ * last line left by a crash, or a torn atomic batch (`appendAll`), whole, is
+ * moved to `<file>.torn-<time>` on open. Appends may be called before the
+ * previous one resolves: they are written one after the other, in call
+ * order, each checking its `expectedLastIndex` or `condition` against the
+ * file as it is then. A filter given to `read` lets it step over lines of
+ * events the filter cannot select without parsing them.
+ *
+ * @example
+ * const log = await initLog({ storage: fileStorage('data/log.ndjson', { fsync: true }) })
  */
 export function fileStorage(filename: string, options: FileStorageOptions = {}): LogStorage {
   return new FileStorage(resolve(filename), options.fsync ?? false, options.readOnly ?? false)
@@ -260,8 +269,10 @@ class FileStorage implements LogStorage {
     }
   }
 
-  async *#readFrom(from: number, _filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
+  async *#readFrom(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
     const extent = this.#extent
+    const prefilter = linePrefilter(filter)
+    const stepping = prefilter && new StepOverPolicy()
     if (from >= extent.length || this.#closed) return
     const file = this.#opened()
     const offsets = this.#offsets!
@@ -292,8 +303,16 @@ class FileStorage implements LogStorage {
         readAhead.catch(() => {}) // seen when awaited; a reader that stops early does not wait for it
       }
       const batch: StoredEvent[] = []
+      const testing = prefilter !== undefined && stepping!.testNextChunk()
+      const chunkFirst = expected
+      let steppedOver = 0
       for (let lineStart = 0, lineEnd = text.indexOf('\n'); lineEnd !== -1; lineStart = lineEnd + 1, lineEnd = text.indexOf('\n', lineStart)) {
         const line = text.slice(lineStart, lineEnd)
+        if (testing && canStepOver(line, expected, prefilter)) {
+          expected++ // an event the filter does not select: not parsed (line-prefilter.ts)
+          steppedOver++
+          continue
+        }
         let event: unknown
         try {
           event = JSON.parse(line)
@@ -309,6 +328,7 @@ class FileStorage implements LogStorage {
         batch.push(event as StoredEvent)
         expected++
       }
+      if (testing) stepping!.tested(expected - chunkFirst, steppedOver)
       offset = nextOffset
       offsets.remember(expected, offset)
       if (batch.length > 0) yield batch

@@ -1,5 +1,5 @@
 import { usageError } from '../core/errors.js'
-import { committed, openDatabase, result, snapshotsStore } from './database.js'
+import { committed, result, snapshotsStore, transaction } from './database.js'
 import { parseSnapshot, serializeSnapshotInSlices } from '../core/snapshot-envelope.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 
@@ -20,8 +20,7 @@ export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateS
   const backend: StateStoreBackend<S> = {
     name,
     async read(): Promise<StateSnapshot<S> | null> {
-      const db = await openDatabase()
-      const stored: unknown = await result(db.transaction(snapshotsStore).objectStore(snapshotsStore).get(name))
+      const stored: unknown = await result((await transaction(snapshotsStore)).objectStore(snapshotsStore).get(name))
       // Anything but the envelope's text (written by hand in the developer tools) fails to parse and is reported.
       return stored === undefined ? null : parseSnapshot<S>(String(stored), name)
     },
@@ -29,12 +28,11 @@ export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateS
       const pieces = await serializeSnapshotInSlices(snapshot)
       // One string, put in one transaction: IndexedDB copies it when it is put, in one step.
       const text = pieces.join('')
-      const db = await openDatabase()
-      const transaction = db.transaction(snapshotsStore, 'readwrite')
-      transaction.objectStore(snapshotsStore).put(text, name)
+      const writing = await transaction(snapshotsStore, 'readwrite')
+      writing.objectStore(snapshotsStore).put(text, name)
       // Commit at once, not at the end of the task: a page being left (see initStateStore) may not get there.
-      transaction.commit()
-      await committed(transaction)
+      writing.commit()
+      await committed(writing)
     },
   }
   return initialState === undefined ? backend : { ...backend, initialState }

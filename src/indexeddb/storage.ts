@@ -1,5 +1,5 @@
-import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError, usageError } from '../core/errors.js'
-import { committed, eventsStore, openDatabase, result } from './database.js'
+import { AppendConflictError, CorruptLogError, LogClosedError, LogLockedError, TinyEventSourcingError, usageError } from '../core/errors.js'
+import { committed, eventsStore, result, transaction } from './database.js'
 import { withIndex } from '../core/serialize.js'
 import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
 
@@ -38,7 +38,9 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
       'Fix or delete it in the developer tools (Application › IndexedDB › tiny-event-sourcing › events); nothing was changed',
     )
 
-  let db: IDBDatabase | undefined
+  let opened = false
+  // How many events this storage knows the log holds: fewer in the database means they were deleted under it.
+  let known = 0
   let releaseLock: (() => void) | undefined
   let channel: BroadcastChannel | undefined
   // The greatest length another tab announced, so a watcher added after the announcement still hears of it.
@@ -65,6 +67,15 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
     }
   }
 
+  /** Another tab (or the browser's site-data settings) deleted the database, and with it this log's events. */
+  function deletedError(): Error {
+    return new TinyEventSourcingError(
+      'LOG_CHANGED',
+      `the events of ${name} in IndexedDB were deleted while this log had it open with ${known} events ` +
+        '(by another tab, or by clearing the site data); close() the log and open it again',
+    )
+  }
+
   function parse(value: unknown, index: number): StoredEvent {
     let event: StoredEvent | undefined
     try {
@@ -89,58 +100,61 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
         const length = data?.length
         if (typeof length !== 'number' || length <= announced) return
         announced = length
+        if (length > known) known = length
         for (const watcher of watchers) watcher(length)
       }
       try {
-        db = await openDatabase()
-        const last = await result(db.transaction(eventsStore).objectStore(eventsStore).openKeyCursor(all(0), 'prev'))
-        openedLength = last ? (last.key as [string, number])[1] + 1 : 0
+        const last = await result((await transaction(eventsStore)).objectStore(eventsStore).openKeyCursor(all(0), 'prev'))
+        known = last ? (last.key as [string, number])[1] + 1 : 0
       } catch (error) {
         await this.close()
         throw error
       }
-      return openedLength
+      opened = true
+      openedLength = known
+      return known
     },
 
-    append(records: readonly string[], appendOptions?: StorageAppendOptions) {
-      if (!db) return Promise.reject(new LogClosedError(name))
-      if (readOnly) return Promise.reject(usageError(`${name} is open read-only`))
-      const transaction = db.transaction(eventsStore, 'readwrite', { durability })
-      const store = transaction.objectStore(eventsStore)
-      const done = committed(transaction)
+    async append(records: readonly string[], appendOptions?: StorageAppendOptions) {
+      if (!opened) throw new LogClosedError(name)
+      if (readOnly) throw usageError(`${name} is open read-only`)
+      const writing = await transaction(eventsStore, 'readwrite', { durability })
+      const store = writing.objectStore(eventsStore)
+      const done = committed(writing)
       // The next index is read inside the transaction, so two writers can
       // never give out one index, with or without the lock.
       let first = 0
-      let conflict: AppendConflictError | undefined
+      let refusal: Error | undefined
       const lastKey = store.openKeyCursor(all(0), 'prev')
       lastKey.onsuccess = () => {
         const last = lastKey.result ? (lastKey.result.key as [string, number])[1] : -1
         const expected = appendOptions?.expectedLastIndex
-        if (expected !== undefined && expected !== last) {
-          conflict = new AppendConflictError(name, expected, last)
-          transaction.abort()
+        if (last + 1 < known) refusal = deletedError()
+        else if (expected !== undefined && expected !== last) refusal = new AppendConflictError(name, expected, last)
+        if (refusal) {
+          writing.abort()
           return
         }
         first = last + 1
         for (let i = 0; i < records.length; i++) store.add(withIndex(records[i]!, first + i), [name, first + i])
         // Commit at once, not at the end of the task: a page being left may not get there.
-        transaction.commit()
+        writing.commit()
       }
-      return done.then(
-        () => {
-          channel?.postMessage({ length: first + records.length })
-          return first
-        },
-        (error: unknown) => {
-          throw conflict ?? error
-        },
-      )
+      try {
+        await done
+      } catch (error) {
+        throw refusal ?? error
+      }
+      if (first + records.length > known) known = first + records.length
+      channel?.postMessage({ length: first + records.length })
+      return first
     },
 
     async *read(from: number) {
-      for (let expected = from; db; ) {
+      for (let expected = from; opened; ) {
         // One transaction per batch: a transaction cannot stay open while the consumer awaits.
-        const values = await result(db.transaction(eventsStore).objectStore(eventsStore).getAll(all(expected), readBatchSize))
+        const values = await result((await transaction(eventsStore)).objectStore(eventsStore).getAll(all(expected), readBatchSize))
+        if (values.length === 0 && expected < known) throw deletedError()
         // Each event states its index, so a deleted or misplaced record shows as a break in the sequence.
         const batch = values.map((value) => parse(value, expected++))
         if (batch.length > 0) yield batch
@@ -161,7 +175,7 @@ export function indexedDbStorage(name: string, options: IndexedDbStorageOptions 
       channel?.close()
       channel = undefined
       // The connection is shared with the page's other logs and stores: it stays open.
-      db = undefined
+      opened = false
       releaseLock?.()
       releaseLock = undefined
     },

@@ -21,7 +21,7 @@ const schemaLockKey = 0x7465_735f // "tes_"
  * the transaction that creates or migrates everything else, so its presence
  * says the schema is complete and current.
  */
-const conditionalAppendArguments = 'text, json, integer, bigint, bigint, text[], text[], text[], text'
+const conditionalAppendArguments = 'text, json, integer, bigint, bigint, text[], text[], text[], text, bigint[], bigint[], text[]'
 
 /** The SQL names of the schema's objects, quoted for use in statements. */
 export interface SchemaNames {
@@ -83,10 +83,9 @@ async function createTables(pool: PostgresPool, names: SchemaNames): Promise<voi
       [`${schema}.events`],
     )
     const hadType = columns[0].count > 0
-    await client.query(`CREATE TABLE IF NOT EXISTS ${schema}.events (
-      log text NOT NULL, index bigint NOT NULL, event json NOT NULL,
-      type text, at timestamptz, caused_by bigint, correlation_id text,
-      PRIMARY KEY (log, index))`)
+    await client.query(
+      `CREATE TABLE IF NOT EXISTS ${schema}.events (log text NOT NULL, index bigint NOT NULL, event json NOT NULL, type text, at timestamptz, caused_by bigint, correlation_id text, PRIMARY KEY (log, index))`,
+    )
     // An events table of the first schema (log, index, event): the new
     // columns are added (instantly: nullable, no default), never anything
     // dropped; old rows get their type and have no metadata (NULL times).
@@ -126,7 +125,8 @@ function dollarQuoted(body: string): string {
  *   column (by an earlier version still running while another migrated the
  *   table, or by hand), so that filters on types never miss an event.
  * - `conditional_append(log, records, count, expected_last, after, types,
- *   fields, field_values, channel)`: an append that is refused when an event
+ *   fields, field_values, channel, meta_at_ms, meta_caused_by, meta_correlation_id)`: an
+ *   append (with the metadata arrays of `metadataArrays`) that is refused when an event
  *   after `after` matches the filter. See `storage.ts` for why it is a
  *   function.
  */
@@ -138,13 +138,37 @@ BEGIN
   NEW.type := ${typeColumn('type')};
   RETURN NEW;
 END`)}`
-  const match = (types: string | undefined) =>
+  // One static query per shape of filter (types or not; 0 to 3 fields), so
+  // each is planned with the type index and compares fields without a
+  // subquery per row; more fields than that go through an array.
+  const match = (types: string | undefined, where: { field: string; value: string }[]) =>
     `SELECT e.index, e.event INTO conflict, conflicting FROM ${schema}.events e
-      WHERE e.log = log_name AND e.index > after_index AND ${filterCondition({ row: 'e', types, fields: 'fields', values: 'field_values' })}
+      WHERE e.log = log_name AND e.index > after_index AND ${filterCondition({ row: 'e', types, where })}
       ORDER BY e.index LIMIT 1;`
+  const fieldCases = (types: string | undefined) =>
+    [0, 1, 2, 3]
+      .map(
+        (count) =>
+          `${count === 0 ? 'IF' : 'ELSIF'} field_count = ${count} THEN
+      ${match(
+        types,
+        Array.from({ length: count }, (_, i) => ({ field: `fields[${i + 1}]`, value: `wanted_values[${i + 1}]` })),
+      )}`,
+      )
+      .join('\n    ') +
+    `
+    ELSE
+      ${match(types, []).replace(
+        'ORDER BY',
+        `AND NOT EXISTS (SELECT FROM generate_subscripts(fields, 1) AS f(i)
+        WHERE ${filterCondition({ row: 'e', where: [{ field: 'fields[f.i]', value: 'wanted_values[f.i]' }] })} IS NOT TRUE)
+      ORDER BY`,
+      )}
+    END IF;`
   const conditionalAppend = `CREATE OR REPLACE FUNCTION ${schema}.conditional_append(
     log_name text, records json, record_count integer, expected_last bigint, after_index bigint,
-    wanted_types text[], fields text[], field_values text[], channel text)
+    wanted_types text[], fields text[], field_values text[], channel text,
+    meta_at_ms bigint[], meta_caused_by bigint[], meta_correlation_id text[])
   RETURNS TABLE (first_index bigint, log_length bigint, conflicting_index bigint, conflicting_event json)
   LANGUAGE plpgsql VOLATILE AS ${dollarQuoted(`
 #variable_conflict use_column
@@ -152,6 +176,8 @@ DECLARE
   current_length bigint;
   conflict bigint;
   conflicting json;
+  field_count integer := coalesce(cardinality(fields), 0);
+  wanted_values jsonb[] := ARRAY(SELECT v::jsonb FROM unnest(field_values) WITH ORDINALITY AS u(v, o) ORDER BY o);
 BEGIN
   -- Takes the log's row lock, waiting for the append before to commit; each
   -- statement below then runs on a fresh snapshot that sees all it wrote.
@@ -162,9 +188,9 @@ BEGIN
     RETURN;
   END IF;
   IF wanted_types IS NULL THEN
-    ${match(undefined)}
+    ${fieldCases(undefined)}
   ELSE
-    ${match('wanted_types')}
+    ${fieldCases('wanted_types')}
   END IF;
   IF conflict IS NOT NULL THEN
     RETURN QUERY SELECT NULL::bigint, current_length, conflict, conflicting;
@@ -172,7 +198,7 @@ BEGIN
   END IF;
   INSERT INTO ${schema}.events (log, index, event, ${metadataColumns})
     SELECT log_name, current_length + e.ordinality - 1, e.value, ${metadataValues}
-    FROM ${recordsFrom('records')};
+    FROM ${recordsFrom('records', { at: 'meta_at_ms', causedBy: 'meta_caused_by', correlationId: 'meta_correlation_id' })};
   UPDATE ${schema}.logs SET length = current_length + record_count WHERE log = log_name;
   PERFORM pg_notify(channel, (current_length + record_count) || ' ' || log_name);
   RETURN QUERY SELECT current_length, current_length + record_count, NULL::bigint, NULL::json;

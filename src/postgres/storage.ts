@@ -11,7 +11,7 @@ import {
   type PostgresPool,
   type PostgresQuery,
 } from './connection.js'
-import { filterCondition, metadataColumns, metadataValues, recordsFrom, whereArrays } from './event-sql.js'
+import { filterCondition, metadataArrays, metadataColumns, metadataValues, recordsFrom, whereArrays } from './event-sql.js'
 import { subscribe, type Subscription } from './notifications.js'
 
 /** Options of `postgresStorage`. */
@@ -37,8 +37,10 @@ const mismatchRemedy = 'Restore the rows from a backup, or export what remains a
  * A log storage in PostgreSQL, for logs shared by many processes and
  * machines: `initLog({ storage: postgresStorage({ pool, log: 'orders' }) })`.
  * Any number of processes may append to one log at once; indices stay
- * gapless, in commit order. Followers are woken by `LISTEN/NOTIFY`.
- * The tables are created if missing (see the README for the schema).
+ * gapless, in commit order, and conditions are checked under the row lock
+ * that orders the appends. Filtered reads select in SQL. Followers are woken
+ * by `LISTEN/NOTIFY`. The tables are created if missing, or migrated from an
+ * earlier version (docs/postgres.md describes them).
  */
 export function postgresStorage(options: PostgresStorageOptions): LogStorage {
   const schema = checkConnectionOptions(options, 'postgresStorage()')
@@ -103,7 +105,7 @@ class PostgresStorage implements LogStorage {
         ), added AS (
           INSERT INTO ${s}.events (log, index, event, ${metadataColumns})
           SELECT $1, head.length - $3 + e.ordinality - 1, e.value, ${metadataValues}
-          FROM head, ${recordsFrom('$2::json')}
+          FROM head, ${recordsFrom('$2::json', { at: '$6::bigint[]', causedBy: '$7::bigint[]', correlationId: '$8::text[]' })}
         )
         SELECT (head.length - $3)::text AS first, pg_notify($5, head.length || ' ' || $1) FROM head`),
       // With a condition, one statement cannot do: it reads the events with
@@ -112,7 +114,7 @@ class PostgresStorage implements LogStorage {
       // function takes the lock first and checks in a statement of its own.
       conditionalAppend: prepared(
         `SELECT first_index::text AS first, log_length::text AS length, conflicting_index::text AS conflict, conflicting_event::text AS event
-        FROM ${s}.conditional_append($1, $2::json, $3, $4, $5, $6, $7, $8, $9)`,
+        FROM ${s}.conditional_append($1, $2::json, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
       ),
       length: prepared(`SELECT length::text AS length FROM ${s}.logs WHERE log = $1`),
       // A range rather than `LIMIT`: without statistics (a young table) the
@@ -157,10 +159,10 @@ class PostgresStorage implements LogStorage {
     const expected = options?.expectedLastIndex
     const condition = options?.condition
     const array = `[${records.join(',')}]`
-    if (condition !== undefined) return this.#appendIf(pool, array, records.length, expected, condition)
+    if (condition !== undefined) return this.#appendIf(pool, records, array, expected, condition)
     const { rows } = await pool.query({
       ...this.#sql.append,
-      values: [this.#log, array, records.length, expected ?? null, this.#sql.channel],
+      values: [this.#log, array, records.length, expected ?? null, this.#sql.channel, ...metadataArrays(records)],
     })
     if (rows.length === 0) {
       const actual = await this.#storedLength(pool)
@@ -173,17 +175,31 @@ class PostgresStorage implements LogStorage {
   }
 
   /** An append with a condition, through the function that checks it under the row lock (see `schema.ts`). */
-  async #appendIf(pool: PostgresPool, array: string, count: number, expected: number | undefined, condition: AppendCondition): Promise<number> {
+  async #appendIf(pool: PostgresPool, records: readonly string[], array: string, expected: number | undefined, condition: AppendCondition): Promise<number> {
     const { fields, values } = whereArrays(condition)
     const { rows } = await pool.query({
       ...this.#sql.conditionalAppend,
-      values: [this.#log, array, count, expected ?? null, condition.after, condition.types ?? null, fields, values, this.#sql.channel],
+      values: [
+        this.#log,
+        array,
+        records.length,
+        expected ?? null,
+        condition.after,
+        condition.types ?? null,
+        fields,
+        values,
+        this.#sql.channel,
+        ...metadataArrays(records),
+      ],
     })
     if (rows.length === 0) throw this.#noRow()
-    const { first, length, conflict } = rows[0] as { first: string | null; length: string; conflict: string | null }
+    const { first, length, conflict, event } = rows[0] as { first: string | null; length: string; conflict: string | null; event: string | null }
     if (first === null) {
       // Not remembered as seen: the watchers must still hear of the appends that made the conflict.
-      throw new AppendConflictError(this.name, conflict === null ? expected! : condition.after, Number(length) - 1)
+      const actualLastIndex = Number(length) - 1
+      if (conflict === null) throw new AppendConflictError(this.name, expected!, actualLastIndex)
+      const conflicting = JSON.parse(withIndex(event!, Number(conflict))) as StoredEvent
+      throw new AppendConflictError(this.name, { condition, event: conflicting, actualLastIndex })
     }
     this.#sawLength(Number(length))
     return Number(first)
@@ -202,9 +218,8 @@ class PostgresStorage implements LogStorage {
   }
 
   read(from: number, filter?: EventFilter): AsyncGenerator<StoredEvent[]> {
-    const where = filter?.where !== undefined && Object.keys(filter.where).length > 0
-    if (filter === undefined || (filter.types === undefined && !where)) return this.#readAll(from)
-    return this.#readMatching(from, filter, where)
+    if (filter === undefined || (filter.types === undefined && Object.keys(filter.where ?? {}).length === 0)) return this.#readAll(from)
+    return this.#readMatching(from, filter)
   }
 
   async *#readAll(from: number): AsyncGenerator<StoredEvent[]> {
@@ -241,10 +256,13 @@ class PostgresStorage implements LogStorage {
    * thousand; the range widens while matches are sparse. The log's length,
    * read in the same snapshot, says where to stop.
    */
-  async *#readMatching(from: number, filter: EventFilter, where: boolean): AsyncGenerator<StoredEvent[]> {
-    const statement = this.#filteredRead(filter.types !== undefined, where)
+  async *#readMatching(from: number, filter: EventFilter): AsyncGenerator<StoredEvent[]> {
+    if (this.#closed) return
+    this.#pool() // not open yet: LogClosedError, as an unfiltered read gives
     const { fields, values } = whereArrays(filter)
-    const filterValues = [...(filter.types !== undefined ? [filter.types] : []), ...(where ? [fields, values] : [])]
+    const statement = this.#filteredRead(filter.types !== undefined, fields.length)
+    const filterValues: unknown[] = filter.types !== undefined ? [filter.types] : []
+    for (let i = 0; i < fields.length; i++) filterValues.push(fields[i], values[i])
     let position = from
     let span = firstFilteredSpan
     for (;;) {
@@ -266,16 +284,17 @@ class PostgresStorage implements LogStorage {
     }
   }
 
-  #filteredRead(types: boolean, where: boolean): PostgresQuery {
-    const key = `${types} ${where}`
+  /** The statement of a filtered read: `$1` log, `$2`…`$3` the range of indices, then the types if any, then each field and its value. */
+  #filteredRead(types: boolean, fieldCount: number): PostgresQuery {
+    const key = `${types} ${fieldCount}`
     let statement = this.#filteredReads.get(key)
     if (statement === undefined) {
       const s = this.#connection!.schema
+      const first = types ? 5 : 4
       const condition = filterCondition({
         row: 'e',
         types: types ? '$4::text[]' : undefined,
-        fields: where ? `$${types ? 5 : 4}::text[]` : undefined,
-        values: where ? `$${types ? 6 : 5}::text[]` : undefined,
+        where: Array.from({ length: fieldCount }, (_, i) => ({ field: `$${first + 2 * i}::text`, value: `$${first + 2 * i + 1}::jsonb` })),
       })
       statement = prepared(`SELECT l.length::text AS length, e.index::text AS index, e.event::text AS event
         FROM ${s}.logs l LEFT JOIN LATERAL (

@@ -5,9 +5,15 @@
  * everything in IndexedDB, survives reloads and browser restarts, and
  * behaves in two tabs as the README says.
  */
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { Page } from 'playwright-core'
-import { describe, expect, it, onTestFinished } from 'vitest'
-import { launchChromium, useBrowser, type Chromium } from './harness.js'
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest'
+import { unreachableUrl } from '../examples/helpers.js'
+import { launchChromium, root, useBrowser, type Chromium } from './harness.js'
 
 interface Bookmark {
   url: string
@@ -18,7 +24,7 @@ interface Bookmark {
 declare global {
   interface Window {
     app: {
-      log: { length: number; events(): AsyncIterableIterator<Record<string, unknown> & { index: number }> }
+      log: { length: number; events(): AsyncIterableIterator<Record<string, unknown> & { index: number }>; close(): Promise<void> }
       bookmarks: { getState(): { byUrl: Record<string, Bookmark> }; getVersion(): number; flush(): Promise<void> }
       writing: boolean
     }
@@ -26,6 +32,13 @@ declare global {
 }
 
 const browser = useBrowser()
+
+/** Screenshots of the page as a user sees it, kept after the run to be looked at. */
+const screenshots = mkdtempSync(join(tmpdir(), 'tes-example-screenshots-'))
+afterAll(() => console.log(`screenshots of the browser example: ${screenshots}`))
+async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(screenshots, `${name}.png`), fullPage: true })
+}
 
 async function openExample(): Promise<Page> {
   const page = await browser.chromium.context.newPage()
@@ -94,8 +107,12 @@ describe('the browser example (the README bookmark flow)', () => {
       await writerLockReleased()
     })
     expect(await page.evaluate(() => window.app.writing)).toBe(true)
+    expect(await page.isVisible('#empty'), 'an empty list says so').toBe(true)
+    expect(await page.textContent('#empty')).toContain('No bookmarks yet')
+    await screenshot(page, '1-empty')
     await addBookmark(page, 'https://example.com/')
     expect(await titlesOnceListed(page, 'example.com')).toEqual(['example.com'])
+    expect(await page.isVisible('#empty')).toBe(false)
     await addBookmark(page, 'https://example.org/docs')
     expect(await titlesOnceListed(page, 'example.org/docs')).toEqual(['example.com', 'example.org/docs'])
     // Four events: each bookmark, and the info the fetcher appended for it.
@@ -141,6 +158,7 @@ describe('the browser example (the README bookmark flow)', () => {
     await addBookmark(page, 'https://example.net/')
     expect(await titlesOnceListed(page, 'example.net')).toEqual(['example.com', 'example.org/docs', 'example.net'])
     await page.waitForFunction(() => window.app.log.length === 6)
+    await screenshot(page, '2-three-bookmarks')
   })
 
   it('lets a second tab follow the writing tab live, and take over when it closes', async () => {
@@ -154,6 +172,7 @@ describe('the browser example (the README bookmark flow)', () => {
     expect(await follower.evaluate(() => window.app.writing)).toBe(false)
     expect(await follower.textContent('#status')).toContain('Another tab is writing')
     expect(await follower.isDisabled('input[name=url]')).toBe(true)
+    await screenshot(follower, '3-following-tab')
     const before = await follower.evaluate(() => Object.keys(window.app.bookmarks.getState().byUrl).length)
 
     await addBookmark(writer, 'https://example.com/two-tabs')
@@ -165,6 +184,116 @@ describe('the browser example (the README bookmark flow)', () => {
     await follower.waitForFunction(() => window.app?.writing === true, undefined, { timeout: 30_000 })
     expect(await follower.isDisabled('input[name=url]')).toBe(false)
     expect(await titlesOnceListed(follower, 'example.com/two-tabs')).toHaveLength(before + 1)
+  })
+})
+
+describe('the browser example when something goes wrong, as a user sees it', () => {
+  /** Serves examples/browser/index.html from a server of its own, its import map pointing at `libraryUrl`, and opens it. */
+  async function openWithLibraryAt(libraryUrl: string): Promise<Page> {
+    const html = readFileSync(join(root, 'examples', 'browser', 'index.html'), 'utf8').replace(
+      /"tiny-event-sourcing":\s*"[^"]*"/,
+      `"tiny-event-sourcing": ${JSON.stringify(libraryUrl)}`,
+    )
+    expect(html).toContain(libraryUrl)
+    const server = await listen(createServer((_request, response) => response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(html)))
+    const page = await browser.chromium.context.newPage()
+    onTestFinished(async () => {
+      await page.close()
+      await server.close()
+    })
+    await page.goto(server.url)
+    return page
+  }
+
+  /** Starts `server` on a free loopback port. */
+  async function listen(server: Server): Promise<{ url: string; close(): Promise<void> }> {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    return {
+      url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections()
+          server.close(() => resolve())
+        }),
+    }
+  }
+
+  it('says the library could not be loaded, from where, and what to do, when the CDN is unreachable', async () => {
+    const nowhere = `${await unreachableUrl()}/tiny-event-sourcing.js`
+    const page = await openWithLibraryAt(nowhere)
+    await page.waitForSelector('#status.error', { timeout: 30_000 })
+    const status = (await page.textContent('#status'))!
+    expect(status).toContain('Could not load tiny-event-sourcing.')
+    expect(status).toContain(nowhere)
+    expect(status).toContain('Check your connection')
+    expect(status).not.toContain('Opening the log')
+    expect(await page.isDisabled('button')).toBe(true)
+    await screenshot(page, '4-library-unreachable')
+  })
+
+  it('says it is still loading, and from where, when the CDN does not answer', async () => {
+    // A server that accepts the request and never answers it.
+    const waiting = await listen(createServer(() => {}))
+    onTestFinished(() => waiting.close())
+    const silent = `${waiting.url}tiny-event-sourcing.js`
+    const page = await openWithLibraryAt(silent)
+    expect(await page.textContent('#status')).toContain('Loading tiny-event-sourcing')
+    await page.waitForFunction(() => document.querySelector('#status')?.textContent?.startsWith('Still loading'), undefined, { timeout: 30_000 })
+    expect(await page.textContent('#status')).toContain(silent)
+    await screenshot(page, '5-library-slow')
+  })
+
+  it('says when a URL is already bookmarked, and adds it only once', async () => {
+    const page = await openExample()
+    onTestFinished(async () => {
+      await page.close()
+      await writerLockReleased()
+    })
+    await addBookmark(page, 'https://example.com/again')
+    await titlesOnceListed(page, 'example.com/again')
+    // Listed with its title: its info event is in the log too.
+    const length = await page.evaluate(() => window.app.log.length)
+
+    await addBookmark(page, 'https://example.com/again')
+    await page.waitForSelector('#message.note')
+    expect(await page.textContent('#message')).toBe('example.com/again is already in your bookmarks.')
+    expect(await page.textContent('#bookmarks li.again a')).toBe('example.com/again')
+    expect(await page.inputValue('input[name=url]'), 'the address stays in the box').toBe('https://example.com/again')
+    await screenshot(page, '6-already-bookmarked')
+    expect(await page.evaluate(() => window.app.log.length)).toBe(length)
+  })
+
+  it('shows why an append failed, and keeps the address in the box', async () => {
+    const page = await openExample()
+    onTestFinished(async () => {
+      await page.close()
+      await writerLockReleased()
+    })
+    // The log refuses appends once closed (LOG_CLOSED): the page's append fails as a real failure would.
+    await page.evaluate(() => window.app.log.close())
+    await addBookmark(page, 'https://example.com/refused')
+    await page.waitForSelector('#message.error')
+    const said = (await page.textContent('#message'))!
+    expect(said).toMatch(/^Could not add https:\/\/example\.com\/refused: /)
+    expect(said).toContain('closed')
+    expect(await page.inputValue('input[name=url]')).toBe('https://example.com/refused')
+    await screenshot(page, '7-append-failed')
+  })
+
+  it('gives the button the font of the input', async () => {
+    const page = await openExample()
+    onTestFinished(async () => {
+      await page.close()
+      await writerLockReleased()
+    })
+    const fonts = await page.evaluate(() =>
+      ['input', 'button'].map((selector) => {
+        const style = getComputedStyle(document.querySelector(selector)!)
+        return { family: style.fontFamily, size: style.fontSize, weight: style.fontWeight, lineHeight: style.lineHeight }
+      }),
+    )
+    expect(fonts[1]).toEqual(fonts[0])
+    expect(fonts[0]!.size).toBe('16px')
   })
 })
 

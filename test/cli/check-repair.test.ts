@@ -10,7 +10,7 @@ const events = Array.from({ length: 6 }, (_, n) => ({ type: n % 2 ? 'info' : 'bo
 
 async function soundLog(): Promise<{ filename: string; lines: string[] }> {
   const filename = join(await tempDir(), 'log.ndjson')
-  const log = await initLog({ filename })
+  const log = await initLog({ filename, metadata: false })
   for (const event of events) await log.append(event)
   await log.close()
   return { filename, lines: (await readFile(filename, 'utf8')).trimEnd().split('\n') }
@@ -137,7 +137,7 @@ describe('tiny-event-sourcing repair', () => {
     const warnings: unknown[] = []
     const onWarning = (warning: unknown) => warnings.push(warning)
     process.on('warning', onWarning)
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     expect(log.length).toBe(6)
     await log.close()
     process.off('warning', onWarning)
@@ -209,7 +209,7 @@ describe('tiny-event-sourcing repair', () => {
 
   it('will not repair a log its writer holds open', async () => {
     const { filename, lines } = await soundLog()
-    const writer = await initLog({ filename })
+    const writer = await initLog({ filename, metadata: false })
     await writeFile(filename, `${lines[1]}\n`, { flag: 'a' }) // a duplicate appended behind the writer's back
     const before = await readFile(filename)
     const result = await run(['repair', filename])
@@ -264,7 +264,7 @@ describe('the repair command that check and the library print', () => {
     expect(dryRun).toMatchObject({ code: 0, stderr: '' })
     expect(dryRun.stdout.split('\n').slice(0, 2)).toEqual([`${filename}: repair would`, expect.stringMatching(/^ {2}renumber/)])
 
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     const replayed = await (async () => {
       for await (const event of log.events()) if (event.index === log.length - 1) break
     })().catch((caught: unknown) => caught as Error)

@@ -19,7 +19,7 @@ function startWriter(filename: string): {
   const script = `
     import { initLog } from ${JSON.stringify(distEntry())}
     import { createInterface } from 'node:readline'
-    const log = await initLog({ filename: ${JSON.stringify(filename)} })
+    const log = await initLog({ filename: ${JSON.stringify(filename)}, metadata: false })
     let n = 0
     for await (const line of createInterface({ input: process.stdin })) {
 

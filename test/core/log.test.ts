@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { fileStorage, initLog, InvalidEventError, LogClosedError, memoryStorage, type Log, type LogStorage } from '../../src/index.js'
+import { timeOnly, withoutMeta } from '../helpers/meta.js'
 
 let base: string
 beforeAll(async () => {
@@ -25,8 +26,12 @@ function freshLogPath(): string {
 
 type Counted = { type: string; n: number }
 
+/** The lines of a log file, each without the `_meta` the log adds (test/core/metadata.test.ts tests that). */
 async function readLines(filename: string): Promise<string[]> {
-  return (await readFile(filename, 'utf8')).split('\n').filter((line) => line !== '')
+  return (await readFile(filename, 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(withoutMeta)
 }
 
 /** Reads events from `log` until the one with index `last`. */
@@ -103,11 +108,11 @@ describe('append', () => {
 
   it('resolves with the event as stored, its index in place of any index the caller gave', async () => {
     const log = await initLog<{ type: string; index?: number; nested: { a: number } }>({ storage: memoryStorage() })
-    expect(await log.append({ type: 'a', nested: { a: 1 } })).toEqual({ type: 'a', nested: { a: 1 }, index: 0 })
-    expect(await log.append({ type: 'b', index: 42, nested: { a: 2 } })).toEqual({ type: 'b', nested: { a: 2 }, index: 1 })
+    expect(await log.append({ type: 'a', nested: { a: 1 } })).toEqual({ type: 'a', nested: { a: 1 }, _meta: timeOnly, index: 0 })
+    expect(await log.append({ type: 'b', index: 42, nested: { a: 2 } })).toEqual({ type: 'b', nested: { a: 2 }, _meta: timeOnly, index: 1 })
     expect(await collectUntil(log, 1)).toEqual([
-      { type: 'a', nested: { a: 1 }, index: 0 },
-      { type: 'b', nested: { a: 2 }, index: 1 },
+      { type: 'a', nested: { a: 1 }, _meta: timeOnly, index: 0 },
+      { type: 'b', nested: { a: 2 }, _meta: timeOnly, index: 1 },
     ])
     await log.close()
   })
@@ -194,7 +199,7 @@ describe('a bad event', () => {
     expect(error).toBeInstanceOf(InvalidEventError)
     expect(error).toBeInstanceOf(TypeError)
     expect(error).toMatchObject({ code: 'INVALID_EVENT', message: expect.stringMatching(message) })
-    expect(await log.append({ type: 'after' })).toEqual({ type: 'after', index: 1 })
+    expect(await log.append({ type: 'after' })).toEqual({ type: 'after', _meta: timeOnly, index: 1 })
     await log.close()
     expect(await readLines(filename)).toEqual(['{"type":"before","index":0}', '{"type":"after","index":1}'])
   })
@@ -218,8 +223,8 @@ it('round-trips a 2 MB event through the file', async () => {
   await log.append(big)
   await log.close()
   const again = await initLog<typeof big>({ filename })
-  expect(await collectUntil(again, 1, { after: 0 })).toEqual([{ ...big, index: 1 }])
-  expect((await collectUntil(again, 1))[0]).toEqual({ ...big, type: 'first', index: 0 })
+  expect(await collectUntil(again, 1, { after: 0 })).toEqual([{ ...big, _meta: timeOnly, index: 1 }])
+  expect((await collectUntil(again, 1))[0]).toEqual({ ...big, type: 'first', _meta: timeOnly, index: 0 })
   await again.close()
 })
 
@@ -234,11 +239,11 @@ describe('events()', () => {
       // With every timer frozen, a log that polled would never deliver.
       vi.useFakeTimers()
       const iterator = log.events()
-      expect((await iterator.next()).value).toEqual({ type: 'counted', n: 0, index: 0 })
+      expect((await iterator.next()).value).toEqual({ type: 'counted', n: 0, _meta: timeOnly, index: 0 })
       for (let n = 1; n <= 5; n++) {
         const next = iterator.next()
         await log.append({ type: 'counted', n })
-        expect((await next).value).toEqual({ type: 'counted', n, index: n })
+        expect((await next).value).toEqual({ type: 'counted', n, _meta: timeOnly, index: n })
       }
       const burst = Promise.all(Array.from({ length: 100 }, (_, i) => log.append({ type: 'counted', n: 6 + i })))
       for (let n = 6; n < 106; n++) expect((await iterator.next()).value).toMatchObject({ n, index: n })
@@ -389,7 +394,7 @@ describe('events()', () => {
       storage,
       upcast: ({ type, url, index }) => ({ type, payload: { url: url as string }, index: index + 100 }),
     })
-    expect(await collectUntil(log, 0)).toEqual([{ type: 'bookmark', payload: { url: 'https://example.com' }, index: 0 }])
+    expect(await collectUntil(log, 0)).toEqual([{ type: 'bookmark', payload: { url: 'https://example.com' }, _meta: timeOnly, index: 0 }])
     await log.close()
   })
 })

@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import fc from 'fast-check'
 import { afterAll, describe, expect, it } from 'vitest'
 import { initLog, memoryStorage, type Indexed, type Log } from '../../src/index.js'
+import { timeOnly } from '../helpers/meta.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
 // The README's worked example: events were first stored as `{ type, url }`;
@@ -19,7 +20,7 @@ type DomainEvent = BookmarkEvent | InfoEvent
 
 function toPayloadShape(stored: Record<string, unknown>): Record<string, unknown> {
   if ('payload' in stored) return stored
-  const { type, index: _index, ...payload } = stored
+  const { type, index: _index, _meta: _stored, ...payload } = stored
   return { type, payload }
 }
 
@@ -40,9 +41,9 @@ async function take<E>(events: AsyncIterableIterator<E>, count: number): Promise
   return taken
 }
 
-/** A file written by an earlier version of the prototype, in the old shape. */
+/** A file written by an earlier version of the prototype, in the old shape (and by 0.2.x: without _meta). */
 async function oldShapedLog(filename: string): Promise<string> {
-  const old = await initLog({ filename })
+  const old = await initLog({ filename, metadata: false })
   await old.append({ type: 'bookmark', url: 'https://example.com' })
   await old.append({ type: 'info', url: 'https://example.com', title: 'Example' })
   await old.append({ type: 'bookmark', url: 'https://nodejs.org' })
@@ -69,14 +70,14 @@ describe('initLog({ upcast })', () => {
     await oldShapedLog(filename)
     const log = await initLog<DomainEvent>({ filename, upcast: toPayloadShape })
     const stored = await log.append({ type: 'bookmark', payload: { url: 'https://vitest.dev' } })
-    expect(stored).toEqual({ type: 'bookmark', payload: { url: 'https://vitest.dev' }, index: 3 })
+    expect(stored).toEqual({ type: 'bookmark', payload: { url: 'https://vitest.dev' }, _meta: timeOnly, index: 3 })
     const replayed = await take(log.events(), 4)
     expect(replayed.map((event) => event.payload.url)).toEqual(['https://example.com', 'https://example.com', 'https://nodejs.org', 'https://vitest.dev'])
     await log.close()
     // The file holds each event as it was appended: old lines untouched, the new one in the new shape.
     const lines = (await readFile(filename, 'utf8')).trimEnd().split('\n')
     expect(JSON.parse(lines[0]!)).toEqual({ type: 'bookmark', url: 'https://example.com', index: 0 })
-    expect(JSON.parse(lines[3]!)).toEqual({ type: 'bookmark', payload: { url: 'https://vitest.dev' }, index: 3 })
+    expect(JSON.parse(lines[3]!)).toEqual({ type: 'bookmark', payload: { url: 'https://vitest.dev' }, _meta: timeOnly, index: 3 })
   })
 
   it('upcasts events a waiting iterator receives as they are appended (tail)', async () => {
@@ -95,17 +96,17 @@ describe('initLog({ upcast })', () => {
     await log.append({ type: 'bookmark', url: 'https://old-writer.example' } as unknown as DomainEvent)
     await log.append({ type: 'bookmark', payload: { url: 'https://new-writer.example' } })
     expect(await tail).toEqual([
-      { type: 'bookmark', payload: { url: 'https://old-writer.example' }, index: 3 },
-      { type: 'bookmark', payload: { url: 'https://new-writer.example' }, index: 4 },
+      { type: 'bookmark', payload: { url: 'https://old-writer.example' }, _meta: timeOnly, index: 3 },
+      { type: 'bookmark', payload: { url: 'https://new-writer.example' }, _meta: timeOnly, index: 4 },
     ])
-    // upcast got the stored object, index included.
-    expect(seen[0]).toEqual({ type: 'bookmark', url: 'https://old-writer.example', index: 3 })
+    // upcast got the stored object, index and _meta included.
+    expect(seen[0]).toEqual({ type: 'bookmark', url: 'https://old-writer.example', _meta: timeOnly, index: 3 })
     await log.close()
   })
 
   it('starts events({ after }) at the right event and upcasts only what it delivers', async () => {
     const filename = await tempFile()
-    const writer = await initLog({ filename })
+    const writer = await initLog({ filename, metadata: false })
     for (let n = 0; n < 500; n++) await writer.append({ type: 'bookmark', url: `https://example.com/${n}` })
     await writer.close()
     const upcasted: number[] = []
@@ -125,7 +126,7 @@ describe('initLog({ upcast })', () => {
 
   it('keeps the stored index even when upcast returns another one', async () => {
     const storage = memoryStorage()
-    const writer = await initLog({ storage })
+    const writer = await initLog({ storage, metadata: false })
     await writer.append({ type: 'renamed-later' })
     await writer.close()
     const log = await initLog({ storage, upcast: (stored) => ({ ...stored, type: 'renamed', index: 99 }) })
@@ -142,8 +143,8 @@ describe('initLog({ upcast })', () => {
     await writer.append({ type: 'bookmark', url: 'https://a.example' })
     await writer.append({ type: 'info', url: 'https://a.example', title: 'A' })
     expect(await followed).toEqual([
-      { type: 'bookmark', payload: { url: 'https://a.example' }, index: 3 },
-      { type: 'info', payload: { url: 'https://a.example', title: 'A' }, index: 4 },
+      { type: 'bookmark', payload: { url: 'https://a.example' }, _meta: timeOnly, index: 3 },
+      { type: 'info', payload: { url: 'https://a.example', title: 'A' }, _meta: timeOnly, index: 4 },
     ])
     await follower.close()
     await writer.close()
@@ -202,7 +203,9 @@ describe('initLog({ upcast })', () => {
           const log: Log<Record<string, unknown>> = await initLog({ storage, upcast: toPayloadShape })
           const delivered = await take(log.events({ after }), events.length - after - 1)
           await log.close()
-          const expected = stored.slice(after + 1).map((event) => ({ ...toPayloadShape(JSON.parse(JSON.stringify(event))), index: event.index }))
+          const expected = stored
+            .slice(after + 1)
+            .map((event) => ({ ...toPayloadShape(JSON.parse(JSON.stringify(event))), _meta: event._meta, index: event.index }))
           expect(delivered).toEqual(expected)
         },
       ),

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
@@ -115,6 +115,43 @@ describe('examples/bookmarks (npm start)', () => {
       expect(events.filter((event) => event.type === 'info-failed')).toHaveLength(2)
       expect(events.filter((event) => event.type === 'bookmark')).toHaveLength(7)
 
+      service.program.child.kill('SIGTERM')
+      expect(await service.program.exited).toBe(0)
+    } finally {
+      await pages.close()
+    }
+  }, 90_000)
+
+  it('logs a URL once when two requests for it race, answering the loser with the bookmark that won', async () => {
+    const pages = await startPageServer()
+    const dataDir = await tempDir('bookmarks')
+    try {
+      // A long history, so that the read model is still catching up when the
+      // requests come: both decide from the same stale version, a real race.
+      const history = Array.from({ length: 300_000 }, (_, index) =>
+        JSON.stringify({ type: 'info-failed', url: 'https://old.example/', reason: 'offline', index }),
+      )
+      await mkdir(dataDir, { recursive: true })
+      await writeFile(join(dataDir, 'log.ndjson'), `${history.join('\n')}\n`)
+      const service = await startService(dataDir)
+      const raced = pages.url('/a')
+      const [first, second] = await Promise.all([service.postBookmark({ url: raced }), service.postBookmark({ url: raced })])
+      const answers = [
+        { status: first.status, body: (await first.json()) as { index: number; alreadyBookmarked?: true } },
+        { status: second.status, body: (await second.json()) as { index: number; alreadyBookmarked?: true } },
+      ]
+      const won = answers.filter((answer) => answer.status === 202)
+      const lost = answers.filter((answer) => answer.status === 200)
+      expect(won).toHaveLength(1)
+      expect(lost).toEqual([{ status: 200, body: { index: won[0]!.body.index, alreadyBookmarked: true } }])
+      await poll(service.getBookmarks, (value) => settled(value, [raced]))
+      const bookmarks = (await readFile(join(dataDir, 'log.ndjson'), 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(300_000)
+        .map((line) => JSON.parse(line) as { type: string; url: string; index: number })
+        .filter((event) => event.type === 'bookmark')
+      expect(bookmarks.map((event) => [event.url, event.index])).toEqual([[raced, won[0]!.body.index]])
       service.program.child.kill('SIGTERM')
       expect(await service.program.exited).toBe(0)
     } finally {

@@ -3,12 +3,14 @@
  * the mark never reaches a reader, that a batch cut short at any byte is set
  * aside whole on open, and that a follower never sees part of one.
  */
-import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { appendFile, open, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, type Indexed } from '../../src/index.js'
 import { markBatchLine } from '../../src/file/atomic-batch.js'
+import { FileShrankError, LogFile } from '../../src/file/log-file.js'
 import type { LogStorage } from '../../src/core/log-storage.js'
+import { run } from '../cli/run.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
 afterAll(removeTempDirs)
@@ -171,6 +173,21 @@ describe('an atomic batch in the file', () => {
     expect(warnings).toEqual([])
   })
 
+  it('being written is not read by a follower that opens while only the newline of its last line is missing', async () => {
+    const filename = await freshLogPath()
+    const writer = fileStorage(filename)
+    await writer.open()
+    await writer.append(['{"n":0}'])
+    await writer.append(['{"n":1}', '{"n":2}'], { atomic: true })
+    await writer.close()
+    const text = await readFile(filename, 'utf8')
+    await writeFile(filename, text.slice(0, -1))
+    const follower = fileStorage(filename, { readOnly: true })
+    expect(await follower.open()).toBe(1)
+    expect(await readAll(follower)).toEqual([{ n: 0, index: 0 }])
+    await follower.close()
+  })
+
   it('being written is seen by a follower whole, once its last line is there', async () => {
     const filename = await freshLogPath()
     const writer = fileStorage(filename)
@@ -196,6 +213,37 @@ describe('an atomic batch in the file', () => {
     expect((await readAll(follower)).map((event) => event.n)).toEqual([0, 1, 2, 3])
     stop()
     await follower.close()
+  })
+
+  it('left torn is reported by `check`, which changes nothing; once the log was opened, the file is sound', async () => {
+    const filename = await freshLogPath()
+    const writer = fileStorage(filename)
+    await writer.open()
+    await writer.append(['{"n":0}'])
+    await writer.append(['{"n":1}', '{"n":2}', '{"n":3}'], { atomic: true })
+    await writer.close()
+    const text = await readFile(filename, 'utf8')
+    const torn = text.slice(0, text.indexOf('{"n":3') + 3)
+    await writeFile(filename, torn)
+    const check = await run(['check', filename])
+    expect(check.code).toBe(1)
+    expect(check.stdout).toContain(
+      `${filename}:2: line 2 starts an atomic batch (appendAll) whose last events are missing (2 of its events are here): a write cut short, most likely by a crash; the next writer to open the log sets the batch aside whole`,
+    )
+    expect(await readFile(filename, 'utf8')).toBe(torn)
+    const reopened = fileStorage(filename)
+    expect(await reopened.open()).toBe(1)
+    await reopened.close()
+    expect(await run(['check', filename])).toMatchObject({ code: 0 })
+  })
+
+  it('is never taken from bytes left by a file that shrank while a follower looked at it (a writer setting a batch aside meanwhile)', async () => {
+    const filename = await freshLogPath()
+    await writeFile(filename, '{"n":0,"index":0}\n{"n":1,"_meta":{"batchRemaining":1},"index":1}\n')
+    const file = new LogFile(filename, await open(filename, 'r'))
+    // As if the follower's stat had seen the batch's second line, gone by the time it reads.
+    await expect(file.lastLine(0, 200)).rejects.toBeInstanceOf(FileShrankError)
+    await file.close()
   })
 
   it('whose marks do not count down to its last line is reported as damage, and nothing is changed', async () => {

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { CorruptLogError, fileStorage, initLog, LogLockedError, type Log } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
 import { describeLogStorage } from '../../src/testing/index.js'
+import { timeOnly, withoutMeta } from '../helpers/meta.js'
 
 /** What lock records say of this process's pid namespace (Linux only, as in the library). */
 const pidNamespace = (() => {
@@ -51,10 +52,18 @@ describeLogStorage(
   { describe, it },
 )
 
+// Logs here are written with metadata: false, so that the lines these tests
+// expect byte for byte are the plain `{ ...event, index }` of 0.2.x; lines
+// with `_meta` go through the same recovery and reads (atomic-batch.test.ts,
+// filtered-read.test.ts, the reliability suite).
 type Counted = { type: string; n: number }
 
+/** The lines of a log file, each without the `_meta` the log adds (test/core/metadata.test.ts tests that). */
 async function readLines(filename: string): Promise<string[]> {
-  return (await readFile(filename, 'utf8')).split('\n').filter((line) => line !== '')
+  return (await readFile(filename, 'utf8'))
+    .split('\n')
+    .filter((line) => line !== '')
+    .map(withoutMeta)
 }
 
 async function collect<E>(log: Log<E>, options: { after?: number } = {}): Promise<E[]> {
@@ -106,13 +115,14 @@ async function tornFiles(filename: string): Promise<string[]> {
 }
 
 describe('the file format', () => {
-  it('writes each event as JSON.stringify({ ...event, index }) on its own line, creating missing folders', async () => {
+  it('writes each event as JSON.stringify({ ...event, _meta, index }) on its own line, creating missing folders', async () => {
     const filename = join(base, randomUUID(), 'deeper', 'still', 'log.ndjson')
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     const events = [{ type: 'bookmark', url: 'https://example.com/é' }, { type: 'info', nested: { a: [1, { b: null }] }, '1': 'integer-like key' }, {}]
-    for (const event of events) await log.append(event)
+    const metas: unknown[] = []
+    for (const event of events) metas.push((await log.append(event))._meta)
     await log.close()
-    expect(await readFile(filename, 'utf8')).toBe(events.map((event, index) => `${JSON.stringify({ ...event, index })}\n`).join(''))
+    expect(await readFile(filename, 'utf8')).toBe(events.map((event, index) => `${JSON.stringify({ ...event, _meta: metas[index], index })}\n`).join(''))
   })
 
   it('loads a log written by the original 0.2.x unchanged, and appends after it', async () => {
@@ -127,7 +137,7 @@ describe('the file format', () => {
       .join('')
     await mkdtempLike(dirname(filename))
     await writeFile(filename, original)
-    const log = await initLog<{ type: string }>({ filename })
+    const log = await initLog<{ type: string }>({ filename, metadata: false })
     expect(log.length).toBe(3)
     expect(await collect(log)).toEqual([
       { type: 'bookmark', url: 'https://example.com', index: 0 },
@@ -138,12 +148,12 @@ describe('the file format', () => {
     await log.close()
     const after = await readFile(filename, 'utf8')
     expect(after.startsWith(original)).toBe(true)
-    expect(after.slice(original.length)).toBe('{"type":"bookmark","index":3}\n')
+    expect(after.slice(original.length)).toMatch(/^\{"type":"bookmark","_meta":\{"at":"[^"]+"\},"index":3\}\n$/)
   })
 
   it('opens an existing file without reading all of it; events({ after }) reads only what it delivers; a replay streams', async () => {
     const filename = freshLogPath()
-    const writer = await initLog<Counted & { padding: string }>({ filename })
+    const writer = await initLog<Counted & { padding: string }>({ filename, metadata: false })
     const padding = 'p'.repeat(200)
     for (let from = 0; from < 300_000; from += 20_000) {
       await Promise.all(Array.from({ length: 20_000 }, (_, i) => writer.append({ type: 'counted', n: from + i, padding })))
@@ -155,7 +165,7 @@ describe('the file format', () => {
     // /proc/self/io counts every byte this process reads through read(2), whatever reads it.
     const bytesRead = async () => Number(/rchar: (\d+)/.exec(await readFile('/proc/self/io', 'utf8'))![1])
     const beforeOpen = await bytesRead()
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     const openRead = (await bytesRead()) - beforeOpen
     expect(log.length).toBe(300_000)
 
@@ -197,7 +207,7 @@ describe('the file format', () => {
 
 it('finds where events({ after }) starts among lines much longer than its read windows', async () => {
   const filename = freshLogPath()
-  const log = await initLog<{ n: number; padding: string }>({ filename })
+  const log = await initLog<{ n: number; padding: string }>({ filename, metadata: false })
   // Sizes from 10 bytes to 300 KB, in an irregular order.
   const sizes = Array.from({ length: 240 }, (_, n) => [10, 300_000, 5_000, 70_000, 200, 150_000][(n * 7) % 6]! + n)
   await Promise.all(sizes.map((size, n) => log.append({ n, padding: 'x'.repeat(size) })))
@@ -221,7 +231,7 @@ describe('a torn last line', () => {
     const fragmentBytes = Buffer.from(fragment)
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename })
+      log = await initLog<Counted>({ filename, metadata: false })
     })
     expect(warnings).toHaveLength(1)
     expect(warnings[0]!.message).toContain(filename)
@@ -235,7 +245,7 @@ describe('a torn last line', () => {
         .join(''),
     )
     expect(log!.length).toBe(3)
-    expect(await log!.append({ type: 'counted', n: 3 })).toEqual({ type: 'counted', n: 3, index: 3 })
+    expect(await log!.append({ type: 'counted', n: 3 })).toEqual({ type: 'counted', n: 3, _meta: timeOnly, index: 3 })
     await log!.close()
     expect(await readLines(filename)).toEqual(countedLines(4))
   })
@@ -247,7 +257,7 @@ describe('a torn last line', () => {
     await appendFile(filename, torn.subarray(0, torn.length - 2))
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename })
+      log = await initLog<Counted>({ filename, metadata: false })
     })
     expect(warnings).toHaveLength(1)
     expect(await readFile((await tornFiles(filename))[0]!)).toEqual(torn.subarray(0, torn.length - 2))
@@ -262,13 +272,13 @@ describe('a torn last line', () => {
     await appendFile(filename, countedLines(3)[2]!)
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename })
+      log = await initLog<Counted>({ filename, metadata: false })
     })
     expect(warnings).toEqual([])
     expect(await tornFiles(filename)).toEqual([])
     expect(log!.length).toBe(3)
     expect((await log!.append({ type: 'counted', n: 3 })).index).toBe(3)
-    expect(await collect(log!)).toEqual(countedLines(4).map((line) => JSON.parse(line)))
+    expect(await collect(log!)).toEqual(countedLines(4).map((line, n) => (n < 3 ? JSON.parse(line) : { ...JSON.parse(line), _meta: timeOnly })))
     await log!.close()
     expect(await readLines(filename)).toEqual(countedLines(4))
   })
@@ -280,7 +290,7 @@ describe('a torn last line', () => {
       const child = await startChild(
         `
         import { initLog } from 'tiny-event-sourcing'
-        const log = await initLog({ filename: process.argv[2] })
+        const log = await initLog({ filename: process.argv[2], metadata: false })
         const payload = 'x'.repeat(64 * 1024)
         console.log('ready')
         for (let burst = 0; ; burst++) {
@@ -304,7 +314,7 @@ describe('a torn last line', () => {
 
       let log: Log<{ burst: number; i: number }> | undefined
       const warnings = await tornTailWarnings(async () => {
-        log = await initLog({ filename })
+        log = await initLog({ filename, metadata: false })
       })
       // (A kill just before a line's newline leaves a complete event, which is kept: that is another test.)
       const torn = fragment.length > 0 && !fragment.toString('utf8').endsWith('}')
@@ -340,7 +350,7 @@ describe('a corrupt line', () => {
     lines[3] = '{"type":"counted","n":3,"index":3' // cut short by a bad hand edit
     await writeLog(filename, lines)
     const before = await readFile(filename)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     const error = await collect(log).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error).toMatchObject({ code: 'LOG_CORRUPT', filename, line: 4 })
@@ -358,7 +368,7 @@ describe('a corrupt line', () => {
     const at = bytes.indexOf('"n":1')
     bytes[at + 1] = 0xff
     await writeFile(filename, bytes)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     await expect(collect(log)).rejects.toMatchObject({ name: 'CorruptLogError', line: 2, message: expect.stringMatching(/UTF-8/) })
     await log.close()
     expect(await readFile(filename)).toEqual(bytes)
@@ -368,7 +378,7 @@ describe('a corrupt line', () => {
     const filename = freshLogPath()
     await writeLog(filename, [...countedLines(3), 'not json at all'])
     const before = await readFile(filename)
-    await expect(initLog({ filename })).rejects.toMatchObject({ name: 'CorruptLogError', filename, line: 4 })
+    await expect(initLog({ filename, metadata: false })).rejects.toMatchObject({ name: 'CorruptLogError', filename, line: 4 })
     expect(await readFile(filename)).toEqual(before)
     expect(existsSync(`${filename}.lock`)).toBe(false)
   })
@@ -380,7 +390,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(8)
     lines.splice(4, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     const error = (await collect(log).catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(5)
@@ -398,7 +408,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(6)
     lines.splice(3, 0, lines[2]!)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     await expect(collect(log)).rejects.toMatchObject({
       line: 4,
       message: expect.stringMatching(/line 4 has index 2, but the lines before it already reached 2: lines were duplicated/),
@@ -411,7 +421,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(6)
     lines.splice(2, 0, '{"type":"typed by hand"}')
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     await expect(collect(log)).rejects.toMatchObject({
       line: 3,
       message: expect.stringMatching(/line 3 has no numeric "index" \(expected 2\)/),
@@ -425,7 +435,7 @@ describe('a hand-edited log', () => {
     lines.push(lines[2]!) // a line pasted at the end: appending would reuse index 3
     await writeLog(filename, lines)
     const before = await readFile(filename)
-    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as CorruptLogError
+    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(7)
     expect(error.message).toMatch(/line 7 has index 2, but the line before it has index 5/)
@@ -442,7 +452,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(4)
     lines.splice(1, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     const error = (await collect(log).catch((caught: unknown) => caught)) as CorruptLogError
     await log.close()
     // Single quotes keep everything literal; a single quote itself is closed, escaped and reopened.
@@ -452,7 +462,7 @@ describe('a hand-edited log', () => {
   it('with a single line whose index is not 0 refuses to open', async () => {
     const filename = freshLogPath()
     await writeLog(filename, ['{"type":"counted","index":4}'])
-    await expect(initLog({ filename })).rejects.toMatchObject({ line: 1, message: expect.stringMatching(/must have index 0/) })
+    await expect(initLog({ filename, metadata: false })).rejects.toMatchObject({ line: 1, message: expect.stringMatching(/must have index 0/) })
   })
 
   it('with a gap where events({ after }) starts says which line is at fault', async () => {
@@ -460,7 +470,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(20_000) // large enough for the binary search
     lines.splice(12_000, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     const iterator = log.events({ after: 11_999 })
     const error = (await iterator.next().catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toMatchObject({
@@ -477,7 +487,7 @@ describe('a hand-edited log', () => {
 
   it('changed by another program while a writer has it open makes the next append fail, writing nothing', async () => {
     const filename = freshLogPath()
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     await log.append({ type: 'counted', n: 0 })
     await appendFile(filename, '{"type":"counted","n":1,"index":1}\n') // say, `echo … >> log.ndjson`
     const before = await readFile(filename)
@@ -488,7 +498,7 @@ describe('a hand-edited log', () => {
     expect(await readFile(filename)).toEqual(before)
     await log.close()
     // Reopened, the log continues after the line that was added.
-    const again = await initLog<Counted>({ filename })
+    const again = await initLog<Counted>({ filename, metadata: false })
     expect((await again.append({ type: 'counted', n: 2 })).index).toBe(2)
     await again.close()
   })
@@ -498,7 +508,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(4)
     lines.splice(2, 0, line)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     await expect(collect(log)).rejects.toMatchObject({
       name: 'CorruptLogError',
       line: 3,
@@ -511,7 +521,7 @@ describe('a hand-edited log', () => {
     const filename = freshLogPath()
     const lines = countedLines(3)
     await writeLog(filename, [lines[0]!, '', lines[1]!, '   ', lines[2]!, ''])
-    const log = await initLog<Counted>({ filename })
+    const log = await initLog<Counted>({ filename, metadata: false })
     expect(await collect(log)).toEqual(countedLines(3).map((line) => JSON.parse(line)))
     expect((await log.append({ type: 'counted', n: 3 })).index).toBe(3)
     await log.close()
@@ -520,7 +530,7 @@ describe('a hand-edited log', () => {
 
 const holdLogScript = `
   import { initLog } from 'tiny-event-sourcing'
-  const log = await initLog({ filename: process.argv[2] })
+  const log = await initLog({ filename: process.argv[2], metadata: false })
   await log.append({ type: 'held' })
   console.log('holding ' + process.pid)
   if (process.argv[3] === 'exit') process.exit(0) // a normal exit, without close()
@@ -530,8 +540,8 @@ const holdLogScript = `
 describe('the writer lock', () => {
   it('refuses a second initLog in the same process, saying so, until the first is closed', async () => {
     const filename = freshLogPath()
-    const first = await initLog({ filename })
-    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as LogLockedError
+    const first = await initLog({ filename, metadata: false })
+    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as LogLockedError
     expect(error).toBeInstanceOf(LogLockedError)
     expect(error.code).toBe('LOG_LOCKED')
     expect(error.lockFile).toBe(`${filename}.lock`)
@@ -539,7 +549,7 @@ describe('the writer lock', () => {
     await first.append({ type: 'still works' })
     await first.close()
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const second = await initLog({ filename })
+    const second = await initLog({ filename, metadata: false })
     expect(second.length).toBe(1)
     await second.close()
   })
@@ -548,7 +558,7 @@ describe('the writer lock', () => {
     const filename = freshLogPath()
     const child = await startChild(holdLogScript, [filename])
     const pid = Number((await child.nextLine()).split(' ')[1])
-    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as LogLockedError
+    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as LogLockedError
     expect(error).toBeInstanceOf(LogLockedError)
     expect(error.message).toContain(`process ${pid} on ${hostname()}`)
     expect(error.message).toMatch(/readOnly: true/)
@@ -565,7 +575,7 @@ describe('the writer lock', () => {
     await child.nextLine()
     await child.kill()
     expect(existsSync(`${filename}.lock`)).toBe(true)
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     expect(log.length).toBe(1)
     await log.append({ type: 'after the crash' })
     await log.close()
@@ -590,7 +600,7 @@ describe('the writer lock', () => {
             console.log('ready')
             while (!existsSync(process.argv[3])) await new Promise((resolve) => setTimeout(resolve, 1))
             try {
-              await initLog({ filename: process.argv[2] })
+              await initLog({ filename: process.argv[2], metadata: false })
               console.log('won')
               setInterval(() => {}, 1000)
             } catch (error) {
@@ -615,7 +625,7 @@ describe('the writer lock', () => {
     await child.nextLine()
     expect(await child.exited).toEqual({ code: 0, signal: null })
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     await log.close()
   })
 
@@ -623,7 +633,7 @@ describe('the writer lock', () => {
     const filename = freshLogPath()
     await writeLog(filename, countedLines(1))
     await writeFile(`${filename}.lock`, 'garbage')
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     expect(JSON.parse(await readFile(`${filename}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname(), pidNamespace })
     await log.close()
   })
@@ -676,7 +686,7 @@ describe('the writer lock', () => {
     const before = await readdir(dirname(filename))
     expect(before).toEqual(expect.arrayContaining([...killed, liveDraft]))
 
-    const writer = await initLog({ filename })
+    const writer = await initLog({ filename, metadata: false })
     expect(writer.length).toBe(1)
     await writer.append({ type: 'after the kills' })
     const after = await readdir(dirname(filename))
@@ -694,7 +704,7 @@ describe('the writer lock', () => {
     const holder = await startChild(
       `
       import { initLog } from 'tiny-event-sourcing'
-      const log = await initLog({ filename: process.argv[2] })
+      const log = await initLog({ filename: process.argv[2], metadata: false })
       await log.append({ type: 'first' })
       console.log(process.pid)
       setInterval(() => {}, 1000)
@@ -707,7 +717,7 @@ describe('the writer lock', () => {
       `
       import { initLog } from 'tiny-event-sourcing'
       try {
-        await initLog({ filename: process.argv[2] })
+        await initLog({ filename: process.argv[2], metadata: false })
         console.log('took the lock')
       } catch (error) {
         console.log(JSON.stringify({ pid: process.pid, code: error.code, message: error.message }))
@@ -719,7 +729,7 @@ describe('the writer lock', () => {
     const refusal = JSON.parse(await contender.nextLine()) as { pid: number; code: string; message: string }
     expect(refusal).toMatchObject({ pid: 1, code: 'LOG_LOCKED' })
     expect(refusal.message).toContain(`process 1 on ${hostname()} (in another pid namespace: another container?) has held it since`)
-    expect(await readFile(filename, 'utf8')).toBe('{"type":"first","index":0}\n')
+    expect(await readLines(filename)).toEqual(['{"type":"first","index":0}'])
     await holder.kill()
   }, 60_000)
 
@@ -729,7 +739,7 @@ describe('the writer lock', () => {
     const dead = await startChild('')
     await dead.exited
     await writeFile(`${filename}.lock`, `${JSON.stringify({ pid: dead.process.pid, hostname: hostname(), since: '2026-11-01T00:00:00.000Z' })}\n`)
-    const error = await initLog({ filename }).catch((caught: unknown) => caught)
+    const error = await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'LOG_LOCKED' })
     expect((error as Error).message).toContain(`(its lock records no pid namespace: an earlier version of tiny-event-sourcing, or no /proc, wrote it)`)
     expect((error as Error).message).toContain(`delete ${filename}.lock if you are sure that process is gone`)
@@ -750,14 +760,14 @@ describe('the writer lock', () => {
     await writeFile(currentDraft, now)
     await utimes(earlierDraft, before, before)
     await utimes(currentDraft, before, before) // old enough, but its record dates from after this process started
-    const log = await initLog({ filename })
+    const log = await initLog({ filename, metadata: false })
     expect(log.length).toBe(1)
     expect(await readFile(lockFile, 'utf8')).not.toBe(earlier)
     expect(JSON.parse(await readFile(lockFile, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
     expect(existsSync(earlierDraft)).toBe(false)
     expect(await readFile(currentDraft, 'utf8')).toBe(now)
     // Still refused while this process really holds it.
-    await expect(initLog({ filename })).rejects.toThrow(`this process (pid ${process.pid})`)
+    await expect(initLog({ filename, metadata: false })).rejects.toThrow(`this process (pid ${process.pid})`)
     await log.close()
     expect(existsSync(lockFile)).toBe(false)
   })
@@ -769,7 +779,7 @@ describe('a read-only follower', () => {
     await writeLog(filename, countedLines(3))
     const follower = await initLog<Counted>({ filename, readOnly: true })
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const writer = await initLog<Counted>({ filename })
+    const writer = await initLog<Counted>({ filename, metadata: false })
     const seen: number[] = []
     const latencies: number[] = []
     let appendedAt = 0
@@ -797,7 +807,7 @@ describe('a read-only follower', () => {
 
   it('in another process follows this process’s appends', async () => {
     const filename = freshLogPath()
-    const writer = await initLog<Counted>({ filename })
+    const writer = await initLog<Counted>({ filename, metadata: false })
     await writer.append({ type: 'counted', n: 0 })
     const child = await startChild(
       `
@@ -814,7 +824,7 @@ describe('a read-only follower', () => {
       [filename],
     )
     expect(await child.nextLine()).toBe('following')
-    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 0, index: 0 })
+    expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n: 0, _meta: timeOnly, index: 0 })
     // Wait so the child is caught up and idle; it must not exit meanwhile.
     await new Promise((resolve) => setTimeout(resolve, 300))
     expect(child.process.exitCode).toBe(null)
@@ -823,13 +833,13 @@ describe('a read-only follower', () => {
     for (let n = 1; n <= 10; n++) {
       const appendedAt = performance.now()
       await writer.append({ type: 'counted', n })
-      expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+      expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, _meta: timeOnly, index: n })
       latencies.push(performance.now() - appendedAt)
     }
     console.log(`follower in another process, ms from append to delivery: ${latencies.map((ms) => ms.toFixed(1)).join(' ')}`)
     for (let n = 11; n <= 50; n++) await writer.append({ type: 'counted', n })
     await Promise.all(Array.from({ length: 50 }, (_, i) => writer.append({ type: 'counted', n: 51 + i })))
-    for (let n = 11; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, index: n })
+    for (let n = 11; n <= 100; n++) expect(JSON.parse(await child.nextLine())).toEqual({ type: 'counted', n, _meta: timeOnly, index: n })
     expect(await child.exited).toEqual({ code: 0, signal: null })
     await writer.close()
   })
@@ -894,7 +904,7 @@ describe('a filename that cannot be used', () => {
   ])('refuses to open when a file %s, naming the log and that file, and changes nothing', async (_, between, code) => {
     const file = await fileInTheWay()
     const filename = join(file, ...between, 'log.ndjson')
-    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as Error
+    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as Error
     expect(error.message).toBe(
       `tiny-event-sourcing: cannot create the folder for ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
     )

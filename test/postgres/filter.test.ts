@@ -57,6 +57,9 @@ const tricky: Record<string, unknown>[] = [
   { type: 'bookmark', big: 12345678901234568 },
   { type: 'bookmark', small: -0.000001 },
   { type: 'info', url: 'https://b.example' },
+  { type: 'bookmark', a: 1, b: 2, c: 3, d: 4 },
+  { type: 'bookmark', a: 1, b: 2, c: 3, d: 5 },
+  { type: 'note', a: 1, b: 2, c: 3, d: 5 },
 ]
 
 // One filter per way of selecting: types, where on scalars, arrays, objects in
@@ -91,6 +94,13 @@ const filters: EventFilter[] = [
   { types: ['bookmark'], where: { url: 'https://a.example' } },
   { types: ['bookmark', 'info'], where: { url: 'https://b.example' } },
   { types: ['info'], where: { url: 'https://a.example', title: 'A' } },
+  // One to five fields: each count has a query of its own in the conditional append function.
+  { where: { a: 1, b: 2 } },
+  { where: { a: 1, b: 2, c: 3 } },
+  { where: { a: 1, b: 2, c: 3, d: 4 } },
+  { where: { a: 1, b: 2, c: 3, d: 5, type: 'bookmark' } },
+  { types: ['note', 'info'], where: { a: 1, b: 2, c: 3, d: 5 } },
+  { types: ['bookmark'], where: { a: 1, b: 2, c: 3, d: 6 } },
 ]
 
 /** What the log itself would select: `matchesFilter` on each delivered event. */
@@ -131,7 +141,8 @@ describe('PostgreSQL filters', () => {
         )
         if (matches.length > 0) {
           expect({ condition, outcome }).toEqual({ condition, outcome: expect.any(AppendConflictError) })
-          expect(outcome).toMatchObject({ code: 'APPEND_CONFLICT' })
+          // Naming the first matching event, as stored, and the condition.
+          expect(outcome).toMatchObject({ code: 'APPEND_CONFLICT', condition, conflictingEvent: all[matches[0]!], actualLastIndex: length - 1 })
         } else {
           expect({ condition, outcome }).toEqual({ condition, outcome: length })
           all.push({ type: 'decision', index: length })

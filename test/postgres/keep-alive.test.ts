@@ -1,46 +1,57 @@
 /**
- * What keeps a process following a PostgreSQL log alive: an iterator waiting
- * for events, and nothing else (not the listening connection, not the safety
- * poll). Real child processes that never call close().
+ * The keep-alive rule for a PostgreSQL follower, with real processes that
+ * never call close(): a follower's process is kept alive only while an
+ * iterator waits for events; the storage's listening connection and safety
+ * poll never keep it up.
  */
-import { readFile } from 'node:fs/promises'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
 import { postgresStorage } from '../../src/postgres/index.js'
-import { killChildren, startChild, type Child } from '../helpers/child.js'
+import { killChildren, startChild } from '../helpers/child.js'
+import { exitWithin, followerScript } from '../helpers/keep-alive.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
 afterEach(killChildren)
 
-async function follower(log: string, mode: 'wait' | 'no-iterator'): Promise<Child> {
-  const child = await startChild(await readFile(new URL('fixtures/keep-alive.mjs', import.meta.url), 'utf8'), [server.url, log, mode])
-  await child.lineWhere((line) => line === 'ready')
-  return child
+const imports = `import { initLog } from 'tiny-event-sourcing'
+import { postgresStorage } from 'tiny-event-sourcing/postgres'`
+/** A log of its own pool, as another process has: not read-only, others append to it all the same. */
+const openFollower = 'initLog({ storage: postgresStorage({ connectionString: argv[0], log: argv[1] }) })'
+/** Well past the storage's 1 s safety poll, so a poll that kept the process up would show. */
+const longerThanAPoll = 3000
+const generously = 30_000
+
+async function writtenLog(log: string) {
+  const writer = await initLog<{ type: string }>({ storage: postgresStorage({ pool: server.pool(), log }) })
+  await writer.append({ type: 'first' })
+  return writer
 }
 
-const running = (child: Child) => child.process.exitCode === null && child.process.signalCode === null
-
-describe('keeping a PostgreSQL follower process alive', () => {
-  it('lets a process with the log open and no iterator exit by itself', async () => {
-    const child = await follower('keep-alive-idle', 'no-iterator')
-    expect(await child.nextLine()).toBe('done')
-    // Listening for notifications and the safety poll must not hold it; no close() is ever called.
-    expect(await child.exited).toEqual({ code: 0, signal: null })
+describe('a PostgreSQL follower’s process', () => {
+  it('ends by itself when no iterator waits, without close(), while others append', async () => {
+    const writer = await writtenLog('keep-alive-idle')
+    const child = await startChild(followerScript({ imports, openLog: openFollower, iterate: false }), [server.url, 'keep-alive-idle'])
+    expect(await child.nextLine()).toBe('opened')
+    await writer.append({ type: 'second' }) // a notification the follower hears, and no reason to stay
+    expect(await exitWithin(child, generously)).toEqual({ code: 0, signal: null })
+    await writer.close()
   }, 60_000)
 
-  it('keeps a process alive while an iterator waits, and lets it exit once the iterator is done', async () => {
-    const name = 'keep-alive-waiting'
-    const child = await follower(name, 'wait')
-    // Several safety polls later, still waiting.
-    await sleep(3000)
-    expect(running(child)).toBe(true)
-    const writer = await initLog({ storage: postgresStorage({ pool: server.pool(), log: name }) })
-    await writer.append({ type: 'wake up' })
+  it('stays up while an iterator waits, through appends, and ends by itself once the iterator ends', async () => {
+    const writer = await writtenLog('keep-alive-waiting')
+    const child = await startChild(followerScript({ imports, openLog: openFollower, iterate: true }), [server.url, 'keep-alive-waiting'])
+    expect(await child.nextLine()).toBe('opened')
+    expect(await child.nextLine()).toBe('iterating')
+    expect(await child.nextLine()).toBe('seen 0')
+    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
+    await writer.append({ type: 'second' })
+    expect(await child.nextLine()).toBe('seen 1')
+    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
+    await writer.append({ type: 'stop' })
+    expect(await child.nextLine()).toBe('seen 2')
+    expect(await child.nextLine()).toBe('stopped')
+    expect(await exitWithin(child, generously)).toEqual({ code: 0, signal: null })
     await writer.close()
-    expect(JSON.parse(await child.nextLine())).toMatchObject({ type: 'wake up', index: 0 })
-    expect(await child.nextLine()).toBe('done')
-    expect(await child.exited).toEqual({ code: 0, signal: null })
   }, 60_000)
 })

@@ -60,6 +60,9 @@ describe('PostgreSQL metadata columns', () => {
       '{"type":"bookmark","at":"my own field","time":1,"_meta":{"at":"2026-12-01T21:31:00.000Z"}}',
       '{"type":7}',
       '{"untyped":true}',
+      // A user's own _meta nested at the end (metadata: false), and a _meta of other shapes: not the log's.
+      '{"type":"note","data":{"_meta":{"at":"2026-12-01T21:30:00.123Z","causedBy":1}}}',
+      '{"type":"note","_meta":{"at":"yesterday","causedBy":1.5,"correlationId":7}}',
     ]
     expect(await storage.append(records)).toBe(0)
     const { rows } = await pool.query(
@@ -73,6 +76,8 @@ describe('PostgreSQL metadata columns', () => {
       // Only a string is a type a filter can name.
       { index: 3, type: null, at: null, caused_by: null, correlation_id: null, event: records[3] },
       { index: 4, type: null, at: null, caused_by: null, correlation_id: null, event: records[4] },
+      { index: 5, type: 'note', at: null, caused_by: null, correlation_id: null, event: records[5] },
+      { index: 6, type: 'note', at: null, caused_by: null, correlation_id: null, event: records[6] },
     ])
     // The columns are for SQL: what happened in a time range, what an event led to.
     const inRange = await pool.query(`SELECT index::int FROM ${schema}.events WHERE at >= '2026-12-01T21:30:00.5Z' AND at < '2026-12-01T21:31Z' ORDER BY index`)

@@ -112,6 +112,28 @@ describe('moving a prototype from files to PostgreSQL', () => {
       await rm(folder, { recursive: true, force: true })
     }
   })
+
+  it('ends on close() a pool it made from a connection string, and leaves a pool of yours open', async () => {
+    const name = `close-${++placeCount}`
+    const observer = server.pool()
+    const connections = async () =>
+      (await observer.query(`SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1`, [name])).rows[0].count as number
+    const url = new URL(server.url)
+    url.searchParams.set('application_name', name)
+    const own = postgresStoreBackend({ connectionString: url.toString(), name })
+    expect(await own.read()).toBeNull()
+    expect(await connections()).toBeGreaterThan(0)
+    await own.close!()
+    const deadline = Date.now() + 10_000
+    while ((await connections()) > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(await connections()).toBe(0)
+
+    const pool = server.pool()
+    const yours = postgresStoreBackend({ pool, name })
+    expect(await yours.read()).toBeNull()
+    await yours.close!()
+    expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+  })
 })
 
 describe('postgresStoreBackend close()', () => {

@@ -5,11 +5,14 @@
  * ever half there: each batch in the log is whole, at contiguous indices;
  * every acknowledged batch is there; every batch set aside beside the log is
  * whole nowhere else, and only lines of one batch were set aside together.
+ * A follower in another process, reading the file all along, sees exactly
+ * the events the log keeps: never a batch that was later set aside.
  */
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { readWholeLog, rounds, sleep, startFixture, stress, tempDir } from './harness.js'
+import { fileStorage } from '../../src/index.js'
+import { type Child, readWholeLog, rounds, sleep, startFixture, stress, tempDir } from './harness.js'
 
 interface Batched {
   type: string
@@ -40,14 +43,22 @@ describe('a writer of atomic batches killed at random moments', () => {
       // `tag batch` → first index and size, of every batch acknowledged in this file.
       let acknowledged = new Map<string, { first: number; size: number }>()
 
+      let follower: Child | undefined
+      let followed = 0
       for (let round = 0; round < roundCount; round++) {
         const tag = `r${round}`
         if (round > 0 && round % 10 === 0) {
+          followed += await endFollowing(filename, follower!)
           filename = join(dir, `log-${round}.ndjson`) // a new file now and then: the disk fills fast
           acknowledged = new Map()
+          follower = undefined
         }
         const child = await startFixture('log-batch-writer', [filename, tag])
         await child.waitForLine((line) => line.startsWith('ready '))
+        if (follower === undefined) {
+          follower = await startFixture('log-batch-follower', [filename])
+          await follower.waitForLine((line) => line.startsWith('ready '))
+        }
         await sleep(Math.random() * 400)
         child.process.kill('SIGKILL')
         const { signal } = await child.exited
@@ -104,12 +115,34 @@ describe('a writer of atomic batches killed at random moments', () => {
         knownTorn = new Set([...knownTorn, ...torn])
         for (const key of batches.keys()) storedBatches.add(`${filename} ${key}`)
       }
+      followed += await endFollowing(filename, follower!)
       // Over the long run, kills do land inside batch writes: the torn-batch path was really taken.
       if (stress) expect(tornBatches).toBeGreaterThan(0)
       report.push(
-        `  ${roundCount} rounds, ${acknowledgedBatches} batches acknowledged, ${storedBatches.size} batches stored, each whole, ${tornBatches} torn batches set aside whole`,
+        `  ${roundCount} rounds, ${acknowledgedBatches} batches acknowledged, ${storedBatches.size} batches stored, each whole, ${tornBatches} torn batches set aside whole; ${followed} events seen by followers, exactly those kept`,
       )
     },
     rounds(180_000, 1_800_000),
   )
 })
+
+/**
+ * Ends the follower of `filename` (an `end` event appended once no batch
+ * writer runs) and checks that it saw exactly the events the log keeps, in
+ * order: had it seen part of a batch that was then set aside, the events
+ * written after it would have other indices. Returns how many it saw.
+ */
+async function endFollowing(filename: string, follower: Child): Promise<number> {
+  const storage = fileStorage(filename)
+  await storage.open()
+  await storage.append([JSON.stringify({ type: 'end' })])
+  await storage.close()
+  await follower.waitForLine((line) => line === 'done')
+  const { code } = await follower.exited
+  expect(code, follower.stderr()).toBe(0)
+  const kept = await readWholeLog<Batched, string>(filename, (event) => `seen ${event.index} ${event.tag} ${event.batch} ${event.seq}`)
+  const seen = follower.lines.filter((line) => line.startsWith('seen '))
+  expect(seen.length).toBe(kept.length - 1)
+  expect(seen.findIndex((line, n) => line !== kept[n])).toBe(-1)
+  return seen.length
+}

@@ -6,6 +6,10 @@
  *   and the file is left exactly as it was.
  * Never another exception, never a valid event silently dropped.
  */
+// Written with metadata: false, so that the model and the damaged files
+// compare with plain `{ ...event, index }` lines; lines with `_meta` take the
+// same paths through recovery and reads (test/file/atomic-batch.test.ts,
+// test/file/filtered-read.test.ts, log-crash and log-batch-crash).
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import fc from 'fast-check'
@@ -43,7 +47,7 @@ afterEach(() => {
 const originals: Note[] = Array.from({ length: 5 }, (_, n) => ({ type: 'note', n, text: `héllo ☃ 𝄞 #${n}` }))
 
 async function writeOriginalLog(filename: string, events: readonly object[] = originals): Promise<Buffer> {
-  const log = await initLog({ filename })
+  const log = await initLog({ filename, metadata: false })
   for (const event of events) await log.append(event as Record<string, unknown>)
   await log.close()
   return readFile(filename)
@@ -54,7 +58,7 @@ async function openAndReadAll(filename: string): Promise<Outcome> {
   const events: Indexed<Note>[] = []
   let outcome: Outcome
   try {
-    const log = await initLog<Note>({ filename })
+    const log = await initLog<Note>({ filename, metadata: false })
     try {
       if (log.length > 0) {
         for await (const event of log.events()) {
@@ -98,7 +102,7 @@ function expectCorruptError(outcome: Outcome, filename: string, lines: number[])
 
 /** Appends after reopening and checks that the new event continues the old ones. */
 async function expectAppendsContinue(filename: string, expected: readonly object[]): Promise<void> {
-  const log = await initLog<Note>({ filename })
+  const log = await initLog<Note>({ filename, metadata: false })
   const stored = await log.append({ type: 'after', n: -1, text: 'appended after the damage' })
   expect(stored.index).toBe(expected.length)
   await log.close()
@@ -117,7 +121,7 @@ async function expectNoDuplicateIndexFromAppend(filename: string, pristine: Buff
   await writeFile(filename, damaged)
   let stored: Indexed<Note>
   try {
-    const log = await initLog<Note>({ filename })
+    const log = await initLog<Note>({ filename, metadata: false })
     try {
       stored = await log.append({ type: 'after', n: -1, text: 'appended after the damage' })
     } finally {
@@ -407,7 +411,7 @@ describe('a log file with odd but harmless formatting', () => {
     expect(outcome.warnings).toEqual([])
     expect((await readFile(filename)).equals(crlf)).toBe(true)
 
-    const log = await initLog<Note>({ filename })
+    const log = await initLog<Note>({ filename, metadata: false })
     for (const after of [0, 1, 999, 1500, 2998]) {
       const first = await log.events({ after }).next()
       expect(first.value).toEqual({ ...many[after + 1], index: after + 1 })
@@ -426,7 +430,7 @@ describe('a log file with odd but harmless formatting', () => {
     expect(outcome.kind).toBe('opened')
     expect(outcome.events).toHaveLength(events.length)
     outcome.events.forEach((event, i) => expect(event).toEqual({ ...events[i], index: i }))
-    const log = await initLog<Note>({ filename })
+    const log = await initLog<Note>({ filename, metadata: false })
     expect((await log.events({ after: 2 }).next()).value).toEqual({ ...originals[2], index: 3 })
     await log.close()
   })

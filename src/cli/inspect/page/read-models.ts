@@ -1,0 +1,80 @@
+/** The read models: each state file's version, how far behind the log it is, its size, and its state as a tree. */
+import { getJson } from './api.js'
+import { bytes, count, fill, h, moment, plural } from './dom.js'
+import { lazyStateTree } from './json-tree.js'
+
+interface ReadModelJson {
+  file: string
+  version?: number
+  projection?: number | string
+  bytes?: number
+  written?: string
+  problem?: string
+  behind?: number
+}
+
+export class ReadModels {
+  readonly element: HTMLElement
+  #list = h('div', { class: 'models' })
+  #shown = ''
+  #open = new Set<number>()
+
+  constructor() {
+    this.element = h(
+      'section',
+      { id: 'read-models', class: 'card' },
+      h('header', {}, h('h2', {}, 'Read models ', h('span', { class: 'muted' }, 'state files beside the log'))),
+      this.#list,
+    )
+  }
+
+  async refresh(): Promise<void> {
+    const models = await getJson<ReadModelJson[]>('/api/read-models')
+    // Redrawn only when something changed, so open trees stay open while the log grows.
+    const key = JSON.stringify(models)
+    if (key === this.#shown) return
+    this.#shown = key
+    if (models.length === 0) {
+      fill(this.#list, h('div', { class: 'empty' }, 'No state file beside the log. Name one with --state FILE.'))
+      return
+    }
+    fill(this.#list, ...models.map((model, n) => this.#card(model, n)))
+  }
+
+  #lag(model: ReadModelJson): HTMLElement {
+    const behind = model.behind!
+    if (behind === 0) return h('span', { class: 'lag ok' }, 'up to date')
+    if (behind > 0) return h('span', { class: 'lag behind' }, `${plural(behind, 'event', 'events')} behind`)
+    return h('span', { class: 'lag ahead' }, `ahead of the log by ${plural(-behind, 'event', 'events')}: built from another log?`)
+  }
+
+  #card(model: ReadModelJson, n: number): HTMLElement {
+    const name = model.file.split('/').at(-1)!
+    if (model.problem !== undefined) {
+      return h('article', { class: 'model' }, h('h3', {}, name), h('p', { class: 'error' }, model.problem))
+    }
+    const facts = h(
+      'dl',
+      {},
+      h('dt', {}, 'version'),
+      h('dd', {}, model.version! < 0 ? 'no event yet (-1)' : `${count(model.version!)}: reflects events 0–${count(model.version!)}`),
+      h('dt', {}, 'lag'),
+      h('dd', {}, this.#lag(model)),
+      h('dt', {}, 'size'),
+      h('dd', {}, bytes(model.bytes!)),
+      h('dt', {}, 'written'),
+      h('dd', {}, `${moment(Date.parse(model.written!))} UTC`),
+      model.projection !== undefined && h('dt', {}, 'projection'),
+      model.projection !== undefined && h('dd', {}, `version ${JSON.stringify(model.projection)}`),
+    )
+    const state = h('details', { class: 'state', open: this.#open.has(n) }, h('summary', {}, 'State'))
+    state.addEventListener('toggle', () => {
+      if (state.open) {
+        this.#open.add(n)
+        if (state.children.length === 1) state.append(lazyStateTree(n))
+      } else this.#open.delete(n)
+    })
+    if (state.open) state.append(lazyStateTree(n))
+    return h('article', { class: 'model' }, h('h3', { title: model.file }, name), facts, state)
+  }
+}
