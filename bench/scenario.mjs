@@ -213,8 +213,8 @@ const scenarios = {
   },
 
   // ---- Burst of un-awaited appends -------------------------------------------
-  async 'burst:lib'({ file, count }) {
-    const log = await initLog({ filename: file })
+  async 'burst:lib'({ file, count, metadata = true }) {
+    const log = await initLog({ filename: file, metadata })
     const t0 = startClock()
     let last
     for (let n = 0; n < count; n++) last = log.append(makeEvent(n))
@@ -354,8 +354,8 @@ const scenarios = {
   },
 
   // ---- Awaited appends, one at a time ----------------------------------------
-  async 'awaited:lib'({ file, count }) {
-    const log = await initLog({ filename: file })
+  async 'awaited:lib'({ file, count, metadata = true }) {
+    const log = await initLog({ filename: file, metadata })
     const t0 = startClock()
     for (let n = 0; n < count; n++) await log.append(makeEvent(n))
     const { ms, cpuMs } = elapsed(t0)

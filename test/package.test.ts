@@ -111,6 +111,23 @@ describe('the packed package', () => {
     for (const output of [esm, cjs]) expect(output).toBe('tiny-event-sourcing: { connectionString } needs the "pg" package; install it with `npm install pg`\n')
   })
 
+  it('has tiny-event-sourcing/testing for import and require, loading no test runner (none is installed here)', async () => {
+    const use = (given: string) => `${given}
+      given([{ type: 'counted', n: 2 }]).reduce((total, event) => total + event.n, 0).expect(2)
+      console.log(typeof describeLogStorage, typeof describeStateStoreBackend, Object.keys(require.cache ?? {}).some((path) => /vitest|jest/.test(path)))`
+    const esm = await runInProject(
+      'testing.mjs',
+      use(
+        "import { createRequire } from 'node:module'\nconst require = createRequire(import.meta.url)\nimport { describeLogStorage, describeStateStoreBackend, given } from 'tiny-event-sourcing/testing'",
+      ),
+    )
+    const cjs = await runInProject(
+      'testing.cjs',
+      use("const { describeLogStorage, describeStateStoreBackend, given } = require('tiny-event-sourcing/testing')"),
+    )
+    for (const output of [esm, cjs]) expect(output).toBe('function function false\n')
+  })
+
   it('has an exports map of only the conditions it means (types first), each pointing into dist/', async () => {
     const manifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { exports: Record<string, unknown> }
     const conditions = manifest.exports['.'] as Record<string, Record<string, unknown>>

@@ -58,6 +58,19 @@ async function writeAllText(file: FileHandle, text: string): Promise<void> {
 }
 
 /**
+ * A renumbered event's line as the log writes it: its fields, then its
+ * `_meta` as stored (the log's own, which an event given to append may not
+ * have), then the new index.
+ */
+function storedLine(event: Record<string, unknown>, index: number): string {
+  const { _meta: meta, index: _oldIndex, ...fields } = event
+  const record = serializeEvent(fields)
+  const withMeta =
+    meta === undefined ? record : record.length === 2 ? `{"_meta":${JSON.stringify(meta)}}` : `${record.slice(0, -1)},"_meta":${JSON.stringify(meta)}}`
+  return withIndex(withMeta, index)
+}
+
+/**
  * Writes the mended log to `target`: sound lines byte for byte, renumbered
  * events re-serialized as the log writes them, blank lines and a torn tail
  * left out, lines that are not events copied to `droppedFile`.
@@ -73,7 +86,7 @@ async function writeRepaired(filename: string, target: string, droppedFile: stri
         text +=
           scanned.storedIndex === scanned.position && scanned.line.terminated
             ? `${scanned.line.bytes.toString('utf8')}\n`
-            : `${withIndex(serializeEvent(scanned.event), scanned.position)}\n`
+            : `${storedLine(scanned.event, scanned.position)}\n`
       } else if (scanned.kind === 'invalid') {
         droppedText.push(scanned.line.bytes, Buffer.from('\n'))
       }

@@ -26,6 +26,13 @@ export interface StateSnapshot<S> {
  * Where a state store keeps its snapshot. Implement `name`, `read` and
  * `write` to keep read models anywhere (a 0.2.x backend has just these); the
  * optional members make saving and closing better where a medium allows.
+ *
+ * `describeStateStoreBackend` (`tiny-event-sourcing/testing`) checks what is
+ * promised here. What a backend may rely on from the store: `read` once, when
+ * the store opens, before any write; then `write` one call at a time (the
+ * next only after the previous one settled; a failed one is retried later
+ * with the latest snapshot); `writeSync` only when the process exits, while
+ * no `write` can finish any more; `close` once, last.
  */
 export interface StateStoreBackend<S> {
   /** Human-readable name used in error messages (a filename, a key…). */

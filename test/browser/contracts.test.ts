@@ -49,13 +49,13 @@ let storageCount = 0
 let logCount = 0
 
 /** A LogStorage whose calls run on an `indexedDbStorage(name, options)` inside `page`. */
-function pageStorage(page: Page, name: string, options: { readOnly?: boolean } = {}): LogStorage {
+function pageStorage(page: Page, name: string): LogStorage {
   const id = `storage-${++storageCount}`
   const created = page.evaluate(
-    ([id, name, options]) => {
-      window.kept[id] = window.exported.indexedDbStorage(name, options)
+    ([id, name]) => {
+      window.kept[id] = window.exported.indexedDbStorage(name)
     },
-    [id, name, options] as const,
+    [id, name] as const,
   )
   const call = async <T>(method: string, args: unknown[]): Promise<T> => {
     await created
@@ -74,7 +74,7 @@ function pageStorage(page: Page, name: string, options: { readOnly?: boolean } =
   }
   return {
     name,
-    open: () => call<number>('open', []),
+    open: (openOptions) => call<number>('open', openOptions ? [openOptions] : []),
     append: (records, appendOptions) => call<number>('append', appendOptions ? [records, appendOptions] : [records]),
     async *read(from) {
       await created
@@ -115,7 +115,7 @@ describeLogStorage(
   {
     create: () => pageStorage(writerTab, `contract-log-${process.pid}-${++logCount}`),
     reopen: (closed) => pageStorage(writerTab, closed.name),
-    follow: (writer) => pageStorage(followerTab, writer.name, { readOnly: true }),
+    follow: (writer) => pageStorage(followerTab, writer.name),
   },
   { describe, it },
 )

@@ -167,6 +167,22 @@ describe('tiny-event-sourcing repair', () => {
     expect(await readFile(backup!, 'utf8')).toBe(edited)
   })
 
+  it('renumbers events that carry _meta, keeping it as stored just before the new index', async () => {
+    const filename = join(await tempDir(), 'log.ndjson')
+    const log = await initLog({ filename })
+    const cause = await log.append({ type: 'bookmark', url: 'https://a.example' })
+    await log.append({ type: 'info', url: 'https://a.example', title: 'A' }, { causedBy: cause, correlationId: 'c-1' })
+    await log.append({ type: 'tag', url: 'https://a.example', tag: 'x' })
+    await log.close()
+    const lines = (await readFile(filename, 'utf8')).trimEnd().split('\n')
+    await writeFile(filename, `${[lines[1], lines[2]].join('\n')}\n`)
+    expect((await run(['repair', filename])).code).toBe(0)
+    const stored = lines.slice(1).map((line) => JSON.parse(line))
+    expect((await readFile(filename, 'utf8')).trimEnd().split('\n')).toEqual(stored.map((event, index) => JSON.stringify({ ...event, index })))
+    expect(await readBack(filename)).toEqual(stored.map((event, index) => ({ ...event, index })))
+    expect((await readBack(filename))[0]).toMatchObject({ _meta: { causedBy: 0, correlationId: 'c-1' } })
+  })
+
   it('refuses lines that are not events unless told to drop them, then moves them to a side file', async () => {
     const { filename, lines } = await soundLog()
     const garbage = Buffer.from([0x7b, 0xff, 0x7d]) // "{", an invalid byte, "}"

@@ -38,7 +38,7 @@ describeLogStorage(
   {
     create: () => fileStorage(freshLogPath()),
     reopen: (closed) => fileStorage(closed.name),
-    follow: (writer) => fileStorage(writer.name, { readOnly: true }),
+    follow: (writer) => fileStorage(writer.name),
   },
   { describe, it },
 )
@@ -52,10 +52,6 @@ describeLogStorage(
   { describe, it },
 )
 
-// Logs here are written with metadata: false, so that the lines these tests
-// expect byte for byte are the plain `{ ...event, index }` of 0.2.x; lines
-// with `_meta` go through the same recovery and reads (atomic-batch.test.ts,
-// filtered-read.test.ts, the reliability suite).
 type Counted = { type: string; n: number }
 
 /** The lines of a log file, each without the `_meta` the log adds (test/core/metadata.test.ts tests that). */
@@ -117,7 +113,7 @@ async function tornFiles(filename: string): Promise<string[]> {
 describe('the file format', () => {
   it('writes each event as JSON.stringify({ ...event, _meta, index }) on its own line, creating missing folders', async () => {
     const filename = join(base, randomUUID(), 'deeper', 'still', 'log.ndjson')
-    const log = await initLog({ filename, metadata: false })
+    const log = await initLog({ filename })
     const events = [{ type: 'bookmark', url: 'https://example.com/é' }, { type: 'info', nested: { a: [1, { b: null }] }, '1': 'integer-like key' }, {}]
     const metas: unknown[] = []
     for (const event of events) metas.push((await log.append(event))._meta)
@@ -137,7 +133,7 @@ describe('the file format', () => {
       .join('')
     await mkdtempLike(dirname(filename))
     await writeFile(filename, original)
-    const log = await initLog<{ type: string }>({ filename, metadata: false })
+    const log = await initLog<{ type: string }>({ filename })
     expect(log.length).toBe(3)
     expect(await collect(log)).toEqual([
       { type: 'bookmark', url: 'https://example.com', index: 0 },
@@ -153,7 +149,7 @@ describe('the file format', () => {
 
   it('opens an existing file without reading all of it; events({ after }) reads only what it delivers; a replay streams', async () => {
     const filename = freshLogPath()
-    const writer = await initLog<Counted & { padding: string }>({ filename, metadata: false })
+    const writer = await initLog<Counted & { padding: string }>({ filename })
     const padding = 'p'.repeat(200)
     for (let from = 0; from < 300_000; from += 20_000) {
       await Promise.all(Array.from({ length: 20_000 }, (_, i) => writer.append({ type: 'counted', n: from + i, padding })))
@@ -165,7 +161,7 @@ describe('the file format', () => {
     // /proc/self/io counts every byte this process reads through read(2), whatever reads it.
     const bytesRead = async () => Number(/rchar: (\d+)/.exec(await readFile('/proc/self/io', 'utf8'))![1])
     const beforeOpen = await bytesRead()
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     const openRead = (await bytesRead()) - beforeOpen
     expect(log.length).toBe(300_000)
 
@@ -207,7 +203,7 @@ describe('the file format', () => {
 
 it('finds where events({ after }) starts among lines much longer than its read windows', async () => {
   const filename = freshLogPath()
-  const log = await initLog<{ n: number; padding: string }>({ filename, metadata: false })
+  const log = await initLog<{ n: number; padding: string }>({ filename })
   // Sizes from 10 bytes to 300 KB, in an irregular order.
   const sizes = Array.from({ length: 240 }, (_, n) => [10, 300_000, 5_000, 70_000, 200, 150_000][(n * 7) % 6]! + n)
   await Promise.all(sizes.map((size, n) => log.append({ n, padding: 'x'.repeat(size) })))
@@ -231,7 +227,7 @@ describe('a torn last line', () => {
     const fragmentBytes = Buffer.from(fragment)
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename, metadata: false })
+      log = await initLog<Counted>({ filename })
     })
     expect(warnings).toHaveLength(1)
     expect(warnings[0]!.message).toContain(filename)
@@ -257,7 +253,7 @@ describe('a torn last line', () => {
     await appendFile(filename, torn.subarray(0, torn.length - 2))
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename, metadata: false })
+      log = await initLog<Counted>({ filename })
     })
     expect(warnings).toHaveLength(1)
     expect(await readFile((await tornFiles(filename))[0]!)).toEqual(torn.subarray(0, torn.length - 2))
@@ -272,7 +268,7 @@ describe('a torn last line', () => {
     await appendFile(filename, countedLines(3)[2]!)
     let log: Log<Counted> | undefined
     const warnings = await tornTailWarnings(async () => {
-      log = await initLog<Counted>({ filename, metadata: false })
+      log = await initLog<Counted>({ filename })
     })
     expect(warnings).toEqual([])
     expect(await tornFiles(filename)).toEqual([])
@@ -290,7 +286,7 @@ describe('a torn last line', () => {
       const child = await startChild(
         `
         import { initLog } from 'tiny-event-sourcing'
-        const log = await initLog({ filename: process.argv[2], metadata: false })
+        const log = await initLog({ filename: process.argv[2] })
         const payload = 'x'.repeat(64 * 1024)
         console.log('ready')
         for (let burst = 0; ; burst++) {
@@ -314,7 +310,7 @@ describe('a torn last line', () => {
 
       let log: Log<{ burst: number; i: number }> | undefined
       const warnings = await tornTailWarnings(async () => {
-        log = await initLog({ filename, metadata: false })
+        log = await initLog({ filename })
       })
       // (A kill just before a line's newline leaves a complete event, which is kept: that is another test.)
       const torn = fragment.length > 0 && !fragment.toString('utf8').endsWith('}')
@@ -350,7 +346,7 @@ describe('a corrupt line', () => {
     lines[3] = '{"type":"counted","n":3,"index":3' // cut short by a bad hand edit
     await writeLog(filename, lines)
     const before = await readFile(filename)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     const error = await collect(log).catch((caught: unknown) => caught)
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error).toMatchObject({ code: 'LOG_CORRUPT', filename, line: 4 })
@@ -368,7 +364,7 @@ describe('a corrupt line', () => {
     const at = bytes.indexOf('"n":1')
     bytes[at + 1] = 0xff
     await writeFile(filename, bytes)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     await expect(collect(log)).rejects.toMatchObject({ name: 'CorruptLogError', line: 2, message: expect.stringMatching(/UTF-8/) })
     await log.close()
     expect(await readFile(filename)).toEqual(bytes)
@@ -378,7 +374,7 @@ describe('a corrupt line', () => {
     const filename = freshLogPath()
     await writeLog(filename, [...countedLines(3), 'not json at all'])
     const before = await readFile(filename)
-    await expect(initLog({ filename, metadata: false })).rejects.toMatchObject({ name: 'CorruptLogError', filename, line: 4 })
+    await expect(initLog({ filename })).rejects.toMatchObject({ name: 'CorruptLogError', filename, line: 4 })
     expect(await readFile(filename)).toEqual(before)
     expect(existsSync(`${filename}.lock`)).toBe(false)
   })
@@ -390,7 +386,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(8)
     lines.splice(4, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     const error = (await collect(log).catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(5)
@@ -408,7 +404,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(6)
     lines.splice(3, 0, lines[2]!)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     await expect(collect(log)).rejects.toMatchObject({
       line: 4,
       message: expect.stringMatching(/line 4 has index 2, but the lines before it already reached 2: lines were duplicated/),
@@ -421,7 +417,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(6)
     lines.splice(2, 0, '{"type":"typed by hand"}')
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     await expect(collect(log)).rejects.toMatchObject({
       line: 3,
       message: expect.stringMatching(/line 3 has no numeric "index" \(expected 2\)/),
@@ -435,7 +431,7 @@ describe('a hand-edited log', () => {
     lines.push(lines[2]!) // a line pasted at the end: appending would reuse index 3
     await writeLog(filename, lines)
     const before = await readFile(filename)
-    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as CorruptLogError
+    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toBeInstanceOf(CorruptLogError)
     expect(error.line).toBe(7)
     expect(error.message).toMatch(/line 7 has index 2, but the line before it has index 5/)
@@ -452,7 +448,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(4)
     lines.splice(1, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     const error = (await collect(log).catch((caught: unknown) => caught)) as CorruptLogError
     await log.close()
     // Single quotes keep everything literal; a single quote itself is closed, escaped and reopened.
@@ -462,7 +458,7 @@ describe('a hand-edited log', () => {
   it('with a single line whose index is not 0 refuses to open', async () => {
     const filename = freshLogPath()
     await writeLog(filename, ['{"type":"counted","index":4}'])
-    await expect(initLog({ filename, metadata: false })).rejects.toMatchObject({ line: 1, message: expect.stringMatching(/must have index 0/) })
+    await expect(initLog({ filename })).rejects.toMatchObject({ line: 1, message: expect.stringMatching(/must have index 0/) })
   })
 
   it('with a gap where events({ after }) starts says which line is at fault', async () => {
@@ -470,7 +466,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(20_000) // large enough for the binary search
     lines.splice(12_000, 1)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     const iterator = log.events({ after: 11_999 })
     const error = (await iterator.next().catch((caught: unknown) => caught)) as CorruptLogError
     expect(error).toMatchObject({
@@ -487,7 +483,7 @@ describe('a hand-edited log', () => {
 
   it('changed by another program while a writer has it open makes the next append fail, writing nothing', async () => {
     const filename = freshLogPath()
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     await log.append({ type: 'counted', n: 0 })
     await appendFile(filename, '{"type":"counted","n":1,"index":1}\n') // say, `echo … >> log.ndjson`
     const before = await readFile(filename)
@@ -498,7 +494,7 @@ describe('a hand-edited log', () => {
     expect(await readFile(filename)).toEqual(before)
     await log.close()
     // Reopened, the log continues after the line that was added.
-    const again = await initLog<Counted>({ filename, metadata: false })
+    const again = await initLog<Counted>({ filename })
     expect((await again.append({ type: 'counted', n: 2 })).index).toBe(2)
     await again.close()
   })
@@ -508,7 +504,7 @@ describe('a hand-edited log', () => {
     const lines = countedLines(4)
     lines.splice(2, 0, line)
     await writeLog(filename, lines)
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     await expect(collect(log)).rejects.toMatchObject({
       name: 'CorruptLogError',
       line: 3,
@@ -521,7 +517,7 @@ describe('a hand-edited log', () => {
     const filename = freshLogPath()
     const lines = countedLines(3)
     await writeLog(filename, [lines[0]!, '', lines[1]!, '   ', lines[2]!, ''])
-    const log = await initLog<Counted>({ filename, metadata: false })
+    const log = await initLog<Counted>({ filename })
     expect(await collect(log)).toEqual(countedLines(3).map((line) => JSON.parse(line)))
     expect((await log.append({ type: 'counted', n: 3 })).index).toBe(3)
     await log.close()
@@ -530,7 +526,7 @@ describe('a hand-edited log', () => {
 
 const holdLogScript = `
   import { initLog } from 'tiny-event-sourcing'
-  const log = await initLog({ filename: process.argv[2], metadata: false })
+  const log = await initLog({ filename: process.argv[2] })
   await log.append({ type: 'held' })
   console.log('holding ' + process.pid)
   if (process.argv[3] === 'exit') process.exit(0) // a normal exit, without close()
@@ -540,8 +536,8 @@ const holdLogScript = `
 describe('the writer lock', () => {
   it('refuses a second initLog in the same process, saying so, until the first is closed', async () => {
     const filename = freshLogPath()
-    const first = await initLog({ filename, metadata: false })
-    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as LogLockedError
+    const first = await initLog({ filename })
+    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as LogLockedError
     expect(error).toBeInstanceOf(LogLockedError)
     expect(error.code).toBe('LOG_LOCKED')
     expect(error.lockFile).toBe(`${filename}.lock`)
@@ -549,7 +545,7 @@ describe('the writer lock', () => {
     await first.append({ type: 'still works' })
     await first.close()
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const second = await initLog({ filename, metadata: false })
+    const second = await initLog({ filename })
     expect(second.length).toBe(1)
     await second.close()
   })
@@ -558,7 +554,7 @@ describe('the writer lock', () => {
     const filename = freshLogPath()
     const child = await startChild(holdLogScript, [filename])
     const pid = Number((await child.nextLine()).split(' ')[1])
-    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as LogLockedError
+    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as LogLockedError
     expect(error).toBeInstanceOf(LogLockedError)
     expect(error.message).toContain(`process ${pid} on ${hostname()}`)
     expect(error.message).toMatch(/readOnly: true/)
@@ -575,7 +571,7 @@ describe('the writer lock', () => {
     await child.nextLine()
     await child.kill()
     expect(existsSync(`${filename}.lock`)).toBe(true)
-    const log = await initLog({ filename, metadata: false })
+    const log = await initLog({ filename })
     expect(log.length).toBe(1)
     await log.append({ type: 'after the crash' })
     await log.close()
@@ -600,7 +596,7 @@ describe('the writer lock', () => {
             console.log('ready')
             while (!existsSync(process.argv[3])) await new Promise((resolve) => setTimeout(resolve, 1))
             try {
-              await initLog({ filename: process.argv[2], metadata: false })
+              await initLog({ filename: process.argv[2] })
               console.log('won')
               setInterval(() => {}, 1000)
             } catch (error) {
@@ -625,7 +621,7 @@ describe('the writer lock', () => {
     await child.nextLine()
     expect(await child.exited).toEqual({ code: 0, signal: null })
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const log = await initLog({ filename, metadata: false })
+    const log = await initLog({ filename })
     await log.close()
   })
 
@@ -633,7 +629,7 @@ describe('the writer lock', () => {
     const filename = freshLogPath()
     await writeLog(filename, countedLines(1))
     await writeFile(`${filename}.lock`, 'garbage')
-    const log = await initLog({ filename, metadata: false })
+    const log = await initLog({ filename })
     expect(JSON.parse(await readFile(`${filename}.lock`, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname(), pidNamespace })
     await log.close()
   })
@@ -686,7 +682,7 @@ describe('the writer lock', () => {
     const before = await readdir(dirname(filename))
     expect(before).toEqual(expect.arrayContaining([...killed, liveDraft]))
 
-    const writer = await initLog({ filename, metadata: false })
+    const writer = await initLog({ filename })
     expect(writer.length).toBe(1)
     await writer.append({ type: 'after the kills' })
     const after = await readdir(dirname(filename))
@@ -704,7 +700,7 @@ describe('the writer lock', () => {
     const holder = await startChild(
       `
       import { initLog } from 'tiny-event-sourcing'
-      const log = await initLog({ filename: process.argv[2], metadata: false })
+      const log = await initLog({ filename: process.argv[2] })
       await log.append({ type: 'first' })
       console.log(process.pid)
       setInterval(() => {}, 1000)
@@ -717,7 +713,7 @@ describe('the writer lock', () => {
       `
       import { initLog } from 'tiny-event-sourcing'
       try {
-        await initLog({ filename: process.argv[2], metadata: false })
+        await initLog({ filename: process.argv[2] })
         console.log('took the lock')
       } catch (error) {
         console.log(JSON.stringify({ pid: process.pid, code: error.code, message: error.message }))
@@ -739,7 +735,7 @@ describe('the writer lock', () => {
     const dead = await startChild('')
     await dead.exited
     await writeFile(`${filename}.lock`, `${JSON.stringify({ pid: dead.process.pid, hostname: hostname(), since: '2026-11-01T00:00:00.000Z' })}\n`)
-    const error = await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)
+    const error = await initLog({ filename }).catch((caught: unknown) => caught)
     expect(error).toMatchObject({ code: 'LOG_LOCKED' })
     expect((error as Error).message).toContain(`(its lock records no pid namespace: an earlier version of tiny-event-sourcing, or no /proc, wrote it)`)
     expect((error as Error).message).toContain(`delete ${filename}.lock if you are sure that process is gone`)
@@ -760,14 +756,14 @@ describe('the writer lock', () => {
     await writeFile(currentDraft, now)
     await utimes(earlierDraft, before, before)
     await utimes(currentDraft, before, before) // old enough, but its record dates from after this process started
-    const log = await initLog({ filename, metadata: false })
+    const log = await initLog({ filename })
     expect(log.length).toBe(1)
     expect(await readFile(lockFile, 'utf8')).not.toBe(earlier)
     expect(JSON.parse(await readFile(lockFile, 'utf8'))).toMatchObject({ pid: process.pid, hostname: hostname() })
     expect(existsSync(earlierDraft)).toBe(false)
     expect(await readFile(currentDraft, 'utf8')).toBe(now)
     // Still refused while this process really holds it.
-    await expect(initLog({ filename, metadata: false })).rejects.toThrow(`this process (pid ${process.pid})`)
+    await expect(initLog({ filename })).rejects.toThrow(`this process (pid ${process.pid})`)
     await log.close()
     expect(existsSync(lockFile)).toBe(false)
   })
@@ -779,7 +775,7 @@ describe('a read-only follower', () => {
     await writeLog(filename, countedLines(3))
     const follower = await initLog<Counted>({ filename, readOnly: true })
     expect(existsSync(`${filename}.lock`)).toBe(false)
-    const writer = await initLog<Counted>({ filename, metadata: false })
+    const writer = await initLog<Counted>({ filename })
     const seen: number[] = []
     const latencies: number[] = []
     let appendedAt = 0
@@ -807,7 +803,7 @@ describe('a read-only follower', () => {
 
   it('in another process follows this process’s appends', async () => {
     const filename = freshLogPath()
-    const writer = await initLog<Counted>({ filename, metadata: false })
+    const writer = await initLog<Counted>({ filename })
     await writer.append({ type: 'counted', n: 0 })
     const child = await startChild(
       `
@@ -904,7 +900,7 @@ describe('a filename that cannot be used', () => {
   ])('refuses to open when a file %s, naming the log and that file, and changes nothing', async (_, between, code) => {
     const file = await fileInTheWay()
     const filename = join(file, ...between, 'log.ndjson')
-    const error = (await initLog({ filename, metadata: false }).catch((caught: unknown) => caught)) as Error
+    const error = (await initLog({ filename }).catch((caught: unknown) => caught)) as Error
     expect(error.message).toBe(
       `tiny-event-sourcing: cannot create the folder for ${filename}: ${file} is a file, not a folder; choose another filename, or move that file out of the way`,
     )

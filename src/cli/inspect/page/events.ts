@@ -215,7 +215,11 @@ export class EventBrowser {
         : `${plural(this.#rows.length, 'event', 'events')}, #${count(first!)}–#${count(last!)} of ${count(page.indexed)}${described.length > 0 ? `, ${described.join(', ')}` : ''}${this.#atEnd ? ' · the newest are shown, and new ones are added as they come' : ''}`,
     )
     fill(this.#list, ...this.#rows.map((row) => this.#eventRow(row)))
-    if (this.#highlight !== undefined) this.#list.querySelector(`[data-index="${this.#highlight}"]`)?.classList.add('highlight')
+    const highlighted = this.#highlight === undefined ? null : this.#list.querySelector(`[data-index="${this.#highlight}"]`)
+    if (highlighted) {
+      highlighted.classList.add('highlight')
+      this.#list.scrollTop = (highlighted as HTMLElement).offsetTop - this.#list.offsetTop - 8
+    } else if (this.#atEnd) this.#list.scrollTop = this.#list.scrollHeight // the newest, at the bottom
   }
 
   #link(index: number): HTMLElement {
@@ -242,6 +246,17 @@ export class EventBrowser {
         ),
       meta?.correlationId !== undefined && h('span', { class: 'muted correlation' }, `correlation ${meta.correlationId}`),
     )
-    return h('article', { class: 'event', 'data-index': event.index }, head, jsonTree(event, 1))
+    // Collapsed to one line of JSON; opened, the whole event as a tree.
+    const { index: _index, _meta: _dropped, ...fields } = event
+    const preview = JSON.stringify(fields)
+    const body = h(
+      'details',
+      { class: 'event-json' },
+      h('summary', {}, h('span', { class: 'preview' }, preview.length > 160 ? `${preview.slice(0, 159)}…` : preview)),
+    )
+    body.addEventListener('toggle', () => {
+      if (body.open && body.children.length === 1) body.append(jsonTree(event, 2))
+    })
+    return h('article', { class: 'event', 'data-index': event.index }, head, body)
   }
 }

@@ -134,8 +134,13 @@ export class Timeline {
       },
       axes: [
         isTime
-          ? { stroke: '#667', grid: { stroke: '#eef' }, values: (_u, values, _axis, _space, increment) => values.map((v) => timeLabel(v, increment)) }
-          : { stroke: '#667', grid: { stroke: '#eef' }, values: (_u, values) => values.map((v) => count(Math.round(v))) },
+          ? {
+              stroke: '#667',
+              grid: { stroke: '#eef' },
+              space: 110,
+              values: (_u, values, _axis, _space, increment) => values.map((v) => timeLabel(v, increment)),
+            }
+          : { stroke: '#667', grid: { stroke: '#eef' }, space: 70, values: (_u, values) => values.map((v) => count(Math.round(v))) },
         {
           stroke: '#667',
           grid: { stroke: '#eef' },
