@@ -41,7 +41,7 @@ const sizes = {
   rebuildSpreading: 5_000 * scale,
   subscribe: 1_000_000 * scale,
   savePages: 400_000 * scale,
-  saveSeconds: quick ? 10 : 40,
+  saveSeconds: quick ? 10 : 60,
   saveRate: 5_000,
 }
 const reps = quick ? 1 : 3
@@ -309,6 +309,7 @@ if (wanted('save')) {
     }
     for (const [key, extra] of [
       ['lib', {}],
+      ['flushed', { flushEvery: sizes.saveSeconds / 4 }],
       ['no-save', { noSave: true }],
     ]) {
       const files = await copy()
@@ -638,7 +639,8 @@ if (section('save')) {
   )
   push('| --- | ---: | ---: | ---: | ---: | ---: | --- |')
   for (const [key, label] of [
-    ['lib', '**state store**, `fsStoreBackend`, `writeInterval: 1000`'],
+    ['lib', '**state store**, `fsStoreBackend`, `writeInterval: 1000`: saves as the store paces them'],
+    ['flushed', '**state store**, the same, and `flush()` every quarter of the run: saves at fixed moments'],
     ['no-save', 'baseline: the same updates, a backend that writes nothing'],
   ]) {
     const r = get(`save/${key}`)
@@ -654,15 +656,18 @@ if (section('save')) {
       '',
     )
   }
+  const saved = [lib, get('save/flushed')].filter((r) => r && !r.error && r.saves > 0)
+  const longest = saved.length === 0 ? undefined : Math.max(...saved.map((r) => r.longestInSave))
+  const longestCpu = saved.length === 0 ? undefined : Math.max(...saved.map((r) => r.longestCpuInSave))
   targets.push([
     `Longest stall from saving a ${mb(lib?.bytes)} read model < 50 ms (goal 20 ms)`,
-    `${ms(lib?.longestInSave)} (CPU in it: ${ms(lib?.longestCpuInSave)})`,
-    met(lib?.longestInSave < 50),
+    longest === undefined ? 'no save in the window' : `${ms(longest)} (CPU in it: ${ms(longestCpu)})`,
+    longest === undefined ? '' : met(longest < 50),
   ])
   targets.push([
     '…or, if not, time spent saving ≤ 10%',
-    lib?.savingShare === undefined ? '' : `${(lib.savingShare * 100).toFixed(1)}%`,
-    met(lib?.savingShare <= 0.1),
+    lib?.savingShare === undefined ? '' : `${(lib.savingShare * 100).toFixed(1)}% (${lib.saves} saves)`,
+    lib?.saves > 0 ? met(lib.savingShare <= 0.1) : '',
   ])
   targets.push([`Opening a store on a ${mb(lib?.bytes)} file ≈ one \`JSON.parse\``, ratio(lib?.loadMs, lib?.parseMs), met(lib?.loadMs < 1.5 * lib?.parseMs)])
 }
