@@ -20,6 +20,11 @@ export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from '
  * Opens (or creates) a log. In a page, `{ filename }` names a log kept in
  * IndexedDB; one tab writes it, others may follow it with `readOnly: true`.
  *
+ * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use, naming them;
+ * `LogLockedError` (`LOG_LOCKED`) when another tab writes the log (open it with `readOnly: true` to follow it);
+ * `CorruptLogError` (`LOG_CORRUPT`) for a stored line that is not an event, naming the log and index;
+ * `TinyEventSourcingError` `LOG_NOT_FOUND` for a `readOnly` log that does not exist yet;
+ * `TinyEventSourcingError` `INDEXEDDB_UNAVAILABLE` where the page has no IndexedDB.
  * @example
  * const log = await initLog<BookmarkEvent>({ filename: 'bookmarks' })
  */
@@ -32,6 +37,8 @@ export function initLog<E extends object = Record<string, unknown>>(options: Ini
  * starts at version `-1` with the initial state. The latest state is written
  * within `writeInterval`, on `flush()` and `close()`, and when the page is left.
  *
+ * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) without a `storeBackend` or an initial state;
+ * `CorruptStateError` (`STATE_CORRUPT`, the stored data left as it is) when the snapshot cannot be read.
  * @example
  * const store = await initStateStore({ storeBackend: fsStoreBackend('bookmarks', { byUrl: {} }) })
  */

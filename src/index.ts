@@ -15,6 +15,11 @@ export { fsStoreBackend } from './file/state-backend.js'
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line; missing folders are created.
  *
+ * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use, naming them;
+ * `LogLockedError` (`LOG_LOCKED`) when another process writes the log (open it with `readOnly: true` to follow it);
+ * `CorruptLogError` (`LOG_CORRUPT`) for a stored line that is not an event, naming the file and line;
+ * `TinyEventSourcingError` `LOG_NOT_FOUND` for a `readOnly` log that does not exist yet;
+ * `FileAccessError` (`FILE_ACCESS`) when the file or its folder cannot be read or created.
  * @example
  * const log = await initLog<BookmarkEvent>({ filename: 'data/log.ndjson' })
  */
@@ -27,6 +32,8 @@ export function initLog<E extends object = Record<string, unknown>>(options: Ini
  * starts at version `-1` with the initial state. The latest state is written
  * within `writeInterval`, on `flush()` and `close()`, and when the process exits.
  *
+ * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) without a `storeBackend` or an initial state;
+ * `CorruptStateError` (`STATE_CORRUPT`, the stored data left as it is) when the snapshot cannot be read.
  * @example
  * const store = await initStateStore({ storeBackend: fsStoreBackend('data/bookmarks.json', { byUrl: {} }) })
  */

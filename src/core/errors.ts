@@ -89,6 +89,14 @@ function branded(errorClass: { prototype: object }): void {
  * }
  */
 export function isTinyEventSourcingError(error: unknown): error is AnyTinyEventSourcingError
+/**
+ * Whether `error` was thrown by tiny-event-sourcing (any copy of it) with
+ * this `code`; narrows it to that code's error, so its own fields (such as
+ * `AppendConflictError`'s `actualLastIndex`) are typed.
+ *
+ * @example
+ * if (isTinyEventSourcingError(error, 'LOG_LOCKED')) console.error('another process writes this log; open it with readOnly: true')
+ */
 export function isTinyEventSourcingError<C extends TinyEventSourcingErrorCode>(error: unknown, code: C): error is TinyEventSourcingErrorFor<C>
 export function isTinyEventSourcingError(error: unknown, code?: TinyEventSourcingErrorCode): boolean {
   if (typeof error !== 'object' || error === null || (error as { [brand]?: unknown })[brand] !== true) return false

@@ -32,6 +32,7 @@ export interface StorageAppendOptions {
    * When set, the storage must refuse the batch with an `AppendConflictError`
    * unless its last index is exactly this (`-1` for an empty log), checked
    * atomically with the write.
+   * @default undefined (no check)
    */
   expectedLastIndex?: number
   /**
@@ -41,6 +42,7 @@ export interface StorageAppendOptions {
    * atomically with the write: `new AppendConflictError(name, { condition,
    * event, actualLastIndex })` with the first matching event. Only events
    * stored before the batch count, not the batch's own.
+   * @default undefined (no check)
    */
   condition?: AppendCondition
   /**
@@ -60,7 +62,8 @@ export interface StorageOpenOptions {
   /**
    * The log only reads and follows (`initLog({ readOnly: true })`): the
    * storage must change nothing it stores (no crash repair, no writer's
-   * lock), and the log never calls `append`. Default `false`.
+   * lock), and the log never calls `append`.
+   * @default false
    */
   readOnly?: boolean
 }
@@ -100,6 +103,11 @@ export interface LogStorage {
    * Rejects with the storage's explanation when it cannot be used (e.g.
    * `LogLockedError` when another writer holds it, `CorruptLogError` for
    * what it cannot read); the log is then not opened.
+   * @throws (rejects with) `LogLockedError` (`LOG_LOCKED`), `CorruptLogError` (`LOG_CORRUPT`),
+   * `FileAccessError` (`FILE_ACCESS`) or the storage's own `TinyEventSourcingError`.
+   * @example
+   * const storage = memoryStorage()
+   * const length = await storage.open() // 0 for a new storage
    */
   open(options?: StorageOpenOptions): Promise<number>
   /**
@@ -112,6 +120,10 @@ export interface LogStorage {
    * write failed; a rejected call stores nothing, and the log goes on with
    * the next one. Called one batch at a time (see above); a storage several
    * logs share (one in memory, a database table) gets calls from each.
+   * @throws (rejects with) `AppendConflictError` (`APPEND_CONFLICT`), `LogClosedError` (`LOG_CLOSED`),
+   * or the storage's own error (e.g. `TinyEventSourcingError` `LOG_WRITE_FAILED` for a file).
+   * @example
+   * const first = await storage.append(['{"type":"bookmark","url":"https://a.example"}'], { expectedLastIndex: -1 })
    */
   append(records: readonly string[], options?: StorageAppendOptions): Promise<number>
   /**
@@ -122,6 +134,13 @@ export interface LogStorage {
    * `filter` is a hint: a storage may leave out events that do not match it
    * (PostgreSQL filters in SQL), or ignore it; the log checks every event
    * against the filter itself.
+   * @throws (the iteration rejects with) `CorruptLogError` (`LOG_CORRUPT`) for a stored event it cannot read.
+   * @example
+   * ```ts
+   * for await (const batch of storage.read(0, { types: ['bookmark'] })) {
+   *   for (const event of batch) console.log(event.index, event.type)
+   * }
+   * ```
    */
   read(from: number, filter?: EventFilter): AsyncIterable<Indexed<Record<string, unknown>>[]>
   /**
@@ -133,6 +152,8 @@ export interface LogStorage {
    * replaced or truncated by another program) calls `onFailure(error)` once
    * and then stops the calls: the log ends every iterator with that error.
    * Storages that cannot lose track ignore it.
+   * @example
+   * const stop = storage.watch?.((length) => console.log(`${length} events now`))
    */
   watch?(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void
   /**
@@ -141,6 +162,9 @@ export interface LogStorage {
    * running end. Called once per `open`. Whether the object may be opened
    * again afterwards is the storage's to say: `memoryStorage()` may (its
    * events live in the object), a file is opened anew with `fileStorage(name)`.
+   * @throws (rejects with) the storage's own error when releasing fails, e.g. `FileAccessError` (`FILE_ACCESS`).
+   * @example
+   * await storage.close()
    */
   close(): Promise<void>
 }

@@ -18,9 +18,17 @@ export type { AppendCondition, EventFilter } from './filter.js'
  */
 // biome-ignore lint/suspicious/noExplicitAny: options typed without an event type must still fit initLog<E>() for every E
 export interface InitLogOptions<E extends object = any> {
-  /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
+  /**
+   * Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created.
+   * @default undefined (give `storage` instead; one of the two is needed)
+   */
   filename?: string
-  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. Its own options (such as `fileStorage(name, { fsync })`) go to it. */
+  /**
+   * Where to keep the log instead of a file, e.g. `memoryStorage()`. Its own options (such as `fileStorage(name, { fsync })`) go to it.
+   * @default undefined (the file storage for `filename`: `fileStorage(filename)`, in a page `indexedDbStorage(filename)`)
+   * @example
+   * const log = await initLog({ storage: memoryStorage() })
+   */
   storage?: LogStorage
   /**
    * With `filename`: resolve each append only once it is flushed to disk (one
@@ -45,6 +53,14 @@ export interface InitLogOptions<E extends object = any> {
    * Annotate `stored` with the shapes the log really holds (e.g.
    * `Indexed<DomainEvent | OldBookmarkEvent>`) to have them narrowed rather
    * than cast.
+   * @default undefined (events are delivered as stored)
+   * @example
+   * ```ts
+   * const log = await initLog<BookmarkEvent>({
+   *   filename: 'data/log.ndjson',
+   *   upcast: (stored) => (stored.type === 'bookmarked' ? { ...stored, type: 'bookmark' } : stored) as BookmarkEvent,
+   * })
+   * ```
    */
   // biome-ignore lint/suspicious/noExplicitAny: what a log holds is not typed, and `any` lets `stored` be annotated with the shapes it has (an interface is no Record<string, unknown>)
   upcast?(stored: Indexed<Record<string, any>>): E
@@ -69,7 +85,7 @@ export interface AppendOptions {
    * `AppendConflictError` and write nothing. Any append in between, about
    * anything, is a conflict; `condition` is the finer guard.
    * @default undefined (no check)
-   * @throws `TypeError` (a rejection) for a value that is not an integer of -1 or more.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`; a rejection) for a value that is not an integer of -1 or more.
    */
   expectedLastIndex?: number
   /**
@@ -83,7 +99,7 @@ export interface AppendOptions {
    * decision was based on, such as a read model's version. Matched against
    * events as stored (before `upcast`).
    * @default undefined (no check)
-   * @throws `TypeError` (a rejection) for a filter naming no types, a `where` value that is not JSON, or an `after` that is not an index of -1 or more.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`; a rejection) for a filter naming no types, a `where` value that is not JSON, or an `after` that is not an index of -1 or more.
    * @example
    * ```ts
    * // Bookmark a URL unless someone bookmarked it since the read model's version.
@@ -120,16 +136,25 @@ export interface AppendOptions {
 
 /** Options of `log.events`. */
 export interface EventsOptions extends EventFilter {
-  /** Start after this index: the first event delivered is `after + 1`. Default `-1` (from the start). */
+  /**
+   * Start after this index: the first event delivered is `after + 1`.
+   * @default -1 (from the start)
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) for a value that is not an index of -1 or more.
+   * @example
+   * for await (const event of log.events({ after: store.getVersion() })) console.log(event.index)
+   */
   after?: number
-  /** Ends the iteration when aborted (the loop finishes normally). */
+  /**
+   * Ends the iteration when aborted (the loop finishes normally).
+   * @default undefined (runs until the log is closed or the loop breaks)
+   */
   signal?: AbortSignal
   /**
    * End the iteration after the event at this index instead of waiting for
    * new events: `until: log.length - 1` reads what the log holds now and
    * ends, even when a filter leaves the last events out.
    * @default undefined (replay, then follow new events)
-   * @throws `TypeError` for a value that is not an index of -1 or more.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) for a value that is not an index of -1 or more.
    * @example
    * ```ts
    * // Everything known about one URL so far, to decide from.
@@ -142,7 +167,7 @@ export interface EventsOptions extends EventFilter {
    * Deliver only events whose `type` is one of these, in replay and tail
    * alike. Matched against events as stored (before `upcast`).
    * @default undefined (every type)
-   * @throws `TypeError` for an empty list or one that is not of strings.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) for an empty list or one that is not of strings.
    * @example
    * ```ts
    * for await (const event of log.events({ types: ['bookmark', 'info'] })) console.log(event.type, event.url)
@@ -154,7 +179,7 @@ export interface EventsOptions extends EventFilter {
    * as JSON (`{ url }` matches events with exactly that `url`). Combined
    * with `types`, an event must match both.
    * @default undefined (any field values)
-   * @throws `TypeError` for a value JSON cannot carry (`undefined`, a function, a `Date`, `NaN`…), naming it.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) for a value JSON cannot carry (`undefined`, a function, a `Date`, `NaN`…), naming it.
    * @example
    * ```ts
    * for await (const event of log.events({ where: { url: 'https://example.com/' } })) console.log(event.index, event.type)
@@ -194,7 +219,7 @@ export interface Log<E> {
    * is opened again). `expectedLastIndex` and `condition` apply to the batch
    * as a whole. The batch keeps its place in call order among other appends.
    *
-   * @throws `TypeError` (a rejection, nothing written) for an empty list or something that is not an array.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`; a rejection, nothing written) for an empty list or something that is not an array.
    * @throws `InvalidEventError` (code `INVALID_EVENT`, a rejection, nothing written) for any event JSON cannot carry, naming its position in the list.
    * @throws `AppendConflictError` (code `APPEND_CONFLICT`, a rejection, nothing written) when `expectedLastIndex` or `condition` does not hold.
    * @example
@@ -212,10 +237,24 @@ export interface Log<E> {
    * closed, `signal` aborts or the loop breaks. With `types` or `where` it
    * delivers only the events that match, skipping the others without a
    * promise each (and, where the storage can, without reading them).
-   * @throws `TypeError` for an `after` that is not an index of -1 or more, or a bad filter.
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) for an `after` that is not an index of -1 or more, or a bad filter.
+   * The iteration rejects with `UpcastError` (`UPCAST_FAILED`) when `upcast` fails, and, for a follower,
+   * `LogReplacedError` (`LOG_REPLACED`) when the log it follows is replaced or cut short.
+   * @example
+   * ```ts
+   * const controller = new AbortController()
+   * for await (const event of log.events({ types: ['bookmark'], signal: controller.signal })) {
+   *   console.log(event.index, event.url)
+   * }
+   * ```
    */
   events(options?: EventsOptions): AsyncIterableIterator<Indexed<E>>
-  /** Writes what is pending, ends every iterator and releases the storage. Later appends reject; calling it twice is harmless. */
+  /**
+   * Writes what is pending, ends every iterator and releases the storage. Later appends reject; calling it twice is harmless.
+   * @throws (rejects with) what the storage's `close()` rejects with, e.g. `FileAccessError` (`FILE_ACCESS`) when the lock file cannot be removed.
+   * @example
+   * process.once('SIGTERM', () => void log.close())
+   */
   close(): Promise<void>
 }
 

@@ -39,7 +39,14 @@ export interface StateStoreBackend<S> {
   readonly name: string
   /** The state a new store starts with when nothing is stored yet, if the backend was given one. */
   readonly initialState?: S
-  /** Resolves with the stored snapshot, or `null` when nothing is stored yet. Rejects (never resolves `null`) when what is stored is unreadable. */
+  /**
+   * Resolves with the stored snapshot, or `null` when nothing is stored yet. Rejects (never resolves `null`) when what is stored is unreadable.
+   * @throws (rejects with) `CorruptStateError` (`STATE_CORRUPT`) for a stored snapshot it cannot read;
+   * `FileAccessError` (`FILE_ACCESS`) for a file it may not read.
+   * @example
+   * const snapshot = await backend.read()
+   * console.log(snapshot === null ? 'nothing stored yet' : `at version ${snapshot._version}`)
+   */
   read(): Promise<StateSnapshot<S> | null>
   /**
    * Replaces the stored snapshot, all or nothing: a crash leaves either the
@@ -49,6 +56,9 @@ export interface StateStoreBackend<S> {
    * built-in backends build that text in slices between which the program
    * runs; one `JSON.stringify` works too, but freezes the program while it
    * runs (about a second for 68 MB).
+   * @throws (rejects with) the medium's error, nothing replaced, e.g. `FileAccessError` (`FILE_ACCESS`) for a file.
+   * @example
+   * await backend.write({ _version: 41, state: { byUrl: {} } })
    */
   write(snapshot: StateSnapshot<S>): Promise<void>
   /**
@@ -56,12 +66,17 @@ export interface StateStoreBackend<S> {
    * process exits (`process.exit()`) before its latest state is written, when
    * nothing asynchronous can run any more. Backends that cannot write
    * synchronously leave it out.
+   * @throws the medium's error, e.g. `FileAccessError` (`FILE_ACCESS`) for a file.
+   * @example
+   * backend.writeSync?.({ _version: 41, state: { byUrl: {} } })
    */
   writeSync?(snapshot: StateSnapshot<S>): void
   /**
    * Optional: releases what the backend holds (a connection pool it made).
    * `StateStore.close()` calls it after its last write; nothing is called on
    * the backend after it.
+   * @example
+   * await backend.close?.()
    */
   close?(): Promise<void>
 }

@@ -8,7 +8,10 @@ import { throttledWriter } from './throttled-writer.js'
 export interface InitStateStoreOptions<S> {
   /** Where the snapshot is kept, e.g. `fsStoreBackend('data/bookmarks.json')` or `memoryStoreBackend()`. */
   storeBackend: StateStoreBackend<S>
-  /** The state of a store that has nothing stored yet (and of a projection rebuilt from scratch). Overrides the backend's. */
+  /**
+   * The state of a store that has nothing stored yet (and of a projection rebuilt from scratch). Overrides the backend's.
+   * @default undefined (the backend's, e.g. `fsStoreBackend(filename, initialState)`'s; one of the two is needed)
+   */
   initialState?: S
   /**
    * Coalesces writes: at most one write per this many milliseconds, and under
@@ -34,17 +37,25 @@ export interface StateStore<S> {
    * The current state. It may be changed in place and handed back to
    * `update` (what `project` does): await `beforeChange()` first, so no save
    * is reading it meanwhile.
+   * @example
+   * app.get('/bookmarks', (request, response) => response.json(store.getState().byUrl))
    */
   getState(): S
-  /** The index of the last event the state reflects; `-1` for a new store. */
+  /**
+   * The index of the last event the state reflects; `-1` for a new store.
+   * @example
+   * for await (const event of log.events({ after: store.getVersion() })) store.update(reduce(store.getState(), event), event.index)
+   */
   getVersion(): number
   /**
    * Replaces the state and version at once (`newState` may be the current
    * state, changed in place), in memory right away and in the backend within
    * `writeInterval`.
    *
-   * @throws StaleVersionError (`STATE_VERSION_STALE`), keeping the old state, unless `newVersion` is higher than the current version.
+   * @throws StaleVersionError (`STALE_VERSION`), keeping the old state, unless `newVersion` is higher than the current version.
    * @throws StateStoreClosedError (`STATE_STORE_CLOSED`) once `close()` was called, or after `abandon()`.
+   * @example
+   * store.update({ ...store.getState(), count: store.getState().count + 1 }, event.index)
    */
   update(newState: S, newVersion: number): void
   /**
@@ -53,6 +64,12 @@ export interface StateStore<S> {
    * changed in place meanwhile would be saved half old, half new. Gives
    * `undefined` when nothing is reading the state (so most calls need no
    * await), else a promise that resolves once it may be changed.
+   * @example
+   * ```ts
+   * await store.beforeChange?.()
+   * store.getState().byUrl[event.url] = { title: event.title }
+   * store.update(store.getState(), event.index)
+   * ```
    */
   beforeChange?(): Promise<void> | undefined
   /**
@@ -60,20 +77,45 @@ export interface StateStore<S> {
    * longer match the version (a reducer threw halfway through changing it in
    * place): what was saved last stays, and a restart goes on from there.
    * Later updates throw `StateStoreClosedError`; `close()` writes nothing.
+   * @example
+   * ```ts
+   * try {
+   *   reduceInPlace(store.getState(), event)
+   * } catch (error) {
+   *   store.abandon?.()
+   *   throw error
+   * }
+   * ```
    */
   abandon?(): void
-  /** The `version` of the projection that built the state (see `project`), `undefined` if none was given. */
+  /**
+   * The `version` of the projection that built the state (see `project`), `undefined` if none was given.
+   * @example
+   * if (store.getProjection() !== 2) store.reset(2)
+   */
   getProjection(): number | string | undefined
   /**
    * Starts over: the initial state at version `-1`, recorded as built by
    * projection `projection`, to be rebuilt from the start of the log.
    *
    * @throws StateStoreClosedError (`STATE_STORE_CLOSED`) once `close()` was called.
+   * @example
+   * store.reset(2) // rebuild with version 2 of the reducer
    */
   reset(projection?: number | string): void
-  /** Writes the latest state now, if it is not written yet, and resolves once it is; rejects if the backend fails. */
+  /**
+   * Writes the latest state now, if it is not written yet, and resolves once it is; rejects if the backend fails.
+   * @throws (rejects with) what the backend's `write` rejects with, e.g. `FileAccessError` (`FILE_ACCESS`) for a file that cannot be written.
+   * @example
+   * await store.flush() // before reporting the state as saved
+   */
   flush(): Promise<void>
-  /** Flushes, closes the backend, and stops: later updates throw. Calling it twice is harmless. */
+  /**
+   * Flushes, closes the backend, and stops: later updates throw. Calling it twice is harmless.
+   * @throws (rejects with) what `flush()` rejects with.
+   * @example
+   * await store.close()
+   */
   close(): Promise<void>
 }
 

@@ -7,7 +7,10 @@ import type { StateStore } from './state-store.js'
 
 /** Options of `catchupSubscribe`. */
 export interface CatchupSubscribeOptions {
-  /** Stops the subscription when aborted: the handler running finishes, no further event is handled, and the promise resolves. */
+  /**
+   * Stops the subscription when aborted: the handler running finishes, no further event is handled, and the promise resolves.
+   * @default undefined (runs until the events end, e.g. the log is closed)
+   */
   signal?: AbortSignal
   /**
    * Which events the handler appends with `context.append`, as a filter such
@@ -22,7 +25,7 @@ export interface CatchupSubscribeOptions {
    * Name only what this handler appends: an event another handler appended
    * in reaction to the same event would mark it handled here too.
    * @default undefined (every event from `after + 1` on is handled)
-   * @throws TypeError when `events` is not from `log.events()` or the filter is not one
+   * @throws `UsageError` (a `TypeError`, code `USAGE`) when `events` is not from `log.events()` or the filter is not one
    * @example
    * catchupSubscribe(log.events({ after: fetcher.getVersion() }), async (event, { append }) => {
    *   if (event.type === 'bookmark') await append({ type: 'info', url: event.url, ...(await fetchPageInfo(event.url)) })
@@ -43,6 +46,8 @@ export interface HandlerContext<E> {
    * its `_meta.causedBy` is that event's index and it inherits its
    * `correlationId`. Rejects with a `TypeError` when the events iterated are
    * not from `log.events()`.
+   * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) when the events are not from `log.events()`;
+   * otherwise what `log.append` rejects with (`InvalidEventError`, `AppendConflictError`, `LogClosedError`).
    * @example
    * catchupSubscribe(log.events(), async (event, { append }) => {
    *   if (event.type === 'order-placed') await append({ type: 'invoice-sent', order: event.id })
@@ -58,7 +63,7 @@ export interface HandlerContext<E> {
  * `signal` aborts; rejects with the handler's error, handling nothing more.
  * The handler may append to the log; with `context.append`, what it appends
  * records the handled event as its cause, and `appends` makes that happen once.
- * @throws TypeError (a usage error) for a missing handler, events that cannot be iterated, or an `appends` that cannot be used
+ * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) for a missing handler, events that cannot be iterated, or an `appends` that cannot be used
  * @example
  * await catchupSubscribe(log.events({ after: store.getVersion() }), async (event, { append }) => {
  *   if (event.type === 'bookmark') await append({ type: 'info', url: event.url, title: await titleOf(event.url) })
@@ -197,7 +202,13 @@ export interface ProjectOptions<E, S> {
    * @default undefined (no version: the state is kept whatever `reduce` is)
    */
   version?: number | string
-  /** Stops the projection when aborted; the promise resolves. */
+  /**
+   * Stops the projection when aborted; the promise resolves.
+   * @default undefined (runs until the log is closed)
+   * @example
+   * const stop = new AbortController()
+   * const running = project({ log, store, reduce, signal: stop.signal })
+   */
   signal?: AbortSignal
 }
 
@@ -211,8 +222,8 @@ export interface ProjectOptions<E, S> {
  * reducer may have changed the state halfway: what was saved last stays, and
  * a restart goes on from there.
  *
- * @throws the error of `reduce` (the promise rejects with it).
- * @throws StateAheadOfLogError (`STATE_AHEAD_OF_LOG`) when the store reflects events the log lacks.
+ * @throws (rejects with) the error of `reduce`; `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use.
+ * @throws (rejects with) `StateAheadOfLogError` (`STATE_AHEAD_OF_LOG`) when the store reflects events the log lacks.
  * @example
  * await project({
  *   log,

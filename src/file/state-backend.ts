@@ -44,6 +44,12 @@ function removeLeftoverTemporaries(name: string): Promise<void> {
  * not a valid envelope is reported, never overwritten. Temporary files left
  * by a process killed mid-write are removed by the first `write()` of the
  * next backend object, once they are a minute old; reading changes nothing.
+ *
+ * @throws (its `read()` rejects with) `CorruptStateError` (`STATE_CORRUPT`) for a file that is not a
+ * snapshot; `read()` and `write()` reject with `FileAccessError` (`FILE_ACCESS`) for a file or folder
+ * they may not read or write.
+ * @example
+ * const store = await initStateStore({ storeBackend: fsStoreBackend('data/bookmarks.json', { byUrl: {} }) })
  */
 export function fsStoreBackend<S>(filename: string, initialState?: S): StateStoreBackend<S> {
   if (typeof filename !== 'string' || filename === '') {

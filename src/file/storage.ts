@@ -18,7 +18,10 @@ import { recoverLogFile } from './recovery.js'
 
 /** Options of `fileStorage`. */
 export interface FileStorageOptions {
-  /** Flush each batch to disk (`fdatasync`) before its appends resolve. Default `false`. */
+  /**
+   * Flush each batch to disk (`fdatasync`) before its appends resolve.
+   * @default false (written to the operating system, which flushes it soon; a power cut may lose the last appends)
+   */
   fsync?: boolean
 }
 
@@ -34,6 +37,11 @@ type StoredEvent = Indexed<Record<string, unknown>>
  * file as it is then. A filter given to `read` lets it step over lines of
  * events the filter cannot select without parsing them.
  *
+ * @throws its `open()` rejects with `LogLockedError` (`LOG_LOCKED`) when another process writes the file,
+ * `CorruptLogError` (`LOG_CORRUPT`) for a line that is not an event, `FileAccessError` (`FILE_ACCESS`) for a
+ * file or folder it may not use, and (`readOnly`) `TinyEventSourcingError` `LOG_NOT_FOUND` for a missing file;
+ * its `append` rejects with `AppendConflictError` (`APPEND_CONFLICT`), or `LOG_WRITE_FAILED` after a write it
+ * could not undo; a follower's reads end with `LogReplacedError` (`LOG_REPLACED`) when the file is replaced.
  * @example
  * const log = await initLog({ storage: fileStorage('data/log.ndjson', { fsync: true }) })
  */

@@ -12,6 +12,11 @@ import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backe
  * is reported with `CorruptStateError`, never overwritten by a read. The
  * browser build exports it as `fsStoreBackend` too, so code written for
  * files runs unchanged.
+ *
+ * @throws (its `read()` rejects with) `CorruptStateError` (`STATE_CORRUPT`) for an unreadable snapshot;
+ * `TinyEventSourcingError` `INDEXEDDB_UNAVAILABLE` where the page has no IndexedDB.
+ * @example
+ * const store = await initStateStore({ storeBackend: indexedDbStoreBackend('bookmarks', { byUrl: {} }) })
  */
 export function indexedDbStoreBackend<S>(name: string, initialState?: S): StateStoreBackend<S> {
   if (typeof name !== 'string' || name === '') {

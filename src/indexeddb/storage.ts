@@ -6,7 +6,10 @@ import type { Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } fr
 
 /** Options of `indexedDbStorage`. */
 export interface IndexedDbStorageOptions {
-  /** Commit each batch with IndexedDB's `durability: 'strict'` (flushed to disk) before its appends resolve. Default `false`. */
+  /**
+   * Commit each batch with IndexedDB's `durability: 'strict'` (flushed to disk) before its appends resolve.
+   * @default false (the browser's default durability)
+   */
   fsync?: boolean
 }
 

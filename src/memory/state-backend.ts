@@ -3,7 +3,10 @@ import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backe
 
 /** Options of `memoryStoreBackend`. */
 export interface MemoryStoreBackendOptions {
-  /** Name used in error messages. Default `"memory"`. */
+  /**
+   * Name used in error messages.
+   * @default "memory"
+   */
   name?: string
 }
 
@@ -13,6 +16,10 @@ export interface MemoryStoreBackendOptions {
  * `StateStoreBackend`. It keeps the envelope's JSON text, as a file would, so
  * what is read back never shares objects with what was written. The snapshot
  * outlives the stores opened on it.
+ *
+ * @throws nothing itself; `read()` rejects with `CorruptStateError` (`STATE_CORRUPT`) only if what was written is not a snapshot.
+ * @example
+ * const store = await initStateStore({ storeBackend: memoryStoreBackend({ byUrl: {} }, { name: 'bookmarks' }) })
  */
 export function memoryStoreBackend<S>(initialState?: S, options: MemoryStoreBackendOptions = {}): StateStoreBackend<S> {
   const name = options.name ?? 'memory'

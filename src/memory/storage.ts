@@ -5,7 +5,10 @@ import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-stor
 
 /** Options of `memoryStorage`. */
 export interface MemoryStorageOptions {
-  /** Name used in error messages. Default `"memory"`. */
+  /**
+   * Name used in error messages.
+   * @default "memory"
+   */
   name?: string
 }
 
@@ -17,6 +20,10 @@ const readBatchSize = 1024
  * Events outlive the logs opened on it: close a log and open another on the
  * same storage to see them again. Several logs may share one instance, each
  * seeing the others' appends, as processes sharing a database would.
+ *
+ * @throws its `append` rejects with `AppendConflictError` (`APPEND_CONFLICT`) when `expectedLastIndex` or `condition` does not hold.
+ * @example
+ * const log = await initLog<BookmarkEvent>({ storage: memoryStorage({ name: 'test log' }) })
  */
 export function memoryStorage(options: MemoryStorageOptions = {}): LogStorage {
   const name = options.name ?? 'memory'

@@ -46,11 +46,22 @@ export interface PostgresPool {
 
 /** How to reach the database: a pool of yours, or a connection string. */
 export interface PostgresConnectionOptions {
-  /** A `pg` Pool to use. It stays yours: closing the log or store leaves it open. */
+  /**
+   * A `pg` Pool to use. It stays yours: closing the log or store leaves it open.
+   * @default undefined (give `connectionString` instead; exactly one of the two is needed)
+   * @example
+   * const storage = postgresStorage({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }), log: 'orders' })
+   */
   pool?: PostgresPool
-  /** Or a connection string (`postgres://user:password@host:5432/db`): a pool is made with `pg` and ended on close. */
+  /**
+   * Or a connection string (`postgres://user:password@host:5432/db`): a pool is made with `pg` and ended on close.
+   * @default undefined (give `pool` instead; exactly one of the two is needed)
+   */
   connectionString?: string
-  /** The schema holding the tables, created if missing. Default `"tiny_event_sourcing"`. */
+  /**
+   * The schema holding the tables, created if missing.
+   * @default "tiny_event_sourcing"
+   */
   schema?: string
 }
 

@@ -7,7 +7,10 @@ import { checkConnectionOptions, connect, type Connection, type PostgresConnecti
 export interface PostgresStoreBackendOptions<S> extends PostgresConnectionOptions {
   /** The read model's name: its row in the `states` table. */
   name: string
-  /** The state a new store starts with when nothing is stored yet. */
+  /**
+   * The state a new store starts with when nothing is stored yet.
+   * @default undefined (give `initialState` to `initStateStore` instead)
+   */
   initialState?: S
 }
 
@@ -17,6 +20,15 @@ export interface PostgresStoreBackendOptions<S> extends PostgresConnectionOption
  * `{ "_version": N, "state": … }`: the state and the version it reflects are
  * replaced together by one statement, so no reader or crash sees one without
  * the other. The tables are created if missing.
+ *
+ * @throws `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use; its `read()` rejects with
+ * `CorruptStateError` (`STATE_CORRUPT`) for a row that is not a snapshot, `TinyEventSourcingError`
+ * `DEPENDENCY_MISSING` for a `connectionString` without the `pg` package installed, or
+ * `POSTGRES_SCHEMA_OUTDATED` for tables a newer version of this package made.
+ * @example
+ * const store = await initStateStore({
+ *   storeBackend: postgresStoreBackend({ connectionString: process.env.DATABASE_URL, name: 'bookmarks', initialState: { byUrl: {} } }),
+ * })
  */
 export function postgresStoreBackend<S>(options: PostgresStoreBackendOptions<S>): StateStoreBackend<S> {
   const schema = checkConnectionOptions(options, 'postgresStoreBackend()')

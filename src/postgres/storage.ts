@@ -41,6 +41,16 @@ const mismatchRemedy = 'Restore the rows from a backup, or export what remains a
  * that orders the appends. Filtered reads select in SQL. Followers are woken
  * by `LISTEN/NOTIFY`. The tables are created if missing, or migrated from an
  * earlier version (docs/postgres.md describes them).
+ *
+ * @throws `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use; its `open()` rejects with
+ * `TinyEventSourcingError` `DEPENDENCY_MISSING` for a `connectionString` without the `pg` package installed,
+ * or `POSTGRES_SCHEMA_OUTDATED` for tables a newer version of this package made; its `append` rejects with
+ * `AppendConflictError` (`APPEND_CONFLICT`), or `LOG_NOT_FOUND` once the log's row was deleted under it.
+ * @example
+ * ```ts
+ * import { postgresStorage } from 'tiny-event-sourcing/postgres'
+ * const log = await initLog({ storage: postgresStorage({ connectionString: process.env.DATABASE_URL, log: 'orders' }) })
+ * ```
  */
 export function postgresStorage(options: PostgresStorageOptions): LogStorage {
   const schema = checkConnectionOptions(options, 'postgresStorage()')

@@ -17,6 +17,12 @@ export interface TransferOptions extends PostgresStorageOptions {
  * events copied. The file is only read (a writer may keep appending to it;
  * what it held when each batch was read is copied). Rejects, copying
  * nothing, when the PostgreSQL log already holds events.
+ *
+ * @throws (rejects with) `TinyEventSourcingError` `TARGET_NOT_EMPTY` when the PostgreSQL log holds events,
+ * `COPY_FAILED` when another writer appended to it during the copy (the copy stops there), `CorruptLogError` (`LOG_CORRUPT`) for a line
+ * of the file that is not an event, `UsageError` (`USAGE`) for options it cannot use.
+ * @example
+ * const copied = await importLog({ filename: 'data/log.ndjson', connectionString: process.env.DATABASE_URL, log: 'bookmarks' })
  */
 export async function importLog(options: TransferOptions): Promise<number> {
   const filename = checkFilename(options, 'importLog()')
@@ -37,6 +43,11 @@ export async function importLog(options: TransferOptions): Promise<number> {
  * to disk), each line `JSON.stringify({ ...event, index })` with its index
  * kept, and resolves with the number of events copied. Rejects, writing
  * nothing, when the file already holds events.
+ *
+ * @throws (rejects with) `TinyEventSourcingError` `TARGET_NOT_EMPTY` when the file holds events,
+ * `UsageError` (`USAGE`) for options it cannot use.
+ * @example
+ * const copied = await exportLog({ filename: 'backup/log.ndjson', connectionString: process.env.DATABASE_URL, log: 'bookmarks' })
  */
 export async function exportLog(options: TransferOptions): Promise<number> {
   const filename = checkFilename(options, 'exportLog()')

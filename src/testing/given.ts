@@ -21,28 +21,54 @@ export type EventHandler<E> = (event: Indexed<E>, context: HandlerContext<Indexe
 export interface ReducedSpec<S> {
   /** The state after the last event. */
   readonly state: S
-  /** Fails unless the state after the last event equals `expected` (as JSON values). */
+  /**
+   * Fails unless the state after the last event equals `expected` (as JSON values).
+   * @throws `TestAssertionError` (code `ERR_ASSERTION`) saying where the states differ.
+   * @example
+   * given([{ type: 'bookmark', url: 'https://a.example' }]).reduce(reduce, { count: 0 }).expect({ count: 1 })
+   */
   expect(expected: S): void
 }
 
 /** What `given(stored).upcast(…)` delivers. */
 export interface UpcastSpec<E> {
-  /** The events as the log delivers them, `index` (and `_meta`) included. */
+  /**
+   * The events as the log delivers them, `index` (and `_meta`) included.
+   * @throws (rejects with) `UpcastError` (`UPCAST_FAILED`) when `upcast` throws or returns a non-object.
+   * @example
+   * const [event] = await given([{ type: 'bookmarked', url: 'https://a.example' }]).upcast(upcast).events()
+   */
   events(): Promise<Indexed<E>[]>
   /**
    * Fails unless the log delivers `expected`, in order. An `index` or
    * `_meta` left out of an expected event is not compared.
+   * @throws (rejects with) `TestAssertionError` (code `ERR_ASSERTION`) naming the first event that differs;
+   * `UpcastError` (`UPCAST_FAILED`) when `upcast` fails.
+   * @example
+   * await given([{ type: 'bookmarked', url: 'https://a.example' }])
+   *   .upcast((stored) => ({ ...stored, type: 'bookmark' }))
+   *   .expect([{ type: 'bookmark', url: 'https://a.example' }])
    */
   expect(expected: readonly E[]): Promise<void>
 }
 
 /** What the handler of `given(events).handle(…)` appended. */
 export interface HandlerSpec<E> {
-  /** The events the handler appended, as stored, in order. */
+  /**
+   * The events the handler appended, as stored, in order.
+   * @throws (rejects with) the handler's error.
+   * @example
+   * const appended = await given([{ type: 'bookmark', url: 'https://a.example' }]).handle(makeFetcher).appended()
+   */
   appended(): Promise<Indexed<E>[]>
   /**
    * Fails unless the handler appended exactly `expected`, in order. An
    * `index` or `_meta` left out of an expected event is not compared.
+   * @throws (rejects with) `TestAssertionError` (code `ERR_ASSERTION`) naming the first event that differs; the handler's error.
+   * @example
+   * await given([{ type: 'bookmark', url: 'https://a.example' }])
+   *   .handle(makeFetcher)
+   *   .expectAppended([{ type: 'info', url: 'https://a.example', title: 'A' }])
    */
   expectAppended(expected: readonly E[]): Promise<void>
 }
@@ -52,12 +78,17 @@ export interface Given<E extends object> {
   /**
    * Runs `reduce` over the events, from `initialState`, as `project()`
    * would, and checks that it is deterministic (see `assertDeterministic`).
+   * @throws `TestAssertionError` (code `ERR_ASSERTION`) naming the event at fault.
+   * @example
+   * const { state } = given([{ type: 'bookmark', url: 'https://a.example' }]).reduce(reduce, { byUrl: {} })
    */
   reduce<S>(reduce: Reducer<S, E>, initialState: S): ReducedSpec<S>
   /**
    * Stores the events as they are, in their old shape, and reads them back
    * through a log opened with `upcast`, which delivers them in the current
    * shape `Current`.
+   * @example
+   * given([{ type: 'bookmarked', link: 'https://a.example' }]).upcast((stored) => ({ type: 'bookmark', url: stored.link }))
    */
   upcast<Current extends object>(upcast: (stored: Indexed<E>) => Current): UpcastSpec<Current>
   /**
@@ -67,6 +98,12 @@ export interface Given<E extends object> {
    * order, awaiting each call; what the handler appends to the log is the
    * result. Events the handler appends are not handed back to it: give them
    * too, to test a chain.
+   * @example
+   * ```ts
+   * given([{ type: 'bookmark', url: 'https://a.example' }]).handle(() => async (event, { append }) => {
+   *   await append({ type: 'info', url: event.url, title: 'A' })
+   * })
+   * ```
    */
   handle(makeHandler: (log: Log<E>) => EventHandler<E>): HandlerSpec<E>
 }

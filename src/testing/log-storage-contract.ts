@@ -17,12 +17,18 @@ type MaybePromise<T> = T | Promise<T>
 
 /** How the contract suite gets the storages it tests. */
 export interface LogStorageFixture {
-  /** A storage over fresh, empty data, not yet opened. Called once or more by each test. */
+  /**
+   * A storage over fresh, empty data, not yet opened. Called once or more by each test.
+   * @example
+   * describeLogStorage('fileStorage', { create: async () => fileStorage(join(await mkdtemp(join(tmpdir(), 'log-')), 'log.ndjson')) })
+   */
   create(): MaybePromise<LogStorage>
   /**
    * Optional: a new storage object over the same data as `closed` (which the
    * suite has closed), as after a restart. Without it, the tests of
    * reopening are left out.
+   * @example
+   * describeLogStorage('fileStorage', { create, reopen: (closed) => fileStorage(closed.name) })
    */
   reopen?(closed: LogStorage): MaybePromise<LogStorage>
   /**
@@ -30,6 +36,8 @@ export interface LogStorageFixture {
    * as another process would open it to follow the writer; the suite opens
    * it with `initLog({ storage, readOnly: true })`. Without it, the test of
    * following is left out.
+   * @example
+   * describeLogStorage('fileStorage', { create, follow: (writer) => fileStorage(writer.name) })
    */
   follow?(writer: LogStorage): MaybePromise<LogStorage>
 }

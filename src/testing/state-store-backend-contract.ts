@@ -15,12 +15,18 @@ type MaybePromise<T> = T | Promise<T>
 
 /** How the contract suite gets the backends it tests. */
 export interface StateStoreBackendFixture {
-  /** A backend on a fresh, empty place, with `initialState` if given. Called once or more by each test. */
+  /**
+   * A backend on a fresh, empty place, with `initialState` if given. Called once or more by each test.
+   * @example
+   * describeStateStoreBackend('memoryStoreBackend', { create: (initialState) => memoryStoreBackend(initialState) })
+   */
   create(initialState?: unknown): MaybePromise<StateStoreBackend<unknown>>
   /**
    * Optional: a new backend object on the same place as `previous`, with
    * `initialState` if given, as after a restart: it sees what `previous`
    * wrote. Without it, the tests of reopening are left out.
+   * @example
+   * describeStateStoreBackend('fsStoreBackend', { create, reopen: (previous, initialState) => fsStoreBackend(previous.name, initialState) })
    */
   reopen?(previous: StateStoreBackend<unknown>, initialState?: unknown): MaybePromise<StateStoreBackend<unknown>>
 }
