@@ -35,7 +35,7 @@ const pidNamespace = (() => {
 
 /** What Deno needs to read this process's pid namespace, and to ask whether a lock's process still runs. */
 const denoReadNamespace = 'run Deno with --allow-all (-A), the only permission with which it lets a program read /proc/self/ns/pid'
-const denoCheckProcess = 'run Deno with --allow-run, which lets it ask whether a process still runs'
+const denoCheckProcess = 'run Deno with --allow-run'
 
 /** Whether `owner`'s pid means a process of this host and pid namespace, which `process.kill` can look for. */
 function isLocal(owner: LockOwner): boolean {
