@@ -192,6 +192,7 @@ log(`append burst with metadata: ${sizes.burst} un-awaited appends, _meta copied
 log(`filtered read: ${sizes.filtered} events, 1 in 20 of the type read, in SQL, against reading every event`)
 {
   const storage = await freshStorage()
+  const storageLog = logCount
   for (let start = 0; start < sizes.filtered; start += 5000) {
     const records = []
     for (let n = start; n < Math.min(sizes.filtered, start + 5000); n++) {
@@ -216,6 +217,25 @@ log(`filtered read: ${sizes.filtered} events, 1 in 20 of the type read, in SQL, 
   const baseline = times.get('storage.read(0): every event (baseline)')
   for (const [name, ms] of times) {
     rows.push(['filtered read', name, sizes.filtered, ms, `${(baseline / ms).toFixed(1)}× the full read's speed (target ≥ 1×)`])
+  }
+  // The same through the log, as a reader in another process replays it.
+  const replay = (filter) => async () => {
+    const t0 = now()
+    const reader = await initLog({ storage: postgresStorage({ pool, log: `bench-${storageLog}` }) })
+    let count = 0
+    for await (const _event of reader.events({ ...filter, until: reader.length - 1 })) count++
+    const ms = now() - t0
+    await reader.close()
+    if (count !== (filter.types ? sizes.filtered / 20 : sizes.filtered)) throw new Error(`the replay saw ${count} events`)
+    return ms
+  }
+  const logTimes = await best([
+    ['log.events(): every event (baseline)', replay({})],
+    ["log.events({ types: ['info'] })", replay({ types: ['info'] })],
+  ])
+  const logBaseline = logTimes.get('log.events(): every event (baseline)')
+  for (const [name, ms] of logTimes) {
+    rows.push(['filtered replay', name, sizes.filtered, ms, `${(logBaseline / ms).toFixed(1)}× the full replay's speed (target ≥ 1×)`])
   }
   await storage.close()
 }

@@ -213,8 +213,8 @@ const scenarios = {
   },
 
   // ---- Burst of un-awaited appends -------------------------------------------
-  async 'burst:lib'({ file, count }) {
-    const log = await initLog({ filename: file })
+  async 'burst:lib'({ file, count, metadata = true }) {
+    const log = await initLog({ filename: file, metadata })
     const t0 = startClock()
     let last
     for (let n = 0; n < count; n++) last = log.append(makeEvent(n))
@@ -354,8 +354,8 @@ const scenarios = {
   },
 
   // ---- Awaited appends, one at a time ----------------------------------------
-  async 'awaited:lib'({ file, count }) {
-    const log = await initLog({ filename: file })
+  async 'awaited:lib'({ file, count, metadata = true }) {
+    const log = await initLog({ filename: file, metadata })
     const t0 = startClock()
     for (let n = 0; n < count; n++) await log.append(makeEvent(n))
     const { ms, cpuMs } = elapsed(t0)
@@ -632,7 +632,7 @@ const scenarios = {
     return { count, ms, cpuMs }
   },
 
-  async 'save:lib'({ file, stateFile, pages, seconds, rate, writeInterval, noSave }) {
+  async 'save:lib'({ file, stateFile, pages, seconds, rate, writeInterval, noSave, flushEvery }) {
     // A big read model (the state file holds `pages` bookmarks) kept up to date
     // with a steady stream of events for `seconds`, while a timer measures how
     // late the event loop gets to it: every stall is the longest a request
@@ -678,6 +678,8 @@ const scenarios = {
       lastCpu = cpu
     }, 1)
     const started = now()
+    // Saves at fixed moments too, whatever the store's own pacing, so that stalls during saves are measured even in a short window.
+    const flusher = flushEvery ? setInterval(() => store.flush().catch(() => {}), flushEvery * 1000) : undefined
     const first = log.length
     let appended = 0
     // `rate` events a second, appended every 10 ms, each updating one of the pages.
@@ -690,6 +692,7 @@ const scenarios = {
     }
     const wallMs = now() - started
     clearInterval(monitor)
+    clearInterval(flusher)
     const lag = first + appended - 1 - store.getVersion()
     await log.close()
     await projecting

@@ -13,12 +13,18 @@ export function storedLine(n) {
   return JSON.stringify({ ...makeEvent(n), index: n })
 }
 
-/** Writes an NDJSON log of `count` events in the library's format. */
-export async function writeLogFile(filename, count) {
+/** The line the library stores for event `n` with its `_meta` (a time a millisecond apart per event). */
+export function storedLineWithMeta(n) {
+  return JSON.stringify({ ...makeEvent(n), _meta: { at: new Date(1700000000000 + n).toISOString() }, index: n })
+}
+
+/** Writes an NDJSON log of `count` events in the library's format: without `_meta` (as 0.2.x wrote), or with it. */
+export async function writeLogFile(filename, count, { metadata = false } = {}) {
   const out = createWriteStream(filename)
+  const line = metadata ? storedLineWithMeta : storedLine
   let text = ''
   for (let n = 0; n < count; n++) {
-    text += `${storedLine(n)}\n`
+    text += `${line(n)}\n`
     if (text.length > 1 << 20) {
       if (!out.write(text)) await once(out, 'drain')
       text = ''

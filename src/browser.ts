@@ -23,7 +23,7 @@ export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from '
  * @example
  * const log = await initLog<BookmarkEvent>({ filename: 'bookmarks' })
  */
-export function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
+export function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>): Promise<Log<E>> {
   return openLog<E>(options, browserEnvironment)
 }
 

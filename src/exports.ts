@@ -4,7 +4,7 @@
  * that depend on where they run to their environment.
  */
 export type { AppendOptions, EventsOptions, InitLogOptions, Log } from './core/log.js'
-export type { EventMeta, Indexed, LogStorage, StorageAppendOptions } from './core/log-storage.js'
+export type { EventMeta, Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } from './core/log-storage.js'
 export type { AppendCondition, EventFilter } from './core/filter.js'
 export type { InitStateStoreOptions, StateStore } from './core/state-store.js'
 export type { StateSnapshot, StateStoreBackend } from './core/state-store-backend.js'

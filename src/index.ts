@@ -18,7 +18,7 @@ export { fsStoreBackend } from './file/state-backend.js'
  * @example
  * const log = await initLog<BookmarkEvent>({ filename: 'data/log.ndjson' })
  */
-export function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions): Promise<Log<E>> {
+export function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>): Promise<Log<E>> {
   return openLog<E>(options, nodeEnvironment)
 }
 

@@ -11,7 +11,9 @@ import { createServer } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { catchupSubscribe, fsStoreBackend, initLog, initStateStore, project } from 'tiny-event-sourcing'
+import { infoFetcherHandler } from './info-fetcher.mjs'
 import { fetchPageInfo } from './page-info.mjs'
+import { initialBookmarks, reduceBookmarks } from './read-model.mjs'
 
 const dataDir = process.env.BOOKMARKS_DATA_DIR || join(tmpdir(), 'tiny-event-sourcing-bookmarks')
 const port = Number(process.env.PORT || 3000)
@@ -31,32 +33,13 @@ const log = await initLog({ filename: join(dataDir, 'log.ndjson') })
 
 // The read model GET /bookmarks serves, kept by the projection helper.
 const bookmarks = await initStateStore({
-  storeBackend: fsStoreBackend(join(dataDir, 'bookmarks.json'), { byUrl: {} }),
+  storeBackend: fsStoreBackend(join(dataDir, 'bookmarks.json'), initialBookmarks),
 })
 
 // The info fetcher keeps no state, only how far it got (its version).
 const infoFetcher = await initStateStore({
   storeBackend: fsStoreBackend(join(dataDir, 'info-fetcher.json'), {}),
 })
-
-function withBookmark(state, url, changes) {
-  const bookmark = state.byUrl[url] ?? { url, title: null, faviconUrl: null, error: null }
-  return { ...state, byUrl: { ...state.byUrl, [url]: { ...bookmark, ...changes } } }
-}
-
-/** The bookmarks read model: pure, so replaying the log always gives the same result. */
-function reduceBookmarks(state, event) {
-  switch (event.type) {
-    case 'bookmark':
-      return withBookmark(state, event.url, { bookmarkedAt: event.at })
-    case 'info':
-      return withBookmark(state, event.url, { title: event.title, faviconUrl: event.faviconUrl, error: null })
-    case 'info-failed':
-      return withBookmark(state, event.url, { error: event.reason })
-    default:
-      return state
-  }
-}
 
 const shutdown = new AbortController()
 
@@ -68,24 +51,12 @@ const projecting = project({ log, store: bookmarks, reduce: reduceBookmarks, ver
 // cause), and `appends` names them: a bookmark whose info reached the log
 // before a crash, even one a moment before its version was saved, is not
 // fetched again.
+const fetchInfo = infoFetcherHandler({ fetchPageInfo, signal: shutdown.signal, timeoutMs: fetchTimeoutMs })
 const fetching = catchupSubscribe(
   log.events({ after: infoFetcher.getVersion(), signal: shutdown.signal }),
-  async (event, { append }) => {
-    if (event.type === 'bookmark') {
-      let info
-      try {
-        info = {
-          type: 'info',
-          url: event.url,
-          ...(await fetchPageInfo(event.url, { signal: AbortSignal.any([shutdown.signal, AbortSignal.timeout(fetchTimeoutMs)]) })),
-        }
-      } catch (error) {
-        // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
-        if (shutdown.signal.aborted) return
-        info = { type: 'info-failed', url: event.url, reason: String(error?.cause?.message ?? error?.message ?? error) }
-      }
-      await append(info)
-    }
+  async (event, context) => {
+    // Stopping mid-fetch: leave the event unhandled, the next start fetches it.
+    if (!(await fetchInfo(event, context))) return
     infoFetcher.update(infoFetcher.getState(), event.index)
   },
   { signal: shutdown.signal, appends: { types: ['info', 'info-failed'] } },

@@ -57,30 +57,31 @@ import { catchupSubscribe } from 'tiny-event-sourcing'
 import { fetchPageInfo } from './page-info.mjs'
 
 // When a "bookmark" event arrives, fetch the page's information
-// and append it to the log as an "info" event.
+// and append it to the log as an "info" event, caused by the bookmark.
 
-catchupSubscribe(log.events(), async (event) => {
-  // Skip the events this subscriber processed before a restart
-
-  if (event.index <= infoFetcherReadModel.getVersion()) {
-    return
-  }
-
-  if (event.type === 'bookmark') {
-    const { url } = event
-    try {
-      const { title, faviconUrl } = await fetchPageInfo(url)
-      await log.append({ type: 'info', url, title, faviconUrl })
-    } catch (error) {
-      // A page that cannot be fetched is a fact worth keeping too
-      await log.append({ type: 'info-failed', url, reason: String(error) })
+catchupSubscribe(
+  // Start after the events this subscriber processed before a restart
+  log.events({ after: infoFetcherReadModel.getVersion() }),
+  async (event, { append }) => {
+    if (event.type === 'bookmark') {
+      const { url } = event
+      try {
+        const { title, faviconUrl } = await fetchPageInfo(url)
+        await append({ type: 'info', url, title, faviconUrl })
+      } catch (error) {
+        // A page that cannot be fetched is a fact worth keeping too
+        await append({ type: 'info-failed', url, reason: String(error) })
+      }
     }
-  }
 
-  // The info fetcher keeps no state: just bump the version
+    // The info fetcher keeps no state: just bump the version
 
-  infoFetcherReadModel.update(infoFetcherReadModel.getState(), event.index)
-})
+    infoFetcherReadModel.update(infoFetcherReadModel.getState(), event.index)
+  },
+  // What it appends: a bookmark whose info reached the log before a crash
+  // is not handled again, so each page is fetched and recorded once
+  { appends: { types: ['info', 'info-failed'] } },
+)
 
 import { project } from 'tiny-event-sourcing'
 
@@ -94,11 +95,13 @@ project({
       return state
     }
     const { url, title, faviconUrl } = event
-    return { ...state, byUrl: { ...state.byUrl, [url]: { url, title, faviconUrl } } }
+    state.byUrl[url] = { url, title, faviconUrl }
+    return state
   },
 })
 
 import { createServer } from 'node:http'
+import { AppendConflictError } from 'tiny-event-sourcing'
 
 const server = createServer(async (request, response) => {
   if (request.url !== '/bookmarks') {
@@ -110,11 +113,17 @@ const server = createServer(async (request, response) => {
     let body = ''
     for await (const chunk of request) body += chunk
     try {
-      const { url } = JSON.parse(body)
-      await log.append({ type: 'bookmark', url: new URL(url).href })
+      const url = new URL(JSON.parse(body).url).href
+      // Two requests for the same URL may race: the append is refused if a
+      // bookmark of it came after the events the read model reflects
+      await log.append({ type: 'bookmark', url }, { condition: { types: ['bookmark'], where: { url }, after: bookmarksReadModel.getVersion() } })
       response.writeHead(202).end()
-    } catch {
-      response.writeHead(400).end('send {"url":"https://…"}\n')
+    } catch (error) {
+      if (error instanceof AppendConflictError) {
+        response.writeHead(200).end('already bookmarked\n')
+      } else {
+        response.writeHead(400).end('send {"url":"https://…"}\n')
+      }
     }
   } else {
     response.writeHead(405).end()

@@ -1,4 +1,4 @@
-import { initLog } from 'tiny-event-sourcing'
+import { initLog, type Indexed } from 'tiny-event-sourcing'
 
 interface BookmarkEvent {
   type: 'bookmark'
@@ -12,12 +12,16 @@ interface InfoEvent {
 
 type DomainEvent = BookmarkEvent | InfoEvent
 
+// The shapes the log was first written with
+type OldEvent = { type: 'bookmark'; url: string } | { type: 'info'; url: string; title: string; faviconUrl: string | null }
+
 const log = await initLog<DomainEvent>({
   filename: '/tmp/bookmark-service/log.ndjson',
-  upcast: (stored) => {
+  upcast: (stored: Indexed<DomainEvent | OldEvent>): DomainEvent => {
     if ('payload' in stored) return stored // already in the current shape
-    const { type, index, _meta, ...payload } = stored // the log puts both back
-    return { type, payload }
+    if (stored.type === 'bookmark') return { type: 'bookmark', payload: { url: stored.url } }
+    const { url, title, faviconUrl } = stored
+    return { type: 'info', payload: { url, title, faviconUrl } } // the log puts `index` and `_meta` back
   },
 })
 

@@ -45,7 +45,9 @@ Examples:
     const log = await openLogForReading(positionals[0]!, stringOption(values, 'upcast'))
     try {
       // A causation chain is followed from its first event on, even when printing starts later.
-      for await (const event of eventsStoredNow(log, (selection.causedBy ?? from) - 1, to)) {
+      // The library selects by type and field value; a causation chain must see every event, so it filters itself.
+      const filter = selection.causedBy === undefined ? selection.filter : undefined
+      for await (const event of eventsStoredNow(log, (selection.causedBy ?? from) - 1, to, filter)) {
         if (selection.isPastRange(event)) break
         if (!selection.accepts(event) || event.index < from) continue
         await out.write(`${pretty ? JSON.stringify(event, null, 2) : JSON.stringify(event)}\n`)

@@ -17,7 +17,8 @@ export const selectionOptions = {
 export const selectionHelp = `  -t, --type <T>         Only events whose "type" is T (repeat for several types)
   -w, --where <F=V>      Only events whose top-level field F equals V, compared as
                          JSON: V is read as JSON when it parses (3, true, null,
-                         "3"), else as a string (repeat: all must hold)`
+                         "3"), else as a string (repeat: all must hold);
+                         both match events as stored, before --upcast`
 
 /** `url=https://a.example` → `['url', 'https://a.example']`; `n=3` → `['n', 3]`. */
 function parseWhere(text: string): [string, unknown] {

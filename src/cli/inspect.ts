@@ -7,6 +7,7 @@ import { LogIndex } from './inspect/log-index.js'
 import { ReadModels } from './inspect/read-models.js'
 import { startInspectServer } from './inspect/server.js'
 import { assertFile, openLogForReading, upcastHelp, upcastOption } from './read-log.js'
+import { loadReducer } from './replay.js'
 
 /** The log to inspect and where its state files are: a log file, or a data folder holding one. */
 async function locate(target: string): Promise<{ logFile: string; folder: string }> {
@@ -28,12 +29,13 @@ async function locate(target: string): Promise<{ logFile: string; folder: string
 export const inspect: Command = {
   name: 'inspect',
   summary: 'look at a log and its read models in a local web page: timeline, field catalogue, events, states',
-  usage: '[log file or data folder] [--port N] [--state FILE]... [--upcast <module>]',
+  usage: '[log file or data folder] [--port N] [--state FILE]... [--try MODULE] [--upcast <module>]',
   positionals: [],
   optionalPositionals: ['log file or data folder'],
   options: {
     port: { type: 'string' },
     state: { type: 'string', multiple: true },
+    try: { type: 'string' },
     ...upcastOption,
   },
   help: `Serves a web page about a log (default: the log in ./data) and prints its URL:
@@ -52,6 +54,9 @@ state file. It runs until interrupted (Ctrl-C).
       --port <N>         Listen on port N (default: a free port)
       --state <FILE>     A state file to show (repeatable; default: the state
                          files { "_version": N, … } beside the log)
+      --try <MODULE>     A reducer module (as for \`try\`): each read model gets a
+                         button that replays the log through it, in memory, and
+                         shows what it would add, remove and change
 ${upcastHelp}
 
 Example:
@@ -64,6 +69,8 @@ Example:
     const given = listOption(values, 'state')
     for (const file of given) await assertFile(file, 'a state file ({ "_version": N, "state": … })')
     const stateFiles = given.length > 0 ? given : (await findStateFiles(folder)).filter((file) => resolve(file) !== resolve(logFile))
+    const tryPath = stringOption(values, 'try')
+    const tryModule = tryPath === undefined ? undefined : { name: tryPath, reducer: await loadReducer(tryPath) }
     const upcast = stringOption(values, 'upcast')
     const log = await openLogForReading(logFile, upcast)
     const stop = new AbortController()
@@ -71,7 +78,7 @@ Example:
     const index = new LogIndex(log, stop.signal, upcast === undefined ? logFile : undefined)
     let server: Awaited<ReturnType<typeof startInspectServer>> | undefined
     try {
-      server = await startInspectServer({ index, readModels: new ReadModels(stateFiles), logFile, port })
+      server = await startInspectServer({ index, readModels: new ReadModels(stateFiles), logFile, port, ...(tryModule ? { tryModule } : {}) })
       const models = stateFiles.length === 0 ? 'no read model' : plural(stateFiles.length, 'read model', 'read models')
       await out.write(
         `Inspecting ${logFile} (${formatCount(log.length)} ${log.length === 1 ? 'event' : 'events'}) and ${models}, read-only.\n` +

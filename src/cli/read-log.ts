@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises'
 import type { InitLogOptions, Log } from '../core/log.js'
 import { initLog } from '../index.js'
 import type { Indexed } from '../core/log-storage.js'
+import type { EventFilter } from '../core/filter.js'
 import { UsageError } from './command.js'
 import { loadModule } from './load-module.js'
 
@@ -49,13 +50,17 @@ export async function openLogForReading(filename: string, upcastModule: string |
 
 /**
  * The events stored now, from `after + 1` up to `last` (default: the last
- * one), then the iteration ends instead of waiting for appends.
+ * one), then the iteration ends instead of waiting for appends. With a
+ * `filter`, only the events it selects, read as `log.events({ types, where })`
+ * reads them (a storage may skip the others without parsing them).
  */
-export async function* eventsStoredNow(log: Log<Record<string, unknown>>, after = -1, last = log.length - 1): AsyncGenerator<StoredEvent> {
+export async function* eventsStoredNow(
+  log: Log<Record<string, unknown>>,
+  after = -1,
+  last = log.length - 1,
+  filter: EventFilter = {},
+): AsyncGenerator<StoredEvent> {
   const end = Math.min(last, log.length - 1)
   if (end <= after) return
-  for await (const event of log.events({ after })) {
-    yield event
-    if (event.index >= end) return
-  }
+  yield* log.events({ ...filter, after, until: end })
 }

@@ -51,11 +51,11 @@ Examples:
     const log = await openLogForReading(positionals[0]!, stringOption(values, 'upcast'))
     const print = (event: object) => out.write(`${pretty ? JSON.stringify(event, null, 2) : JSON.stringify(event)}\n`)
     try {
-      let last = log.length - 1
+      const last = log.length - 1
       if (selecting) {
         // The last N selected events can be anywhere: keep the latest N while reading the log once.
         const kept: object[] = []
-        for await (const event of eventsStoredNow(log, -1, last)) {
+        for await (const event of eventsStoredNow(log, -1, last, selection.filter)) {
           if (selection.isPastRange(event)) break
           if (!selection.accepts(event) || count === 0) continue
           kept.push(event)
@@ -72,11 +72,11 @@ Examples:
       if (values.follow === true) {
         try {
           // Ends when standard output goes away; Ctrl-C ends the process as usual.
-          for await (const event of log.events({ after: last, signal: out.gone })) {
-            last = event.index
+          for await (const event of log.events({ ...selection.filter, after: last, signal: out.gone })) {
             if (!selecting || selection.accepts(event)) await print(event)
-            // Written as soon as the follower has caught up; in batches while it catches up.
-            if (event.index >= log.length - 1) await out.flush()
+            // Written as soon as the follower has caught up; in batches while it catches up. A filtered
+            // follower cannot tell that the events after this one are not for it: each is written at once.
+            if (selecting || event.index >= log.length - 1) await out.flush()
           }
         } catch (error) {
           // The library's remedy speaks to code; here the remedy is this very command.

@@ -1,24 +1,17 @@
 import { dirname } from 'node:path'
-import type { Indexed } from '../index.js'
 import { findLogIn } from './data-folder.js'
 import { stringOption, UsageError, type Command } from './command.js'
 import { formatCount, plural } from './format.js'
 import { formatDifference, jsonDiff, type Difference } from './json-diff.js'
-import { loadModule } from './load-module.js'
-import { eventsStoredNow, openLogForReading } from './read-log.js'
+import { loadReducer, replayLog, type Until } from './replay.js'
+import { openLogForReading } from './read-log.js'
 import { readStateFile, summarizeState } from './state.js'
-import { eventTime, parseMoment } from './time-range.js'
-
-type StoredEvent = Indexed<Record<string, unknown>>
-type Reduce = (state: unknown, event: StoredEvent) => unknown
+import { parseMoment } from './time-range.js'
 
 /** A state whose indented JSON is longer than this many lines is summarised unless --json is given. */
 const printedLines = 60
 /** Differences listed one by one; beyond this only their number is given. */
 const listedDifferences = 200
-
-/** Where replaying stops: at an index, or at the last event appended at or before a time. */
-type Until = { index: number } | { at: number }
 
 function untilOption(text: string | undefined): Until | undefined {
   if (text === undefined) return undefined
@@ -27,23 +20,6 @@ function untilOption(text: string | undefined): Until | undefined {
     return { at: parseMoment(text, 'until') }
   } catch {
     throw new UsageError(`--until expects an index (a whole number) or a time (2026-12-01T21:30Z, or 1h/2d ago); got '${text}'`)
-  }
-}
-
-/** A reducer module: `reduce` and `initialState` as named exports, or on its default export. */
-async function loadReducer(modulePath: string): Promise<{ reduce: Reduce; initialState: unknown; upcast?: (event: StoredEvent) => object }> {
-  const loaded = await loadModule(modulePath, 'try', 'a module exporting reduce and initialState')
-  const source = (typeof loaded.reduce === 'function' ? loaded : loaded.default) as Record<string, unknown> | undefined
-  if (typeof source?.reduce !== 'function' || !('initialState' in source)) {
-    throw new UsageError(
-      `${modulePath} must export reduce and initialState: export const initialState = { … }; export function reduce(state, event) { …; return state }`,
-    )
-  }
-  return {
-    reduce: source.reduce as Reduce,
-    // A fresh copy, so a reducer that changes its state in place leaves the module's own object as it was.
-    initialState: structuredClone(source.initialState),
-    ...(typeof source.upcast === 'function' ? { upcast: source.upcast as (event: StoredEvent) => object } : {}),
   }
 }
 
@@ -110,40 +86,18 @@ Examples:
     let until = untilOption(stringOption(values, 'until'))
     const againstFile = stringOption(values, 'against')
     const filename = await logFile(values)
-    const { reduce, initialState, upcast } = await loadReducer(modulePath)
+    const reducer = await loadReducer(modulePath)
     const stored = againstFile === undefined ? undefined : await readStateFile(againstFile)
     if (stored !== undefined && until === undefined) until = { index: stored._version }
 
     const log = await openLogForReading(filename, undefined)
-    let state = initialState
-    let count = 0
-    let last = -1
+    let replay: Awaited<ReturnType<typeof replayLog>>
     try {
-      const lastIndex = until !== undefined && 'index' in until ? until.index : undefined
-      for await (const stored of eventsStoredNow(log, -1, lastIndex)) {
-        if (until !== undefined && 'at' in until) {
-          const at = eventTime(stored)
-          if (at !== undefined && at > until.at) break
-        }
-        const event = upcast === undefined ? stored : ({ ...upcast(stored), index: stored.index, _meta: stored._meta } as StoredEvent)
-        try {
-          state = reduce(state, event)
-        } catch (error) {
-          const type = typeof event.type === 'string' ? `type ${JSON.stringify(event.type)}` : 'no type'
-          const message = error instanceof Error ? withoutOwnFrames(error.stack ?? error.message) : String(error)
-          throw new Error(`reduce threw at event ${event.index} (${type}) of ${filename}; nothing was written:\n${message}`, { cause: error })
-        }
-        if (state === undefined) {
-          throw new Error(`reduce returned undefined for event ${event.index} of ${filename}; return state itself to ignore an event`)
-        }
-        count++
-        last = event.index
-      }
+      replay = await replayLog(log, reducer, filename, until)
     } finally {
       await log.close()
     }
-    // What a state store would keep: the state as JSON.
-    const kept: unknown = JSON.parse(JSON.stringify(state) ?? 'null')
+    const { state: kept, count, last } = replay
 
     if (stored === undefined) {
       const text = JSON.stringify(kept, null, 2)
@@ -181,15 +135,6 @@ Examples:
     await out.flush()
     return 0
   },
-}
-
-/** A stack trace down to the reducer's own frames: those of this command say nothing to its user. */
-function withoutOwnFrames(stack: string): string {
-  const own = new URL(import.meta.url).pathname
-  return stack
-    .split('\n')
-    .filter((line) => !line.includes(own))
-    .join('\n')
 }
 
 function summaryOf(differences: Difference[]): string {

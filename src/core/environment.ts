@@ -15,7 +15,7 @@ export interface ExitHooks {
  */
 export interface Environment {
   /** The storage `initLog({ filename })` opens: a file in Node, IndexedDB in a page. */
-  defaultStorage(filename: string, options: { fsync: boolean; readOnly: boolean }): LogStorage
+  defaultStorage(filename: string, options: { fsync: boolean }): LogStorage
   /**
    * Keeps the program running while a follower waits for another writer's
    * appends, as a pending socket read would; returns the release. Where

@@ -55,12 +55,32 @@ export interface StorageAppendOptions {
   atomic?: boolean
 }
 
+/** Options the log passes to `LogStorage.open`. */
+export interface StorageOpenOptions {
+  /**
+   * The log only reads and follows (`initLog({ readOnly: true })`): the
+   * storage must change nothing it stores (no crash repair, no writer's
+   * lock), and the log never calls `append`. Default `false`.
+   */
+  readOnly?: boolean
+}
+
 /**
  * Where a log keeps its events. Implement these few methods to put a log
- * anywhere; the built-in storages use nothing more.
+ * anywhere; the built-in storages use nothing more, and
+ * `describeLogStorage` (`tiny-event-sourcing/testing`) checks what is
+ * promised here.
  *
  * Records are JSON texts of plain objects without an `index` field; the
  * storage gives them consecutive indices, in the order given.
+ *
+ * What a storage may rely on from the log: `open` first, once per log; then
+ * `append` one call at a time (the next only after the previous one
+ * settled), never with `readOnly`; `read` at any time, several at once and
+ * during an `append`; `watch` at most once; `close` once, after the last
+ * `append` settled (reads may still be running: they must end, with their
+ * events or early, not hang). Other callers (a command-line tool, a copy
+ * between storages) keep to the same order.
  */
 export interface LogStorage {
   /** Human-readable name used in error messages (a filename, a table…). */
@@ -73,13 +93,25 @@ export interface LogStorage {
    * @default false
    */
   readonly othersMayAppend?: boolean
-  /** Prepares the storage (recovering from crashes if needed) and resolves with the number of stored events. */
-  open(): Promise<number>
+  /**
+   * Prepares the storage (recovering from crashes if needed, unless
+   * `readOnly`) and resolves with the number of stored events. The log calls
+   * it once, before any other member.
+   * Rejects with the storage's explanation when it cannot be used (e.g.
+   * `LogLockedError` when another writer holds it, `CorruptLogError` for
+   * what it cannot read); the log is then not opened.
+   */
+  open(options?: StorageOpenOptions): Promise<number>
   /**
    * Stores the records after every record already stored, all or nothing, and
    * resolves with the index given to the first. A record must be readable
    * through `read()` once this resolves, and not before it is durable as
-   * promised by the storage's options.
+   * promised by the storage's options. Rejects with `AppendConflictError`
+   * when `options` asks for a condition that does not hold (nothing stored),
+   * `LogClosedError` after `close()`, or the storage's own error when the
+   * write failed; a rejected call stores nothing, and the log goes on with
+   * the next one. Called one batch at a time (see above); a storage several
+   * logs share (one in memory, a database table) gets calls from each.
    */
   append(records: readonly string[], options?: StorageAppendOptions): Promise<number>
   /**
@@ -103,6 +135,12 @@ export interface LogStorage {
    * Storages that cannot lose track ignore it.
    */
   watch?(onAppend: (length: number) => void, onFailure?: (error: Error) => void): () => void
-  /** Finishes pending work and releases the storage (files, locks, connections). */
+  /**
+   * Finishes pending work and releases the storage (files, locks,
+   * connections it opened; not a connection pool it was given). Reads still
+   * running end. Called once per `open`. Whether the object may be opened
+   * again afterwards is the storage's to say: `memoryStorage()` may (its
+   * events live in the object), a file is opened anew with `fileStorage(name)`.
+   */
   close(): Promise<void>
 }

@@ -11,24 +11,43 @@ import type { EventMeta, Indexed, LogStorage, StorageAppendOptions } from './log
 export type { Indexed, LogStorage, StorageAppendOptions } from './log-storage.js'
 export type { AppendCondition, EventFilter } from './filter.js'
 
-/** Options of `initLog`. Give a `filename`, or a `storage` of your own. */
-export interface InitLogOptions {
+/**
+ * Options of `initLog`. Give a `filename`, or a `storage` of your own. `E` is
+ * the log's event type, which `upcast` must return; options written without
+ * it (`InitLogOptions`) fit a log of any event type.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: options typed without an event type must still fit initLog<E>() for every E
+export interface InitLogOptions<E extends object = any> {
   /** Path of the NDJSON file holding the log (in the browser: the IndexedDB name). Missing folders are created. */
   filename?: string
-  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. */
+  /** Where to keep the log instead of a file, e.g. `memoryStorage()`. Its own options (such as `fileStorage(name, { fsync })`) go to it. */
   storage?: LogStorage
-  /** Resolve each append only once it is flushed to disk (one `fdatasync` per batch). Default `false`. */
+  /**
+   * With `filename`: resolve each append only once it is flushed to disk (one
+   * `fdatasync` per batch). With a `storage`, give it to the storage instead,
+   * e.g. `fileStorage(name, { fsync: true })`.
+   * @default false
+   */
   fsync?: boolean
-  /** Follow a log another process writes: no lock is taken, appends are refused. Default `false`. */
+  /**
+   * Follow a log another process writes, with any storage: the storage is
+   * opened read-only (no lock is taken, nothing stored is changed) and appends
+   * are refused.
+   * @default false
+   */
   readOnly?: boolean
   /**
-   * Turns a stored event of an older shape into the current one as it is read,
-   * so events can be reshaped without rewriting the log. Receives the stored
-   * object (with `index` and `_meta`) and returns the event to deliver; the
-   * stored `index` and `_meta` are kept, whatever it returns.
-   * If it throws or returns a non-object, the iteration ends with an `UpcastError`.
+   * Turns a stored event of an older shape into the current one, `E`, as it
+   * is read, so events can be reshaped without rewriting the log. Receives the
+   * stored object (with `index` and `_meta`) and returns the event to deliver;
+   * the stored `index` and `_meta` are kept, whatever it returns. If it throws
+   * or returns a non-object, the iteration ends with an `UpcastError`.
+   * Annotate `stored` with the shapes the log really holds (e.g.
+   * `Indexed<DomainEvent | OldBookmarkEvent>`) to have them narrowed rather
+   * than cast.
    */
-  upcast?: (stored: Indexed<Record<string, unknown>>) => Record<string, unknown>
+  // biome-ignore lint/suspicious/noExplicitAny: what a log holds is not typed, and `any` lets `stored` be annotated with the shapes it has (an interface is no Record<string, unknown>)
+  upcast?(stored: Indexed<Record<string, any>>): E
   /**
    * Store `_meta` with every appended event: when it was appended (`at`), and
    * what caused it (`causedBy`, `correlationId`, from the append's options).
@@ -151,10 +170,21 @@ export interface Log<E> {
   /** How many events the log holds; the next append gets this index. */
   readonly length: number
   /**
-   * Appends an event and resolves with it as stored, `index` included, once it
-   * is written (and flushed, with `fsync: true`). Appends land in call order
-   * with contiguous indices, awaited or not. Rejects with `InvalidEventError`
-   * (nothing written, no index used) for a value JSON cannot carry faithfully.
+   * Appends an event and resolves with it as stored, `_meta` (its time, and
+   * what caused it) and `index` included, once it is written (and flushed,
+   * with `fsync: true`). Appends land in call order with contiguous indices,
+   * awaited or not.
+   * @throws (rejects with) `InvalidEventError` (code `INVALID_EVENT`; nothing
+   * written, no index used) for a value JSON cannot carry faithfully or an
+   * event with a `_meta` field of its own; `TypeError` for a `causedBy` the log
+   * does not hold or a `correlationId` that is not a non-empty string;
+   * `AppendConflictError` (`APPEND_CONFLICT`) when `expectedLastIndex` or
+   * `condition` does not hold; `LogClosedError` (`LOG_CLOSED`) after `close()`.
+   * @example
+   * ```ts
+   * const bookmark = await log.append({ type: 'bookmark', url })
+   * await log.append({ type: 'info', url, title }, { causedBy: bookmark })
+   * ```
    */
   append(event: E, options?: AppendOptions): Promise<Indexed<E>>
   /**
@@ -205,11 +235,12 @@ interface HeldAppend {
  * Opens (or creates) a log. With `{ filename }` the log is an NDJSON file,
  * one event a line, each carrying its `index`.
  */
-export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions, environment: Environment): Promise<Log<E>> {
+export async function initLog<E extends object = Record<string, unknown>>(options: InitLogOptions<E>, environment: Environment): Promise<Log<E>> {
+  checkOptions(options)
   const metadata = options?.metadata ?? true
   if (typeof metadata !== 'boolean') throw usageError(`initLog({ metadata }) takes true or false, got ${String(metadata)}`)
   const storage = options?.storage ?? storageFor(options, environment)
-  const length = await storage.open()
+  const length = await storage.open({ readOnly: options?.readOnly ?? false })
   let clock: AppendClock | undefined
   if (metadata && !options.readOnly) {
     try {
@@ -235,6 +266,20 @@ async function readStoredEvent(storage: LogStorage, index: number): Promise<Inde
     return batch[0]?.index === index ? batch[0] : batch.find((event) => event.index === index)
   }
   return undefined
+}
+
+/** Refuses options that would otherwise be ignored without a word. */
+function checkOptions(options: InitLogOptions<object>): void {
+  if ('fsImpl' in (options ?? {})) {
+    // 0.2.x's hook for a file system of one's own (for tests, mostly).
+    throw usageError(
+      'initLog({ fsImpl }) is gone since 1.0: for a log in memory (tests) pass { storage: memoryStorage() }; ' +
+        'to keep the log anywhere else, pass { storage } with a LogStorage of your own',
+    )
+  }
+  if (options?.storage !== undefined && options.fsync !== undefined) {
+    throw usageError('initLog({ storage, fsync }): fsync is an option of the storage, e.g. { storage: fileStorage(filename, { fsync: true }) }')
+  }
 }
 
 /** An index of the log, or -1 for "before the first event". */
@@ -267,11 +312,11 @@ function storageOptionsOf({ expectedLastIndex, condition }: AppendOptions, call:
   return expectedLastIndex === undefined ? { condition: checked } : { expectedLastIndex, condition: checked }
 }
 
-function storageFor(options: InitLogOptions, { defaultStorage }: Environment): LogStorage {
+function storageFor(options: InitLogOptions<object>, { defaultStorage }: Environment): LogStorage {
   if (typeof options?.filename !== 'string' || options.filename === '') {
     throw usageError('initLog() needs { filename } or { storage }')
   }
-  return defaultStorage(options.filename, { fsync: options.fsync ?? false, readOnly: options.readOnly ?? false })
+  return defaultStorage(options.filename, { fsync: options.fsync ?? false })
 }
 
 /**
@@ -282,7 +327,7 @@ function storageFor(options: InitLogOptions, { defaultStorage }: Environment): L
 function createLog<E extends object>(
   storage: LogStorage,
   length: number,
-  { readOnly = false, upcast }: InitLogOptions,
+  { readOnly = false, upcast }: InitLogOptions<E>,
   { keepAlive }: Environment,
   clock: AppendClock | undefined,
 ): Log<E> {
@@ -565,11 +610,14 @@ function createLog<E extends object>(
    * object spread followed by more fields (`{ ...event, index }`) a new
    * hidden class each time, several microseconds an event, ten times this
    * loop's cost. (The event is a plain object: no inherited fields to skip.)
+   * An `index` of the caller's is left out, so `index` comes last, as stored;
+   * `_meta` is copied, so no two events share one (a plain append's is the
+   * shared frozen `plainMeta`, and an `appendAll` batch has one for all).
    */
   function storedEvent(event: object, meta: EventMeta | undefined, index: number): Indexed<object> {
     const stored: Record<string, unknown> = {}
-    for (const key in event) stored[key] = (event as Record<string, unknown>)[key]
-    if (meta !== undefined) stored._meta = meta
+    for (const key in event) if (key !== 'index') stored[key] = (event as Record<string, unknown>)[key]
+    if (meta !== undefined) stored._meta = meta.causedBy === undefined && meta.correlationId === undefined ? { at: meta.at } : { ...meta }
     stored.index = index
     return stored as Indexed<object>
   }

@@ -1,4 +1,4 @@
-import { CorruptStateError } from './errors.js'
+import { CorruptStateError, usageError } from './errors.js'
 import { type Slicing, stringifyInSlices } from './sliced-json.js'
 import type { StateSnapshot } from './state-store-backend.js'
 
@@ -22,9 +22,15 @@ export function serializeSnapshot(snapshot: StateSnapshot<unknown>): string {
  * not change until the promise settles.
  */
 export async function serializeSnapshotInSlices(snapshot: StateSnapshot<unknown>, slicing?: Slicing): Promise<string[]> {
-  const pieces = await stringifyInSlices(envelope(snapshot), slicing)
+  let pieces: string[] | undefined
+  try {
+    pieces = await stringifyInSlices(envelope(snapshot), slicing)
+  } catch (error) {
+    // A cycle or a BigInt, as JSON.stringify says.
+    throw usageError(`the state cannot be stored as JSON (${(error as Error)?.message}); keep read models to JSON values`, { cause: error })
+  }
   // Only a state JSON cannot hold at all (a function) leaves the envelope without it.
-  if (pieces === undefined) throw new TypeError('the state cannot be stored as JSON')
+  if (pieces === undefined) throw usageError('the state cannot be stored as JSON (it is a function or a symbol); keep read models to JSON values')
   pieces.push('\n')
   return pieces
 }

@@ -26,6 +26,13 @@ export interface StateSnapshot<S> {
  * Where a state store keeps its snapshot. Implement `name`, `read` and
  * `write` to keep read models anywhere (a 0.2.x backend has just these); the
  * optional members make saving and closing better where a medium allows.
+ *
+ * `describeStateStoreBackend` (`tiny-event-sourcing/testing`) checks what is
+ * promised here. What a backend may rely on from the store: `read` once, when
+ * the store opens, before any write; then `write` one call at a time (the
+ * next only after the previous one settled; a failed one is retried later
+ * with the latest snapshot); `writeSync` only when the process exits, while
+ * no `write` can finish any more; `close` once, last.
  */
 export interface StateStoreBackend<S> {
   /** Human-readable name used in error messages (a filename, a key…). */
@@ -38,9 +45,10 @@ export interface StateStoreBackend<S> {
    * Replaces the stored snapshot, all or nothing: a crash leaves either the
    * old or the new one. The store calls one `write` at a time, and changes
    * nothing in `snapshot.state` until it resolves; after that the state may
-   * be changed in place, so keep its text (or a copy), not the object. Build
-   * the text with `serializeSnapshotInSlices` (the built-in backends do), not
-   * one `JSON.stringify`, and saving a big state never freezes the program.
+   * be changed in place, so keep its text (or a copy), not the object. The
+   * built-in backends build that text in slices between which the program
+   * runs; one `JSON.stringify` works too, but freezes the program while it
+   * runs (about a second for 68 MB).
    */
   write(snapshot: StateSnapshot<S>): Promise<void>
   /**

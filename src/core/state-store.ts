@@ -107,13 +107,15 @@ export async function initStateStore<S>(options: InitStateStoreOptions<S>, envir
   } catch (error) {
     throw usageError(`the initial state of ${backend.name} cannot be stored as JSON: ${(error as Error).message}`, { cause: error })
   }
+  const readStarted = Date.now()
   const stored = await backend.read()
+  const readMs = Date.now() - readStarted
   if (stored === undefined) {
     throw usageError(`${backend.name}: read() gave undefined; give null when nothing is stored`)
   }
   // A custom backend's snapshot is checked as a file's is: a 0.2.x one gives { _version, state }.
   const snapshot = stored === null ? null : checkSnapshot<S>(stored, `${backend.name} (as read by its backend)`)
-  return backgroundStateStore<S>(backend, initialText, snapshot, writeInterval, environment)
+  return backgroundStateStore<S>(backend, initialText, snapshot, writeInterval, snapshot === null ? 0 : readMs, environment)
 }
 
 /** What the exit hooks do with a store whose latest state may not be written yet. */
@@ -150,6 +152,7 @@ function backgroundStateStore<S>(
   initialText: string,
   snapshot: StateSnapshot<S> | null,
   writeInterval: number,
+  readMs: number,
   environment: Environment,
 ): StateStore<S> {
   const name = backend.name
@@ -191,7 +194,8 @@ function backgroundStateStore<S>(
     }
   }
 
-  const writer = throttledWriter({ name, writeInterval, save, warn: environment.warn })
+  // Writing a snapshot costs about twice what reading it did (measured: 2.5× for 64 MB): the first write waits accordingly.
+  const writer = throttledWriter({ name, writeInterval, save, warn: environment.warn, busyMs: 2 * readMs })
 
   const exitSaver: ExitSaver = {
     flushBeforeExit() {

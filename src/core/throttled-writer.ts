@@ -22,6 +22,15 @@ export interface ThrottledWriterOptions {
   save(): Promise<number | undefined>
   /** Reports a background failure the program goes on after. */
   warn(message: string, code: string): void
+  /**
+   * What a save is expected to cost before one was made (the store guesses
+   * from how long reading its snapshot took): the first write waits nine
+   * times as long, as if one had taken that long. Nothing noticeable for a
+   * small state.
+   *
+   * @default 0
+   */
+  busyMs?: number
 }
 
 /** What a state store asks of its writer. */
@@ -47,7 +56,7 @@ const busyShare = 0.1
 
 /** Writes in the background per `options`; see `ThrottledWriter`. */
 export function throttledWriter(options: ThrottledWriterOptions): ThrottledWriter {
-  const { name, writeInterval, save, warn } = options
+  const { name, writeInterval, save, warn, busyMs = 0 } = options
   /** The wait after a failed write: retries come no faster than once a second. */
   const retryInterval = Math.max(writeInterval, 1000)
   /** Counts changes; `savedChanges` is the count the last successful write reflected. */
@@ -56,7 +65,7 @@ export function throttledWriter(options: ThrottledWriterOptions): ThrottledWrite
   let timer: ReturnType<typeof setTimeout> | undefined
   let writing: Promise<void> | undefined
   /** The earliest time the next write may start. */
-  let nextWriteAt = -Infinity
+  let nextWriteAt = Date.now() + busyMs * (1 / busyShare - 1)
   /** A background failure was reported and no write has succeeded since. */
   let reported = false
   let stopped = false

@@ -5,7 +5,7 @@ import { dirname, join, resolve } from 'node:path'
 import { AppendConflictError, FileAccessError, LogClosedError, TinyEventSourcingError, usageError } from '../core/errors.js'
 import type { AppendCondition, EventFilter } from '../core/filter.js'
 import { matchesFilter } from '../core/filter.js'
-import type { Indexed, LogStorage, StorageAppendOptions } from '../core/log-storage.js'
+import type { Indexed, LogStorage, StorageAppendOptions, StorageOpenOptions } from '../core/log-storage.js'
 import { withIndex } from '../core/serialize.js'
 import { batchRemaining, markBatchLine, withoutBatchMarker } from './atomic-batch.js'
 import { FileFollower } from './follow.js'
@@ -20,8 +20,6 @@ import { recoverLogFile } from './recovery.js'
 export interface FileStorageOptions {
   /** Flush each batch to disk (`fdatasync`) before its appends resolve. Default `false`. */
   fsync?: boolean
-  /** Follow a file another process writes: no lock, no changes to the file, appends refused. Default `false`. */
-  readOnly?: boolean
 }
 
 type StoredEvent = Indexed<Record<string, unknown>>
@@ -40,7 +38,7 @@ type StoredEvent = Indexed<Record<string, unknown>>
  * const log = await initLog({ storage: fileStorage('data/log.ndjson', { fsync: true }) })
  */
 export function fileStorage(filename: string, options: FileStorageOptions = {}): LogStorage {
-  return new FileStorage(resolve(filename), options.fsync ?? false, options.readOnly ?? false)
+  return new FileStorage(resolve(filename), options.fsync ?? false)
 }
 
 /** Makes a new file's directory entry durable too, where the platform allows it. */
@@ -76,7 +74,8 @@ const openStorages = new Set<FileStorage>()
 class FileStorage implements LogStorage {
   readonly name: string
   #fsync: boolean
-  #readOnly: boolean
+  /** Set by `open({ readOnly })`: follow a file another process writes, with no lock and no changes to the file. */
+  #readOnly = false
   #file: LogFile | undefined
   #releaseLock: (() => Promise<void>) | undefined
   #extent: LogExtent = { end: 0, length: 0 }
@@ -88,13 +87,13 @@ class FileStorage implements LogStorage {
   /** Settles when the appends made so far have; `undefined` when none is in progress. */
   #appending: Promise<void> | undefined
 
-  constructor(filename: string, fsync: boolean, readOnly: boolean) {
+  constructor(filename: string, fsync: boolean) {
     this.name = filename
     this.#fsync = fsync
-    this.#readOnly = readOnly
   }
 
-  async open(): Promise<number> {
+  async open(options?: StorageOpenOptions): Promise<number> {
+    this.#readOnly = options?.readOnly ?? false
     let handle: FileHandle
     if (this.#readOnly) {
       try {

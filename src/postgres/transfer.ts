@@ -29,7 +29,7 @@ export async function importLog(options: TransferOptions): Promise<number> {
       error,
     )
   }
-  return copyLog(fileStorage(filename, { readOnly: true }), target)
+  return copyLog(fileStorage(filename), target)
 }
 
 /**
@@ -68,7 +68,7 @@ function checkFilename(options: TransferOptions, what: string): string {
  * shifting the indices.
  */
 async function copyLog(source: LogStorage, target: LogStorage): Promise<number> {
-  await source.open()
+  await source.open({ readOnly: true })
   try {
     for await (const _batch of source.read(0)) {
       // Only checking that every event can be read.

@@ -6,10 +6,12 @@
  * the same data.
  */
 import { isTinyEventSourcingError } from '../core/errors.js'
+import { type EventFilter, matchesFilter } from '../core/filter.js'
 import { initLog as openLog, type InitLogOptions, type Log } from '../core/log.js'
 import type { Indexed, LogStorage } from '../core/log-storage.js'
 import { assert, assertEqual, assertFields, rejection } from './assert.js'
-import { runnerFor, suiteEnvironment, type TestRunner } from './runner.js'
+import { testEnvironment } from './environment.js'
+import { runnerFor, type TestRunner } from './runner.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -34,8 +36,8 @@ export interface LogStorageFixture {
 
 type Stored = Indexed<Record<string, unknown>>
 
-function initLog<E extends object>(options: InitLogOptions): Promise<Log<E>> {
-  return openLog<E>(options, suiteEnvironment)
+function initLog<E extends object>(options: InitLogOptions<E>): Promise<Log<E>> {
+  return openLog<E>(options, testEnvironment)
 }
 
 async function readAll(storage: LogStorage, from = 0): Promise<Stored[]> {
@@ -157,6 +159,60 @@ export function describeLogStorage(name: string, fixture: LogStorageFixture, run
         await readAll(storage),
         [0, 1, 2].map((n) => ({ n, index: n })),
         'read(0)',
+      )
+      await storage.close()
+    })
+
+    it('with a condition, appends only if no event after condition.after matches it, naming the first that does; a conflict writes nothing', async () => {
+      const storage = await opened(fixture.create())
+      const bookmark = (url: string) => JSON.stringify({ type: 'bookmark', url })
+      await storage.append([bookmark('a'), JSON.stringify({ type: 'info', url: 'a' }), bookmark('b')])
+      const about = (url: string, after: number) => ({ condition: { types: ['bookmark'], where: { url }, after } })
+      assertEqual(await storage.append([bookmark('c')], about('c', -1)), 3, 'append under a condition nothing matches')
+      const conflict = await rejection(storage.append([bookmark('a'), bookmark('d')], about('a', -1)), 'append under a condition event 0 matches')
+      assert(isTinyEventSourcingError(conflict, 'APPEND_CONFLICT'), `a refused condition rejects with an AppendConflictError, not ${String(conflict)}`)
+      assertFields(conflict, { expectedLastIndex: -1, actualLastIndex: 3 }, 'the AppendConflictError')
+      assertFields((conflict as { conflictingEvent?: unknown }).conflictingEvent, { type: 'bookmark', url: 'a', index: 0 }, 'its conflictingEvent')
+      assertEqual((await readAll(storage)).length, 4, 'events after the refused append')
+      // Only events after `after` count, and only those the filter selects (the info of a is not a bookmark).
+      assertEqual(await storage.append([bookmark('a')], about('a', 0)), 4, 'append under a condition whose match is not after its index')
+      await storage.close()
+    })
+
+    it('reads with a filter every event it selects, in order, whatever else it leaves out', async () => {
+      const storage = await opened(fixture.create())
+      const events = Array.from({ length: 3000 }, (_, n) => ({ type: ['a', 'b', 'c'][n % 3]!, url: `https://${n % 7}.example/`, n }))
+      await storage.append(events.map((event) => JSON.stringify(event)))
+      const filters: EventFilter[] = [
+        { types: ['b'] },
+        { where: { url: 'https://3.example/' } },
+        { types: ['a', 'c'], where: { url: 'https://0.example/' } },
+        { types: ['none'] },
+      ]
+      for (const filter of filters) {
+        const read: Stored[] = []
+        for await (const batch of storage.read(5, filter)) read.push(...batch)
+        const what = `read(5, ${JSON.stringify(filter)})`
+        for (let i = 1; i < read.length; i++) assert(read[i]!.index > read[i - 1]!.index, `${what} gives events in index order`)
+        const expected = events.map((event, index) => ({ ...event, index })).filter((event) => event.index >= 5 && matchesFilter(event, filter))
+        assertEqual(
+          read.filter((event) => matchesFilter(event, filter)),
+          expected,
+          `${what}: the events it selects`,
+        )
+      }
+      await storage.close()
+    })
+
+    it('stores an atomic batch whole, read back as plain events', async () => {
+      const storage = await opened(fixture.create())
+      await storage.append(['{"n":0}'])
+      assertEqual(await storage.append(['{"n":1}', '{"n":2}', '{"n":3}'], { atomic: true }), 1, 'append(…, { atomic: true })')
+      assertEqual(await storage.append(['{"n":4}']), 4, 'the append after it')
+      assertEqual(
+        await readAll(storage),
+        [0, 1, 2, 3, 4].map((n) => ({ n, index: n })),
+        'read(0): no mark of the batch shows',
       )
       await storage.close()
     })

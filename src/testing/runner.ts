@@ -5,7 +5,6 @@
  * package imports no test runner.
  */
 import { usageError } from '../core/errors.js'
-import type { Environment } from '../core/environment.js'
 
 /** The two functions of a test runner the suites use: vitest's, jest's, mocha's and `node:test`'s all fit. */
 export interface TestRunner {
@@ -27,24 +26,4 @@ export function runnerFor(runner: TestRunner | undefined, call: string): TestRun
     `${call} needs your test runner's describe and it: pass them as the last argument, e.g. import { describe, it } from 'vitest' (or 'node:test'), ` +
       'or run it where they are globals (jest, vitest with globals: true)',
   )
-}
-
-/**
- * What the suites' logs and stores run in: the library's own behaviour, with
- * nothing that needs Node or a page, since they are always given a storage
- * or a backend.
- */
-export const suiteEnvironment: Environment = {
-  defaultStorage() {
-    throw usageError('the contract suites open logs over the storage under test only')
-  },
-  keepAlive() {
-    // A follower waiting for appends keeps the runner's process alive, as in a real program.
-    const timer = setInterval(() => {}, 2 ** 30)
-    return () => clearInterval(timer)
-  },
-  onExit() {},
-  warn(message) {
-    console.warn(message)
-  },
 }

@@ -8,7 +8,8 @@
 import { initStateStore as openStateStore, type InitStateStoreOptions, type StateStore } from '../core/state-store.js'
 import type { StateSnapshot, StateStoreBackend } from '../core/state-store-backend.js'
 import { assert, assertEqual } from './assert.js'
-import { runnerFor, suiteEnvironment, type TestRunner } from './runner.js'
+import { testEnvironment } from './environment.js'
+import { runnerFor, type TestRunner } from './runner.js'
 
 type MaybePromise<T> = T | Promise<T>
 
@@ -25,7 +26,7 @@ export interface StateStoreBackendFixture {
 }
 
 function initStateStore<S>(options: InitStateStoreOptions<S>): Promise<StateStore<S>> {
-  return openStateStore<S>(options, suiteEnvironment)
+  return openStateStore<S>(options, testEnvironment)
 }
 
 const awkwardState = {

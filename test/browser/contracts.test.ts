@@ -7,7 +7,15 @@
  */
 import type { Page } from 'playwright-core'
 import { beforeAll, describe, it } from 'vitest'
-import { AppendConflictError, CorruptStateError, type LogStorage, type StateSnapshot, type StateStoreBackend } from '../../src/index.js'
+import {
+  type AppendCondition,
+  AppendConflictError,
+  CorruptStateError,
+  type Indexed,
+  type LogStorage,
+  type StateSnapshot,
+  type StateStoreBackend,
+} from '../../src/index.js'
 import { describeLogStorage, describeStateStoreBackend } from '../../src/testing/index.js'
 import { useBrowser } from './harness.js'
 
@@ -29,11 +37,17 @@ interface PageError {
   code?: string
   expectedLastIndex?: number
   actualLastIndex?: number
+  condition?: AppendCondition
+  conflictingEvent?: Indexed<Record<string, unknown>>
 }
 
 /** Errors cross the page boundary as data; the library's own come back as the same classes. */
 function rebuild(error: PageError, name: string): Error {
-  if (error.code === 'APPEND_CONFLICT') return new AppendConflictError(name, error.expectedLastIndex!, error.actualLastIndex!)
+  if (error.code === 'APPEND_CONFLICT') {
+    return error.condition && error.conflictingEvent
+      ? new AppendConflictError(name, { condition: error.condition, event: error.conflictingEvent, actualLastIndex: error.actualLastIndex! })
+      : new AppendConflictError(name, error.expectedLastIndex!, error.actualLastIndex!)
+  }
   if (error.code === 'STATE_CORRUPT') return Object.assign(new CorruptStateError(name, error.message), { message: error.message })
   return Object.assign(new Error(error.message), { name: error.name, code: error.code })
 }
@@ -49,13 +63,13 @@ let storageCount = 0
 let logCount = 0
 
 /** A LogStorage whose calls run on an `indexedDbStorage(name, options)` inside `page`. */
-function pageStorage(page: Page, name: string, options: { readOnly?: boolean } = {}): LogStorage {
+function pageStorage(page: Page, name: string): LogStorage {
   const id = `storage-${++storageCount}`
   const created = page.evaluate(
-    ([id, name, options]) => {
-      window.kept[id] = window.exported.indexedDbStorage(name, options)
+    ([id, name]) => {
+      window.kept[id] = window.exported.indexedDbStorage(name)
     },
-    [id, name, options] as const,
+    [id, name] as const,
   )
   const call = async <T>(method: string, args: unknown[]): Promise<T> => {
     await created
@@ -64,8 +78,8 @@ function pageStorage(page: Page, name: string, options: { readOnly?: boolean } =
         try {
           return { value: await window.kept[id][method](...args) }
         } catch (error) {
-          const { name, message, code, expectedLastIndex, actualLastIndex } = error as PageError
-          return { error: { name, message, code, expectedLastIndex, actualLastIndex } }
+          const { name, message, code, expectedLastIndex, actualLastIndex, condition, conflictingEvent } = error as PageError
+          return { error: { name, message, code, expectedLastIndex, actualLastIndex, condition, conflictingEvent } }
         }
       },
       [id, method, args] as const,
@@ -74,21 +88,21 @@ function pageStorage(page: Page, name: string, options: { readOnly?: boolean } =
   }
   return {
     name,
-    open: () => call<number>('open', []),
+    open: (openOptions) => call<number>('open', openOptions ? [openOptions] : []),
     append: (records, appendOptions) => call<number>('append', appendOptions ? [records, appendOptions] : [records]),
-    async *read(from) {
+    async *read(from, filter) {
       await created
       const outcome = await page.evaluate(
-        async ([id, from]) => {
+        async ([id, from, filter]) => {
           try {
             const batches: unknown[][] = []
-            for await (const batch of window.kept[id].read(from)) batches.push(batch)
+            for await (const batch of window.kept[id].read(from, filter)) batches.push(batch)
             return { value: batches }
           } catch (error) {
             return { error: { name: (error as Error).name, message: (error as Error).message, code: (error as PageError).code } }
           }
         },
-        [id, from] as const,
+        [id, from, filter] as const,
       )
       yield* settle(outcome as Outcome<Array<Array<Record<string, unknown> & { index: number }>>>, name)
     },
@@ -115,7 +129,7 @@ describeLogStorage(
   {
     create: () => pageStorage(writerTab, `contract-log-${process.pid}-${++logCount}`),
     reopen: (closed) => pageStorage(writerTab, closed.name),
-    follow: (writer) => pageStorage(followerTab, writer.name, { readOnly: true }),
+    follow: (writer) => pageStorage(followerTab, writer.name),
   },
   { describe, it },
 )

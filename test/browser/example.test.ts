@@ -117,11 +117,13 @@ describe('the browser example (the README bookmark flow)', () => {
     expect(await titlesOnceListed(page, 'example.org/docs')).toEqual(['example.com', 'example.org/docs'])
     // Four events: each bookmark, and the info the fetcher appended for it.
     await page.waitForFunction(() => window.app.log.length === 4)
+    // Each with the time it was appended, as every event has.
+    const _meta = { at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) }
     expect(await storedEvents(page)).toEqual([
-      { type: 'bookmark', url: 'https://example.com/', index: 0 },
-      { type: 'info', url: 'https://example.com/', title: 'example.com', faviconUrl: 'https://example.com/favicon.ico', index: 1 },
-      { type: 'bookmark', url: 'https://example.org/docs', index: 2 },
-      { type: 'info', url: 'https://example.org/docs', title: 'example.org/docs', faviconUrl: 'https://example.org/favicon.ico', index: 3 },
+      { type: 'bookmark', url: 'https://example.com/', _meta, index: 0 },
+      { type: 'info', url: 'https://example.com/', title: 'example.com', faviconUrl: 'https://example.com/favicon.ico', _meta, index: 1 },
+      { type: 'bookmark', url: 'https://example.org/docs', _meta, index: 2 },
+      { type: 'info', url: 'https://example.org/docs', title: 'example.org/docs', faviconUrl: 'https://example.org/favicon.ico', _meta, index: 3 },
     ])
     await page.waitForFunction(() => window.app.bookmarks.getVersion() === 3)
     await page.evaluate(() => window.app.bookmarks.flush())

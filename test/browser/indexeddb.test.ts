@@ -20,7 +20,8 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
     page = await openHarness()
   }, 60_000)
 
-  it('stores each event as the exact line a log file would hold', async () => {
+  it('stores each event as the exact line a log file would hold, with its type beside it', async () => {
+    const name = uniqueName()
     const stored = await page.evaluate(async (name) => {
       const storage = window.exported.indexedDbStorage(name)
       await storage.open()
@@ -41,8 +42,12 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
       })
       db.close()
       return values
-    }, uniqueName())
-    expect(stored).toEqual([JSON.stringify({ type: 'bookmark', url: 'https://example.com/', index: 0 }), JSON.stringify({ b: [1, 2], index: 1 })])
+    }, name)
+    // The line as a log file holds it; beside it what the key and the type index are made of (no type when it is not a string).
+    expect(stored).toEqual([
+      { log: name, index: 0, type: 'bookmark', line: JSON.stringify({ type: 'bookmark', url: 'https://example.com/', index: 0 }) },
+      { log: name, index: 1, line: JSON.stringify({ b: [1, 2], index: 1 }) },
+    ])
   })
 
   it('writes a batch all or nothing: a reader sees none of it or all of it', async () => {
@@ -105,32 +110,36 @@ describe('indexedDbStorage in the page, beyond the LogStorage contract (contract
           return { delivered, isCorrupt: error instanceof window.exported.CorruptLogError, code: corrupt.code, message: corrupt.message }
         }
       }
-      await damage((store) => store.put('{"n":1,"ind', [name, 1]))
+      await damage((store) => store.put({ log: name, index: 1, line: '{"n":1,"ind' }, [name, 1]))
       const notJson = await readError()
-      await damage((store) => store.put('{"n":1,"index":7}', [name, 1]))
+      await damage((store) => store.put({ log: name, index: 1, line: '{"n":1,"index":7}' }, [name, 1]))
       const wrongIndex = await readError()
+      await damage((store) => store.put('{"n":1,"index":1}', [name, 1]))
+      const noRecord = await readError()
       await damage((store) => store.delete([name, 1]))
       const missing = await readError()
       await storage.close()
       db.close()
-      return { notJson, wrongIndex, missing }
+      return { notJson, wrongIndex, noRecord, missing }
     }, uniqueName())
-    for (const report of [seen.notJson, seen.wrongIndex, seen.missing]) {
+    for (const report of [seen.notJson, seen.wrongIndex, seen.noRecord, seen.missing]) {
       expect(report).toMatchObject({ isCorrupt: true, code: 'LOG_CORRUPT' })
       expect(report.delivered).toEqual([])
       expect(report.message).toContain('test-log-')
       expect(report.message).toContain('event 1')
     }
-    for (const report of [seen.notJson, seen.wrongIndex, seen.missing]) expect(report.message).toContain('event 1 is missing or not an event with that index')
+    for (const report of [seen.notJson, seen.wrongIndex, seen.noRecord, seen.missing])
+      expect(report.message).toContain('event 1 is missing or not an event with that index')
     expect(seen.notJson.message).toContain('{"n":1,"ind')
     expect(seen.wrongIndex.message).toContain('{"n":1,"index":7}')
+    expect(seen.noRecord.message).toContain('"{\\"n\\":1,\\"index\\":1}"')
     expect(seen.missing.message).toContain('{"n":2,"index":2}')
   })
 
   it('refuses appends when read-only or closed', async () => {
     const seen = await page.evaluate(async (name) => {
-      const follower = window.exported.indexedDbStorage(name, { readOnly: true })
-      await follower.open()
+      const follower = window.exported.indexedDbStorage(name)
+      await follower.open({ readOnly: true })
       const readOnly = await follower.append(['{}']).then(
         () => 'written',
         (error: Error) => error.message,
@@ -161,7 +170,7 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       cyclic.self = cyclic
       const refused = await backend.write({ _version: 1, state: cyclic }).then(
         () => 'written',
-        (error: Error) => error.name,
+        (error: Error) => (error instanceof TypeError ? 'a TypeError' : error.name),
       )
       const afterRefusal = await backend.read()
       const db = await new Promise<IDBDatabase>((resolve, reject) => {
@@ -189,7 +198,7 @@ describe('fsStoreBackend in the browser build, beyond the StateStoreBackend cont
       db.close()
       return { refused, afterRefusal, report, leftAsItWas }
     }, `${uniqueName()}.json`)
-    expect(seen.refused).toBe('TypeError')
+    expect(seen.refused).toBe('a TypeError')
     expect(seen.afterRefusal).toEqual({ _version: 0, state: 'kept' })
     expect(seen.report).toMatchObject({ isCorrupt: true, code: 'STATE_CORRUPT' })
     expect(seen.report?.message).toContain('.json')

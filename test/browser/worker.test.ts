@@ -107,10 +107,11 @@ describe('the browser build in a dedicated Web Worker', () => {
       },
       { filename, stateName },
     )
-    expect(seen.events).toEqual([0, 1, 2, 3, 4].map((n) => ({ type: 'counted', n, index: n })))
+    const _meta = { at: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) }
+    expect(seen.events).toEqual([0, 1, 2, 3, 4].map((n) => ({ type: 'counted', n, _meta, index: n })))
     expect(seen.appendedAt).toBe(5)
-    expect(seen.snapshot).toMatchObject({ version: 4, state: { count: 5, ns: [0, 1, 2, 3, 4] } })
-    expect(seen.reopened).toEqual({ _version: 4, state: { count: 5, ns: [0, 1, 2, 3, 4] } })
+    expect(seen.snapshot).toMatchObject({ _version: 4, state: { count: 5, ns: [0, 1, 2, 3, 4] } })
+    expect(seen.reopened).toEqual({ version: 4, state: { count: 5, ns: [0, 1, 2, 3, 4] } })
     expect(await problems(page)).toEqual([])
     await page.close()
   })

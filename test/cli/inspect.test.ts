@@ -214,4 +214,32 @@ describe('tiny-event-sourcing inspect', () => {
     await page.screenshot({ path: join(shots, 'inspect-untimed.png'), fullPage: false })
     await page.close()
   }, 120_000)
+
+  it('with --try, shows what a changed reducer would change in each read model, writing nothing', async () => {
+    const dir = await tempDir()
+    await writeLog(join(dir, 'log.ndjson'), [
+      { type: 'bookmark', url: 'https://a.example', _meta: { at: '2026-12-01T10:00:00.000Z' } },
+      { type: 'info', url: 'https://a.example', title: 'Site A', _meta: { at: '2026-12-01T10:00:01.000Z', causedBy: 0 } },
+      { type: 'bookmark', url: 'https://b.example', _meta: { at: '2026-12-01T11:00:00.000Z' } },
+    ])
+    await writeFile(join(dir, 'read-model.json'), JSON.stringify({ _version: 1, state: { byUrl: { 'https://a.example': { title: 'Site A' } } } }))
+    const reducer = join(dir, 'changed.mjs')
+    await writeFile(
+      reducer,
+      "export const initialState = { byUrl: {} }\nexport function reduce(state, event) {\n  if (event.type === 'bookmark') state.byUrl[event.url] = { seen: event._meta.at }\n  if (event.type === 'info') state.byUrl[event.url].title = event.title.toUpperCase()\n  return state\n}\n",
+    )
+    const before = await filesOf(dir)
+    const { url } = await inspect([dir, '--try', reducer])
+    const { page } = await openPage(url)
+    await page.click('.model button:text("Try changed.mjs")')
+    await page.waitForSelector('.model .diff')
+    expect(await page.textContent('.model .try-result p')).toBe('Replayed 2 events up to version 1: 2 differences: 1 added, 0 removed, 1 changed.')
+    expect(await page.locator('.model .diff > div').allTextContents()).toEqual([
+      '~ byUrl["https://a.example"].title: "Site A" → "SITE A"',
+      '+ byUrl["https://a.example"].seen: "2026-12-01T10:00:00.000Z"',
+    ])
+    await page.screenshot({ path: join(shots, 'inspect-try.png'), fullPage: true })
+    await page.close()
+    expect(await filesOf(dir)).toEqual(before)
+  }, 120_000)
 })

@@ -1,11 +1,11 @@
 import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
-import { initLog, type LogStorage, memoryStorage, UpcastError } from '../../src/index.js'
+import { type Indexed, initLog, type LogStorage, memoryStorage, UpcastError } from '../../src/index.js'
 
 type Numbered = { type: string; n: number; bad?: boolean }
 
 /** Refuses events marked `bad`, as an upcast meeting a shape it does not know would. */
-function refusingBad(stored: Record<string, unknown>): Record<string, unknown> {
+function refusingBad(stored: Indexed<Numbered>): Numbered {
   if (stored.bad) throw new Error(`cannot upcast event ${String(stored.n)}`)
   return stored
 }

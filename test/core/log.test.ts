@@ -129,7 +129,7 @@ describe('append', () => {
   it('with fsync: true, flushes once per batch (not per event) before the appends resolve', async () => {
     const filename = freshLogPath()
     const storage = recordingBatches(fileStorage(filename, { fsync: true }))
-    const log = await initLog<Counted>({ storage, fsync: true })
+    const log = await initLog<Counted>({ storage })
     // Count the real flushes: every FileHandle shares one prototype.
     const probe: FileHandle = await open(join(base, `probe-${randomUUID()}`), 'w')
     const datasync = vi.spyOn(Object.getPrototypeOf(probe) as FileHandle, 'datasync')
@@ -392,7 +392,7 @@ describe('events()', () => {
     await writer.close()
     const log = await initLog<{ type: string; payload: { url: string } }>({
       storage,
-      upcast: ({ type, url, index }) => ({ type, payload: { url: url as string }, index: index + 100 }),
+      upcast: ({ type, url, index }) => ({ type: type as string, payload: { url: url as string }, index: index + 100 }),
     })
     expect(await collectUntil(log, 0)).toEqual([{ type: 'bookmark', payload: { url: 'https://example.com' }, _meta: timeOnly, index: 0 }])
     await log.close()

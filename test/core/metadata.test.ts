@@ -190,7 +190,7 @@ describe.each(places)('_meta on %s', (_name, makePlace) => {
     expect(storage.reads).toEqual([2000])
     await again.close()
     // A follower appends nothing and reads nothing on open.
-    const followed = recordingReads(options.storage ?? fileStorage(options.filename!, { readOnly: true }))
+    const followed = recordingReads(options.storage ?? fileStorage(options.filename!))
     const follower = await initLog<{ n: number }>({ storage: followed, readOnly: true })
     expect(followed.reads).toEqual([])
     await follower.close()

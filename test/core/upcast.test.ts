@@ -18,10 +18,11 @@ interface InfoEvent {
 }
 type DomainEvent = BookmarkEvent | InfoEvent
 
-function toPayloadShape(stored: Record<string, unknown>): Record<string, unknown> {
-  if ('payload' in stored) return stored
+// Typed to return the log's event type, as `upcast` must be; the old shapes are not typed here.
+function toPayloadShape(stored: Record<string, unknown>): DomainEvent {
+  if ('payload' in stored) return stored as unknown as DomainEvent
   const { type, index: _index, _meta: _stored, ...payload } = stored
-  return { type, payload }
+  return { type, payload } as DomainEvent
 }
 
 afterAll(removeTempDirs)
@@ -200,7 +201,7 @@ describe('initLog({ upcast })', () => {
           for (const event of events) stored.push(await writer.append(event))
           await writer.close()
           const after = events.length === 0 ? -1 : (start % (events.length + 1)) - 1
-          const log: Log<Record<string, unknown>> = await initLog({ storage, upcast: toPayloadShape })
+          const log: Log<DomainEvent> = await initLog({ storage, upcast: toPayloadShape })
           const delivered = await take(log.events({ after }), events.length - after - 1)
           await log.close()
           const expected = stored

@@ -36,8 +36,8 @@ async function logOf(content: string[]): Promise<string> {
 }
 
 async function read(filename: string, filter?: EventFilter): Promise<Indexed<Record<string, unknown>>[]> {
-  const storage = fileStorage(filename, { readOnly: true })
-  await storage.open()
+  const storage = fileStorage(filename)
+  await storage.open({ readOnly: true })
   const events: Indexed<Record<string, unknown>>[] = []
   try {
     for await (const batch of storage.read(0, filter)) events.push(...batch)

@@ -208,8 +208,8 @@ describe('a file truncated under a read', () => {
   it('fails a follower’s read with LOG_REPLACED instead of waiting for bytes that are gone', async () => {
     const filename = await writtenLog(4)
     const size = (await stat(filename)).size
-    const storage = fileStorage(filename, { readOnly: true })
-    expect(await storage.open()).toBe(4)
+    const storage = fileStorage(filename)
+    expect(await storage.open({ readOnly: true })).toBe(4)
     await truncate(filename, 0)
     const reading = (async () => {
       for await (const batch of storage.read(0)) void batch

@@ -38,7 +38,7 @@ describeLogStorage(
   {
     create: () => fileStorage(freshLogPath()),
     reopen: (closed) => fileStorage(closed.name),
-    follow: (writer) => fileStorage(writer.name, { readOnly: true }),
+    follow: (writer) => fileStorage(writer.name),
   },
   { describe, it },
 )

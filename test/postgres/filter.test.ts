@@ -4,7 +4,7 @@
  * checked atomically with the append it guards.
  */
 import { describe, expect, it } from 'vitest'
-import { AppendConflictError } from '../../src/index.js'
+import { AppendConflictError, initLog } from '../../src/index.js'
 import { matchesFilter, type AppendCondition, type EventFilter } from '../../src/core/filter.js'
 import type { LogStorage } from '../../src/core/log-storage.js'
 import { postgresStorage } from '../../src/postgres/index.js'
@@ -234,5 +234,42 @@ describe('PostgreSQL filters', () => {
     expect(stored).toHaveLength(10 * 6)
     expect(stored.map((event) => event.index)).toEqual(Array.from({ length: 60 }, (_, index) => index))
     await Promise.all(writers.map((writer) => writer.close()))
+  })
+
+  it('serves the log: events({ types, where }) in SQL, replaying and then tailing, and appendAll with a condition', async () => {
+    const pool = server.pool()
+    const name = freshLogName()
+    const log = await initLog<Record<string, unknown>>({ storage: postgresStorage({ pool, log: name }) })
+    await log.appendAll(tricky.map((event) => ({ ...event })).filter((event) => !('_meta' in event) && !('index' in event)))
+    const stored: Stored[] = []
+    for await (const event of log.events({ until: log.length - 1 })) stored.push(event as Stored)
+    // Replayed by a log that did not write them, so every event comes through the storage's SQL.
+    const reader = await initLog<Record<string, unknown>>({ storage: postgresStorage({ pool, log: name }) })
+    for (const filter of filters) {
+      const seen: number[] = []
+      for await (const event of reader.events({ ...filter, until: reader.length - 1 })) seen.push(event.index)
+      expect({ filter, seen }).toEqual({ filter, seen: expected(stored, filter) })
+    }
+    // Tailing: a filtered iterator waiting in another process's log gets only what matches.
+    const follower = await initLog<Record<string, unknown>>({ storage: postgresStorage({ pool: server.pool(), log: name }) })
+    const tail = follower.events({ after: log.length - 1, types: ['info'], where: { url: 'https://c.example' } })
+    const next = tail.next()
+    const condition: AppendCondition = { types: ['info'], where: { url: 'https://c.example' }, after: log.length - 1 }
+    const batch = await log.appendAll(
+      [
+        { type: 'bookmark', url: 'https://c.example' },
+        { type: 'info', url: 'https://c.example', title: 'C' },
+      ],
+      { condition },
+    )
+    expect(batch.map((event) => event.index)).toEqual([stored.length, stored.length + 1])
+    expect((await next).value).toMatchObject({ type: 'info', url: 'https://c.example', index: stored.length + 1 })
+    await tail.return?.()
+    // The same decision again, from the same index: refused as a whole, nothing written.
+    const refused = await log.appendAll([{ type: 'info', url: 'https://c.example', title: 'again' }], { condition }).catch((error: unknown) => error)
+    expect(refused).toBeInstanceOf(AppendConflictError)
+    expect(refused).toMatchObject({ conflictingEvent: { index: stored.length + 1 } })
+    expect(log.length).toBe(stored.length + 2)
+    await Promise.all([log.close(), follower.close(), reader.close()])
   })
 })

@@ -109,12 +109,15 @@ describe('PostgreSQL log shared by processes', () => {
       const entities = deciders.map((_, d) => (d < 4 ? `same-${round}` : `own-${round}-${d}`))
       deciders.forEach((decider, d) => decider.process.stdin!.write(`${round} ${last} ${entities[d]}\n`))
       const results = await Promise.all(
-        deciders.map(async (decider) => JSON.parse(await decider.nextLine()) as { round: number; result: string; index?: number }),
+        deciders.map(async (decider) => JSON.parse(await decider.nextLine()) as { round: number; result: string; index?: number; lostTo?: number }),
       )
       for (const result of results) expect(result.round).toBe(round)
       const outcome = results.map((result) => result.result)
       expect({ round, sameEntityWinners: outcome.slice(0, 4).filter((result) => result === 'won').length }).toEqual({ round, sameEntityWinners: 1 })
       expect({ round, others: outcome.slice(4) }).toEqual({ round, others: ['won', 'won', 'won', 'won'] })
+      // Each same-entity loser lost to that round's winner.
+      const winner = results.slice(0, 4).find((result) => result.result === 'won')!
+      for (const result of results.slice(0, 4)) if (result.result === 'conflict') expect(result.lostTo).toBe(winner.index)
       for (const result of results) if (result.index !== undefined) won.push(result.index)
       last += 5
     }

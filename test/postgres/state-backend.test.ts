@@ -135,3 +135,27 @@ describe('moving a prototype from files to PostgreSQL', () => {
     expect((await pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
   })
 })
+
+describe('postgresStoreBackend close()', () => {
+  it('ends the pool it made from a connection string when its store closes, and leaves a pool of yours open', async () => {
+    const observer = server.pool({ max: 1 })
+    const connections = async (application: string) =>
+      Number((await observer.query('SELECT count(*) AS n FROM pg_stat_activity WHERE application_name = $1', [application])).rows[0].n)
+    const url = new URL(server.url)
+    url.searchParams.set('application_name', 'tes-store-close')
+    const own = await initStateStore({ storeBackend: postgresStoreBackend({ connectionString: url.href, name: 'closing', initialState: { n: 0 } }) })
+    own.update({ n: 1 }, 0)
+    await own.flush()
+    expect(await connections('tes-store-close')).toBeGreaterThan(0)
+    await own.close()
+    expect(await connections('tes-store-close')).toBe(0)
+
+    const yours = server.pool({ max: 1 })
+    const store = await initStateStore({ storeBackend: postgresStoreBackend({ pool: yours, name: 'closing', initialState: { n: 0 } }) })
+    expect(store.getState()).toEqual({ n: 1 })
+    await store.close()
+    expect((await yours.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    await yours.end()
+    await observer.end()
+  })
+})

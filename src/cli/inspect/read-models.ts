@@ -94,6 +94,14 @@ export class ReadModels {
     return parts.join('|')
   }
 
+  /** Read model `n`'s version and state, or `undefined` when there is no such model or it cannot be read. */
+  async snapshot(n: number): Promise<{ version: number; state: unknown } | undefined> {
+    const file = this.files[n]
+    if (file === undefined) return undefined
+    const { state, info } = await this.#load(file)
+    return info.version === undefined ? undefined : { version: info.version, state }
+  }
+
   /** The node at `path` (keys from the root) of read model `n`'s state. */
   async node(n: number, path: readonly string[]): Promise<StateNode | undefined> {
     const file = this.files[n]

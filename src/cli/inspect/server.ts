@@ -12,6 +12,8 @@ import { script, style } from 'virtual:inspect-page'
 import { matchesFilter } from '../../core/filter.js'
 import type { Indexed } from '../../index.js'
 import { catalogueJson } from '../catalogue.js'
+import { formatDifference, jsonDiff } from '../json-diff.js'
+import { replayLog, type Reducer } from '../replay.js'
 import type { LogIndex, Selection } from './log-index.js'
 import { readEvents } from './read-events.js'
 import type { ReadModels } from './read-models.js'
@@ -83,8 +85,18 @@ function numberParam(params: URLSearchParams, name: string): number | undefined 
   return value
 }
 
-export async function startInspectServer(options: { index: LogIndex; readModels: ReadModels; logFile: string; port: number }): Promise<InspectServer> {
-  const { index, readModels, logFile } = options
+/** Differences listed by `/api/try`; beyond this only their number is given. */
+const listedDifferences = 500
+
+export async function startInspectServer(options: {
+  index: LogIndex
+  readModels: ReadModels
+  logFile: string
+  port: number
+  /** `--try`: a reducer module to compare with each read model. */
+  tryModule?: { name: string; reducer: Reducer }
+}): Promise<InspectServer> {
+  const { index, readModels, logFile, tryModule } = options
   const log = index.log
   const token = randomBytes(18).toString('base64url')
   const tokenBytes = Buffer.from(token)
@@ -106,7 +118,7 @@ export async function startInspectServer(options: { index: LogIndex; readModels:
         (info) => info.size,
         () => 0,
       )
-      return { log: logFile, bytes, readModels: readModels.files.length, ...index.summary(), failure: index.failure?.message }
+      return { log: logFile, bytes, readModels: readModels.files.length, tryModule: tryModule?.name, ...index.summary(), failure: index.failure?.message }
     },
 
     async '/api/timeline'(params) {
@@ -183,6 +195,29 @@ export async function startInspectServer(options: { index: LogIndex; readModels:
     async '/api/read-models'() {
       const length = index.summary().length
       return (await readModels.list()).map((model) => ({ ...model, ...(model.version === undefined ? {} : { behind: length - 1 - model.version }) }))
+    },
+
+    async '/api/try'(params) {
+      if (tryModule === undefined) throw new BadRequest('start inspect with --try MODULE to compare a reducer with the read models')
+      const stored = await readModels.snapshot(numberParam(params, 'model') ?? -1)
+      if (stored === undefined) throw new BadRequest('no such read model, or it cannot be read')
+      try {
+        const { state, count, last } = await replayLog(log, tryModule.reducer, logFile, { index: stored.version })
+        const differences = jsonDiff(stored.state, state)
+        const kinds = { added: 0, removed: 0, changed: 0 }
+        for (const difference of differences) kinds[difference.kind]++
+        return {
+          module: tryModule.name,
+          version: stored.version,
+          replayed: count,
+          last,
+          ...kinds,
+          total: differences.length,
+          lines: differences.slice(0, listedDifferences).map(formatDifference),
+        }
+      } catch (error) {
+        return { module: tryModule.name, error: (error as Error).message }
+      }
     },
 
     async '/api/state'(params) {

@@ -12,6 +12,7 @@ interface Summary {
   log: string
   bytes: number
   readModels: number
+  tryModule?: string
   length: number
   indexed: number
   catalogued: number
@@ -70,6 +71,7 @@ function showSummary(summary: Summary) {
   // The most frequent types get the first colors, everywhere on the page.
   for (const { type } of summary.types) colorOf(type)
   browser.setTypes(summary.types.map(({ type }) => type))
+  readModels.tryModule = summary.tryModule
   banner.hidden = summary.failure === undefined
   fill(banner, summary.failure ?? '')
   document.body.dataset.indexed = String(summary.indexed)

@@ -3,6 +3,17 @@ import { getJson } from './api.js'
 import { bytes, count, fill, h, moment, plural } from './dom.js'
 import { lazyStateTree } from './json-tree.js'
 
+interface TryJson {
+  error?: string
+  version?: number
+  replayed?: number
+  added?: number
+  removed?: number
+  changed?: number
+  total?: number
+  lines?: string[]
+}
+
 interface ReadModelJson {
   file: string
   version?: number
@@ -18,6 +29,8 @@ export class ReadModels {
   #list = h('div', { class: 'models' })
   #shown = ''
   #open = new Set<number>()
+  /** `--try`'s module, when the command was given one. */
+  tryModule: string | undefined
 
   constructor() {
     this.element = h(
@@ -75,6 +88,46 @@ export class ReadModels {
       } else this.#open.delete(n)
     })
     if (state.open) state.append(lazyStateTree(n))
-    return h('article', { class: 'model' }, h('h3', { title: model.file }, name), facts, state)
+    return h('article', { class: 'model' }, h('h3', { title: model.file }, name), facts, state, this.tryModule === undefined ? null : this.#tryBox(n))
+  }
+
+  /** The `--try` diff view: the module replayed up to this model's version, and what it would change. */
+  #tryBox(n: number): HTMLElement {
+    const result = h('div', { class: 'try-result' })
+    const button = h('button', { type: 'button', class: 'primary' }, `Try ${this.tryModule!.split('/').at(-1)}`)
+    button.addEventListener('click', async () => {
+      button.disabled = true
+      fill(result, h('span', { class: 'muted' }, 'replaying the log in memory…'))
+      try {
+        const answer = await getJson<TryJson>('/api/try', { model: n })
+        if (answer.error !== undefined) fill(result, h('pre', { class: 'error' }, answer.error))
+        else {
+          fill(
+            result,
+            h(
+              'p',
+              {},
+              `Replayed ${plural(answer.replayed!, 'event', 'events')} up to version ${count(answer.version!)}: `,
+              answer.total === 0
+                ? 'no difference, the module builds the same state.'
+                : `${plural(answer.total!, 'difference', 'differences')}: ${answer.added} added, ${answer.removed} removed, ${answer.changed} changed.`,
+            ),
+            answer.total! > 0 &&
+              h(
+                'div',
+                { class: 'diff' },
+                ...answer.lines!.map((line) => h('div', { class: `diff-${line[0] === '+' ? 'added' : line[0] === '-' ? 'removed' : 'changed'}` }, line)),
+              ),
+            answer.total! > answer.lines!.length &&
+              h('p', { class: 'muted' }, `… and ${count(answer.total! - answer.lines!.length)} more (\`try --json\` lists them all)`),
+          )
+        }
+      } catch (error) {
+        fill(result, h('span', { class: 'error' }, (error as Error).message))
+      } finally {
+        button.disabled = false
+      }
+    })
+    return h('div', { class: 'try' }, button, h('span', { class: 'muted' }, ' nothing is written'), result)
   }
 }
