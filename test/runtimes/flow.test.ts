@@ -96,12 +96,22 @@ describe('the flow on each runtime', () => {
       const log = join(folder, 'log.ndjson')
       const cat = await runToEnd([...runtime.command, cli, 'cat', log, '--from', '998'])
       expect({ code: cat.code, stderr: cat.stderr }).toEqual({ code: 0, stderr: '' })
-      expect(cat.stdout).toBe(
-        ['{"type":"even","n":998,"index":998}', '{"type":"odd","n":999,"index":999}', '{"type":"late","n":1000,"index":1000}', ''].join('\n'),
-      )
+      // Each event as stored: its fields, the `_meta` recording when it was appended, its index.
+      const at = { at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) }
+      expect(cat.stdout.endsWith('\n')).toBe(true)
+      expect(
+        cat.stdout
+          .trimEnd()
+          .split('\n')
+          .map((line) => JSON.parse(line)),
+      ).toEqual([
+        { type: 'even', n: 998, _meta: at, index: 998 },
+        { type: 'odd', n: 999, _meta: at, index: 999 },
+        { type: 'late', n: 1000, _meta: at, index: 1000 },
+      ])
       const late = await runToEnd([...runtime.command, cli, 'cat', log, '--type', 'late', '--pretty'])
       expect(late.code, late.stderr).toBe(0)
-      expect(JSON.parse(late.stdout)).toEqual({ type: 'late', n: 1000, index: 1000 })
+      expect(JSON.parse(late.stdout)).toEqual({ type: 'late', n: 1000, _meta: at, index: 1000 })
     }, 240_000)
   }
 })
