@@ -624,7 +624,6 @@ if (section('subscribe')) {
 
 if (section('save')) {
   const lib = get('save/lib')
-  const none = get('save/no-save')
   push(
     `### A read model of ${fmtInt(sizes.savePages)} pages (${mb(lib?.bytes)} as a file), updated by ${fmtInt(sizes.saveRate)} events/s for ${sizes.saveSeconds} s`,
     '',

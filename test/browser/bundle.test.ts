@@ -36,10 +36,15 @@ describe('the browser entry', () => {
 /**
  * The ceiling, minified and gzipped. The 6 kB target of issue 4 is withdrawn
  * (issue 17): messages that name the value at fault and say what to do are
- * worth more than 800 bytes. The ceiling keeps the figure from creeping up
- * unnoticed; both compressed figures are printed on every run.
+ * worth more than a few hundred bytes. Raised from 7.5 kB to 13.5 kB for what
+ * this round's issues asked of the page too (13,186 B when raised): event
+ * metadata and causation, filtered reads, appendAll and conditional appends,
+ * an IndexedDB that survives another tab's upgrade and migrates in place,
+ * saves sliced so a big read model never freezes the page, and a code on
+ * every error. The ceiling keeps the figure from creeping up unnoticed; both
+ * compressed figures are printed on every run.
  */
-const ceilingBytes = 7680
+const ceilingBytes = 13_824
 
 function bundleText(): string {
   try {

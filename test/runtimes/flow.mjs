@@ -72,11 +72,17 @@ async function main() {
     stored.forEach((event, i) => check(event.index === i && event.n === i, `append ${i} resolved with ${JSON.stringify(event)}`))
     const lines = (await readFile(filename, 'utf8')).trimEnd().split('\n')
     check(lines.length === count, `the file has ${lines.length} lines, not ${count}`)
+    let previousAt = ''
     lines.forEach((line, i) => {
-      // Each line has its event's fields, then its `_meta` (when it was appended), then its index.
-      const { _meta, ...event } = JSON.parse(line)
-      const expected = JSON.stringify({ type: i % 2 === 0 ? 'even' : 'odd', n: i, index: i })
-      check(JSON.stringify(event) === expected && typeof _meta?.at === 'string', `line ${i + 1} is ${line}, not ${expected} with its _meta`)
+      const at = JSON.parse(line)._meta?.at
+      check(
+        typeof at === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/.test(at) && at >= previousAt,
+        `line ${i + 1} has no time after the line before it: ${line}`,
+      )
+      previousAt = at
+      const expected = JSON.stringify({ type: i % 2 === 0 ? 'even' : 'odd', n: i, _meta: { at }, index: i })
+      check(line === expected, `line ${i + 1} is ${line}, not ${expected}`)
+      check(JSON.stringify(stored[i]) === line, `append ${i} resolved with ${JSON.stringify(stored[i])}, not the stored line ${line}`)
     })
   })
 
