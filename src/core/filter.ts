@@ -36,6 +36,10 @@ export function checkFilter(filter: EventFilter, call: string): void {
       throw usageError(`${call}: where takes an object of field values such as { url: 'https://…' }, got ${String(where)}`)
     }
     for (const field of Object.keys(where)) {
+      // Positions and metadata are the log's, not the event's: every storage selects events by their own fields only.
+      if (field === 'index' || field === '_meta') {
+        throw usageError(`${call}: where.${field} is the log's, not a field of the event; select positions with after and until`)
+      }
       const problem = jsonProblem(where[field], `where.${field}`)
       if (problem) throw usageError(`${call}: ${problem}; compare fields with JSON values only`)
     }

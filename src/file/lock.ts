@@ -3,7 +3,7 @@ import { link, readFile, unlink, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { explainedError } from './folder.js'
 import { LogLockedError } from '../core/errors.js'
-import { isProcessAlive, removeLeftovers } from './process-alive.js'
+import { isNotCapable, isProcessAlive, processState, removeLeftovers } from './process-alive.js'
 
 /** What a lock file says about the process holding it. */
 interface LockOwner {
@@ -11,6 +11,8 @@ interface LockOwner {
   hostname: string
   /** Linux only. */
   pidNamespace?: string
+  /** Set when the runtime would not let the owner read its pid namespace (Deno without `--allow-all`), so the lock names why it has none. */
+  pidNamespaceDenied?: true
   since: string
 }
 
@@ -20,13 +22,20 @@ interface LockOwner {
  * and a folder, each with its own pids: a pid from another namespace says
  * nothing about which process runs here, so its lock cannot be judged stale.
  */
+let pidNamespaceDenied = false
 const pidNamespace = (() => {
   try {
     return readlinkSync('/proc/self/ns/pid')
-  } catch {
+  } catch (error) {
+    // Deno lets a program read /proc/self only with --allow-all, whatever --allow-read says.
+    pidNamespaceDenied = isNotCapable(error)
     return undefined
   }
 })()
+
+/** What Deno needs to read this process's pid namespace, and to ask whether a lock's process still runs. */
+const denoReadNamespace = 'run Deno with --allow-all (-A), the only permission with which it lets a program read /proc/self/ns/pid'
+const denoCheckProcess = 'run Deno with --allow-run'
 
 /** Whether `owner`'s pid means a process of this host and pid namespace, which `process.kill` can look for. */
 function isLocal(owner: LockOwner): boolean {
@@ -104,19 +113,28 @@ function isAlive(owner: LockOwner): boolean {
   return isProcessAlive(owner.pid)
 }
 
-/** Why a lock of this host cannot be judged here, if it cannot. */
-function elsewhere(owner: LockOwner): string {
-  if (owner.hostname !== hostname() || isLocal(owner)) return ''
-  return owner.pidNamespace === undefined
-    ? ' (its lock records no pid namespace: an earlier version of tiny-event-sourcing, or no /proc, wrote it)'
-    : ' (in another pid namespace: another container?)'
+/** Why a lock of this host cannot be judged here, if it cannot: another pid namespace, or permissions a Deno process lacks. */
+function unjudgeable(owner: LockOwner): string {
+  if (owner.hostname !== hostname()) return ''
+  if (isLocal(owner)) {
+    return processState(owner.pid) === 'not-permitted' ? ` (this Deno process may not ask whether it still runs: ${denoCheckProcess})` : ''
+  }
+  if (pidNamespace === undefined && pidNamespaceDenied) {
+    return ` (in a pid namespace this Deno process may not compare with its own: ${denoReadNamespace})`
+  }
+  if (owner.pidNamespace === undefined) {
+    return owner.pidNamespaceDenied
+      ? ` (its lock records no pid namespace: Deno wrote it without the permission to read one; ${denoReadNamespace})`
+      : ' (its lock records no pid namespace: an earlier version of tiny-event-sourcing, or no /proc, wrote it)'
+  }
+  return ' (in another pid namespace: another container?)'
 }
 
 function lockedError(lockFile: string, logFile: string, owner: LockOwner): LogLockedError {
   const who =
     owner.pid === process.pid && isLocal(owner)
       ? `this process (pid ${owner.pid}) already has it open; close() that log first or share it`
-      : `process ${owner.pid} on ${owner.hostname}${elsewhere(owner)} ` +
+      : `process ${owner.pid} on ${owner.hostname}${unjudgeable(owner)} ` +
         `has held it since ${owner.since}; stop that process, ` +
         `open this one with { readOnly: true } to follow it, or delete ${lockFile} if you are sure that process is gone`
   return new LogLockedError(lockFile, `cannot open ${logFile} for writing: ${who}`)
@@ -174,7 +192,13 @@ function removeLeftoverDrafts(lockFile: string): Promise<void> {
  * Resolves with a function that releases the lock.
  */
 export async function acquireFileLock(lockFile: string, logFile: string): Promise<() => Promise<void>> {
-  const owner: LockOwner = { pid: process.pid, hostname: hostname(), pidNamespace, since: new Date().toISOString() }
+  const owner: LockOwner = {
+    pid: process.pid,
+    hostname: hostname(),
+    pidNamespace,
+    ...(pidNamespaceDenied && { pidNamespaceDenied: true }),
+    since: new Date().toISOString(),
+  }
   const text = `${JSON.stringify(owner)}\n`
   // Written aside and hard-linked into place, so nobody can read a half-written lock.
   const draft = `${lockFile}.${process.pid}.${Math.random().toString(36).slice(2)}`

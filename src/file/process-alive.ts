@@ -19,20 +19,36 @@ const leftoverMinAgeMs = 60_000
 const maxPid = 2 ** 31 - 1
 
 /**
- * True unless no process with this pid exists on this host. A process of
- * another user counts as alive (`EPERM`): it exists, we just may not signal
- * it. A number no process can have (0, negative, fractional, too large) is
- * not alive: `process.kill` would signal a process group or throw instead.
+ * What this program can learn about a pid: `'alive'`, `'gone'`, or
+ * `'not-permitted'` when the runtime does not let it ask (Deno without
+ * `--allow-run`). A process of another user counts as alive (`EPERM`): it
+ * exists, we just may not signal it. A number no process can have (0,
+ * negative, fractional, too large) is gone: `process.kill` would signal a
+ * process group or throw instead.
  */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0 || pid > maxPid) return false
+export function processState(pid: number): 'alive' | 'gone' | 'not-permitted' {
+  if (!Number.isInteger(pid) || pid <= 0 || pid > maxPid) return 'gone'
   try {
     process.kill(pid, 0)
-    return true
+    return 'alive'
   } catch (error) {
+    if (isNotCapable(error)) return 'not-permitted'
     // Only "no such process" proves it gone; anything else leaves it be.
-    return (error as NodeJS.ErrnoException).code !== 'ESRCH'
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? 'gone' : 'alive'
   }
+}
+
+/** True unless no process with this pid exists on this host; one this program may not ask about counts as alive. */
+export function isProcessAlive(pid: number): boolean {
+  return processState(pid) !== 'gone'
+}
+
+/**
+ * Whether `error` is Deno's refusal of an operation its permissions do not
+ * allow: a `Deno.errors.NotCapable`, which has no `code`, only its name.
+ */
+export function isNotCapable(error: unknown): boolean {
+  return error instanceof Error && error.name === 'NotCapable'
 }
 
 /**

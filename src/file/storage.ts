@@ -66,6 +66,15 @@ async function syncDirectory(directory: string): Promise<void> {
 const blankLine = /^[ \t\r]*$/
 
 /**
+ * Every storage between `open()` and `close()`. An open log is a held
+ * resource, like its lock: a program that drops its last reference without
+ * `close()` must not have the garbage collector close the file under it
+ * (Node 20 warns; Node 26 and Bun end the process with `ERR_INVALID_STATE`).
+ * Held here, it stays open until `close()` or exit, as the lock does.
+ */
+const openStorages = new Set<FileStorage>()
+
+/**
  * Opening (with recovery, in recovery.ts), appending and reading. Finding
  * where event N starts is offset-search.ts's job, following another writer
  * follow.ts's.
@@ -123,6 +132,7 @@ class FileStorage implements LogStorage {
     }
     const file = new LogFile(this.name, handle)
     this.#file = file
+    openStorages.add(this) // from here on only close() closes the file, even if the program drops the log
     try {
       this.#extent = await recoverLogFile(file, this.#readOnly, () => this.#folderGivenError())
       this.#offsets = new OffsetSearch(file, this.#extent)
@@ -372,6 +382,7 @@ class FileStorage implements LogStorage {
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    openStorages.delete(this)
     this.#follower?.stop()
     const file = this.#file
     this.#file = undefined

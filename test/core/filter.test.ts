@@ -21,6 +21,8 @@ describe('checkFilter', () => {
     expect(() => checkFilter({ where: { at: new Date() } }, 'events()')).toThrow(/where\.at is a Date/)
     expect(() => checkFilter({ where: { at: undefined } }, 'events()')).toThrow(/where\.at is undefined/)
     expect(() => checkFilter({ where: { n: Number.NaN } }, 'events()')).toThrow(/where\.n is NaN/)
+    expect(() => checkFilter({ where: { index: 3 } }, 'events()')).toThrow(/events\(\): where\.index is the log's, not a field of the event/)
+    expect(() => checkFilter({ where: { _meta: {} } }, 'events()')).toThrow(/where\._meta is the log's/)
     expect(() => checkFilter({ types: ['bookmark'], where: { url: 'u' } }, 'events()')).not.toThrow()
   })
 })

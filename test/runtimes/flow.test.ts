@@ -9,12 +9,12 @@
  * and then the `tiny-event-sourcing cat` command (dist/cli.js) on what it wrote.
  */
 import { readFile } from 'node:fs/promises'
-import { execFileSync, spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { distEntry } from '../helpers/dist.js'
+import { bunBinary, currentNodeBinary, denoBinary, runToEnd } from '../helpers/runtimes.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 import { denoPermissions } from './deno-permissions.js'
 
@@ -32,42 +32,21 @@ interface Runtime {
   mainExtra: string[]
 }
 
-function binary(path: string, install: string): string {
-  if (!existsSync(path)) throw new Error(`${path} is missing: ${install}`)
-  return path
-}
-
-const bin = (name: string) => join(root, 'node_modules', '.bin', name)
-const deno = binary(bin('deno'), 'run `npm install` (the deno dev dependency ships the binary)')
 const runtimes: Runtime[] = [
   { name: 'Node', command: [process.execPath], mainExtra: [] },
-  { name: 'Bun', command: [binary(bin('bun'), 'run `npm install` (the bun dev dependency ships the binary)')], mainExtra: [] },
+  { name: 'Bun', command: [bunBinary()], mainExtra: [] },
   {
     name: 'Deno',
-    command: [deno, 'run', '--no-prompt', ...denoPermissions],
+    command: [denoBinary(), 'run', '--no-prompt', ...denoPermissions],
     mainExtra: ['--allow-env'],
   },
 ]
 // The current Node release, where the npm registry has it for this platform (test/runtimes/node-current/install.mjs says when not).
-if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) {
-  const current = binary(
-    join(root, 'test', 'runtimes', 'node-current', 'node_modules', '.bin', 'node'),
-    'run `npm install` in the repository (its prepare script installs the current Node into test/runtimes/node-current)',
-  )
-  runtimes.splice(1, 0, { name: 'current Node', command: [current], mainExtra: [] })
-}
+const currentNode = currentNodeBinary()
+if (currentNode !== undefined) runtimes.splice(1, 0, { name: 'current Node', command: [currentNode], mainExtra: [] })
 for (const runtime of runtimes) {
   const version = execFileSync(runtime.command[0]!, ['--version'], { encoding: 'utf8' }).trim().split('\n')[0]!
   runtime.name = `${runtime.name} ${/\d+\.\d+\.\d+/.exec(version)?.[0] ?? version}`
-}
-
-function runToEnd(command: string[], env: Record<string, string> = {}) {
-  const child = spawn(command[0]!, command.slice(1), { env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (data) => (stdout += data))
-  child.stderr.on('data', (data) => (stderr += data))
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })))
 }
 
 describe('the flow on each runtime', () => {
