@@ -23,7 +23,6 @@ export { indexedDbStoreBackend, indexedDbStoreBackend as fsStoreBackend } from '
  * @throws (rejects with) `UsageError` (a `TypeError`, code `USAGE`) for options it cannot use, naming them;
  * `LogLockedError` (`LOG_LOCKED`) when another tab writes the log (open it with `readOnly: true` to follow it);
  * `CorruptLogError` (`LOG_CORRUPT`) for a stored line that is not an event, naming the log and index;
- * `TinyEventSourcingError` `LOG_NOT_FOUND` for a `readOnly` log that does not exist yet;
  * `TinyEventSourcingError` `INDEXEDDB_UNAVAILABLE` where the page has no IndexedDB.
  * @example
  * const log = await initLog<BookmarkEvent>({ filename: 'bookmarks' })
