@@ -162,7 +162,7 @@ export interface LogStorage {
    * running end. Called once per `open`. Whether the object may be opened
    * again afterwards is the storage's to say: `memoryStorage()` may (its
    * events live in the object), a file is opened anew with `fileStorage(name)`.
-   * @throws (rejects with) the storage's own error when releasing fails, e.g. `FileAccessError` (`FILE_ACCESS`).
+   * @throws (rejects with) the storage's own error when releasing fails.
    * @example
    * await storage.close()
    */

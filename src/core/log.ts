@@ -251,7 +251,7 @@ export interface Log<E> {
   events(options?: EventsOptions): AsyncIterableIterator<Indexed<E>>
   /**
    * Writes what is pending, ends every iterator and releases the storage. Later appends reject; calling it twice is harmless.
-   * @throws (rejects with) what the storage's `close()` rejects with, e.g. `FileAccessError` (`FILE_ACCESS`) when the lock file cannot be removed.
+   * @throws (rejects with) the error of the storage's `close()`, whose resources may then still be held.
    * @example
    * process.once('SIGTERM', () => void log.close())
    */

@@ -17,7 +17,7 @@ export interface MemoryStoreBackendOptions {
  * what is read back never shares objects with what was written. The snapshot
  * outlives the stores opened on it.
  *
- * @throws nothing itself; `read()` rejects with `CorruptStateError` (`STATE_CORRUPT`) only if what was written is not a snapshot.
+ * @throws nothing: it reads back exactly the text it wrote.
  * @example
  * const store = await initStateStore({ storeBackend: memoryStoreBackend({ byUrl: {} }, { name: 'bookmarks' }) })
  */
