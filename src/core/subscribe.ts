@@ -132,7 +132,9 @@ export async function catchupSubscribe<E>(
       // Handled by a process that stopped before saving how far it got: its appends are in the log.
       if (handledBefore !== undefined && handledBefore.size > 0 && handledBefore.delete((event as { index: number }).index)) continue
       try {
-        await handler(event, source === undefined ? noLogContext : contextFor(source.log as Log<never>, event))
+        const handled = handler(event, source === undefined ? noLogContext : contextFor(source.log as Log<never>, event))
+        // A handler that returns no promise costs no extra turn of the event loop.
+        if (typeof (handled as PromiseLike<unknown> | undefined)?.then === 'function') await handled
       } catch (error) {
         // The handler's error is the one to report, even if ending the iterator fails too.
         await Promise.resolve(iterator.return?.()).catch(() => {})
