@@ -246,6 +246,11 @@ describe('PostgreSQL filters', () => {
     // Replayed by a log that did not write them, so every event comes through the storage's SQL.
     const reader = await initLog<Record<string, unknown>>({ storage: postgresStorage({ pool, log: name }) })
     for (const filter of filters) {
+      // index and _meta are the log's, not the event's: the log refuses to select by them (the storage, above, is simply exact).
+      if (filter.where !== undefined && ('index' in filter.where || '_meta' in filter.where)) {
+        expect(() => reader.events(filter)).toThrow(/is the log's, not a field of the event/)
+        continue
+      }
       const seen: number[] = []
       for await (const event of reader.events({ ...filter, until: reader.length - 1 })) seen.push(event.index)
       expect({ filter, seen }).toEqual({ filter, seen: expected(stored, filter) })
