@@ -37,18 +37,8 @@ export const plural = (n: number, one: string, many: string): string => `${count
 /** A time as the CLI prints it: `2026-12-01 21:30:05` (UTC). */
 export const moment = (ms: number): string => new Date(ms).toISOString().slice(0, 19).replace('T', ' ')
 
-/** A byte count in B, kB, MB or GB. */
-export function bytes(n: number): string {
-  if (n < 1000) return `${n} B`
-  const units = ['kB', 'MB', 'GB', 'TB']
-  let value = n
-  let unit = -1
-  do {
-    value /= 1000
-    unit++
-  } while (value >= 1000 && unit < units.length - 1)
-  return `${value.toFixed(1)} ${units[unit]}`
-}
+/** A byte count in B, kB, MB or GB, as the commands print it. */
+export { formatBytes as bytes } from '../../format.js'
 
 const palette = ['#4f7cff', '#f59f00', '#12b886', '#e64980', '#7950f2', '#15aabf', '#fa5252', '#82c91e', '#fd7e14', '#868e96']
 const colors = new Map<string, string>()

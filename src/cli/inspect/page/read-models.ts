@@ -1,4 +1,5 @@
 /** The read models: each state file's version, how far behind the log it is, its size, and its state as a tree. */
+import type { ReadModelInfo } from '../read-models.js'
 import { getJson } from './api.js'
 import { bytes, count, fill, h, moment, plural } from './dom.js'
 import { lazyStateTree } from './json-tree.js'
@@ -14,15 +15,8 @@ interface TryJson {
   lines?: string[]
 }
 
-interface ReadModelJson {
-  file: string
-  version?: number
-  projection?: number | string
-  bytes?: number
-  written?: string
-  problem?: string
-  behind?: number
-}
+/** A read model as the server sends it, with how far it is behind the log. */
+type ReadModelJson = ReadModelInfo & { behind?: number }
 
 export class ReadModels {
   readonly element: HTMLElement
