@@ -1,23 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import { AppendConflictError, initLog, type Log, type LogStorage, memoryStorage } from '../../src/index.js'
+import { AppendConflictError, initLog, type Log, memoryStorage } from '../../src/index.js'
+import { recordingStorage } from '../helpers/recording-storage.js'
 
 type Event = { type: string; url: string; n?: number }
-
-/** A storage over `inner` that records how many records each append call carried. */
-function countingBatches(inner: LogStorage): LogStorage & { batches: number[] } {
-  const batches: number[] = []
-  return {
-    name: inner.name,
-    batches,
-    open: () => inner.open(),
-    append(records, options) {
-      batches.push(records.length)
-      return inner.append(records, options)
-    },
-    read: (from, filter) => inner.read(from, filter),
-    close: () => inner.close(),
-  }
-}
 
 async function stored(log: Log<Event>): Promise<Event[]> {
   const events: Event[] = []
@@ -142,7 +127,7 @@ describe('append(event, { condition })', () => {
   })
 
   it('travels alone through group commit, so a conflict fails only itself', async () => {
-    const storage = countingBatches(memoryStorage())
+    const storage = recordingStorage(memoryStorage())
     const log = await initLog<Event>({ storage })
     await log.append({ type: 'bookmark', url: 'https://a.example/' })
     storage.batches.length = 0

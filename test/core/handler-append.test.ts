@@ -1,7 +1,8 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { catchupSubscribe, fileStorage, type Indexed, type InitLogOptions, initLog, type LogStorage, memoryStorage } from '../../src/index.js'
+import { catchupSubscribe, fileStorage, type Indexed, type InitLogOptions, initLog, memoryStorage } from '../../src/index.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+import { recordingStorage } from '../helpers/recording-storage.js'
 
 afterAll(removeTempDirs)
 
@@ -9,22 +10,6 @@ type Bookmark = { type: 'bookmark'; url: string }
 type Info = { type: 'info'; url: string; title: string }
 type Noted = { type: 'noted'; url: string }
 type Event = Bookmark | Info | Noted
-
-/** A storage over `inner` that records where each read starts. */
-function recordingReads(inner: LogStorage): LogStorage & { reads: number[] } {
-  const reads: number[] = []
-  return {
-    name: inner.name,
-    reads,
-    open: () => inner.open(),
-    append: (records, options) => inner.append(records, options),
-    read(from, filter) {
-      reads.push(from)
-      return inner.read(from, filter)
-    },
-    close: () => inner.close(),
-  }
-}
 
 const places: [string, () => Promise<InitLogOptions>][] = [
   ['a file', async () => ({ filename: join(await tempDir('handler'), 'log.ndjson') })],
@@ -69,7 +54,7 @@ describe.each(places)('a catchupSubscribe handler on %s', (_name, makeOptions) =
     await log.append({ type: 'noted', url: 'https://c.example' }, { causedBy: 3 }) // 5
     await log.close()
 
-    const storage = recordingReads(options.storage ?? fileStorage(options.filename!))
+    const storage = recordingStorage(options.storage ?? fileStorage(options.filename!))
     const reopened = await initLog<Event>({ storage })
     storage.reads.length = 0
     const handled: number[] = []

@@ -5,8 +5,9 @@ import { type FileHandle, mkdtemp, open, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { fileStorage, initLog, InvalidEventError, LogClosedError, memoryStorage, type Log, type LogStorage } from '../../src/index.js'
+import { fileStorage, initLog, InvalidEventError, LogClosedError, memoryStorage, type Log } from '../../src/index.js'
 import { timeOnly, withoutMeta } from '../helpers/meta.js'
+import { recordingStorage } from '../helpers/recording-storage.js'
 
 let base: string
 beforeAll(async () => {
@@ -42,22 +43,6 @@ async function collectUntil<E>(log: Log<E>, last: number, options: { after?: num
     if (event.index === last) break
   }
   return events
-}
-
-/** A storage that passes everything to `inner` and records the size of every batch the log hands it. */
-function recordingBatches(inner: LogStorage): LogStorage & { batches: number[] } {
-  const batches: number[] = []
-  return {
-    name: inner.name,
-    batches,
-    open: () => inner.open(),
-    append(records, options) {
-      batches.push(records.length)
-      return inner.append(records, options)
-    },
-    read: (from) => inner.read(from),
-    close: () => inner.close(),
-  }
 }
 
 describe('append', () => {
@@ -118,7 +103,7 @@ describe('append', () => {
   })
 
   it('writes what queues up during a write as one batch (group commit)', async () => {
-    const storage = recordingBatches(fileStorage(freshLogPath()))
+    const storage = recordingStorage(fileStorage(freshLogPath()))
     const log = await initLog<Counted>({ storage })
     await Promise.all(Array.from({ length: 5000 }, (_, n) => log.append({ type: 'counted', n })))
     expect(storage.batches.reduce((sum, size) => sum + size, 0)).toBe(5000)
@@ -128,7 +113,7 @@ describe('append', () => {
 
   it('with fsync: true, flushes once per batch (not per event) before the appends resolve', async () => {
     const filename = freshLogPath()
-    const storage = recordingBatches(fileStorage(filename, { fsync: true }))
+    const storage = recordingStorage(fileStorage(filename, { fsync: true }))
     const log = await initLog<Counted>({ storage })
     // Count the real flushes: every FileHandle shares one prototype.
     const probe: FileHandle = await open(join(base, `probe-${randomUUID()}`), 'w')

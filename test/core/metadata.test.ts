@@ -1,8 +1,9 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, expectTypeOf, it, vi } from 'vitest'
-import { type EventMeta, fileStorage, type Indexed, type InitLogOptions, InvalidEventError, initLog, type LogStorage, memoryStorage } from '../../src/index.js'
+import { type EventMeta, fileStorage, type Indexed, type InitLogOptions, InvalidEventError, initLog, memoryStorage } from '../../src/index.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
+import { recordingStorage } from '../helpers/recording-storage.js'
 
 afterAll(removeTempDirs)
 afterEach(() => {
@@ -15,22 +16,6 @@ const isoTime = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 interface Place {
   options(extra?: Partial<InitLogOptions>): InitLogOptions
   lines(): Promise<string[]>
-}
-
-/** A storage over `inner` that records where each read starts. */
-function recordingReads(inner: LogStorage): LogStorage & { reads: number[] } {
-  const reads: number[] = []
-  return {
-    name: inner.name,
-    reads,
-    open: () => inner.open(),
-    append: (records, options) => inner.append(records, options),
-    read(from, filter) {
-      reads.push(from)
-      return inner.read(from, filter)
-    },
-    close: () => inner.close(),
-  }
 }
 
 const places: [string, () => Promise<Place>][] = [
@@ -185,12 +170,12 @@ describe.each(places)('_meta on %s', (_name, makePlace) => {
     await log.append({ n: 2000 })
     await log.close()
     const options = place.options()
-    const storage = recordingReads(options.storage ?? fileStorage(options.filename!))
+    const storage = recordingStorage(options.storage ?? fileStorage(options.filename!))
     const again = await initLog<{ n: number }>({ storage })
     expect(storage.reads).toEqual([2000])
     await again.close()
     // A follower appends nothing and reads nothing on open.
-    const followed = recordingReads(options.storage ?? fileStorage(options.filename!))
+    const followed = recordingStorage(options.storage ?? fileStorage(options.filename!))
     const follower = await initLog<{ n: number }>({ storage: followed, readOnly: true })
     expect(followed.reads).toEqual([])
     await follower.close()
