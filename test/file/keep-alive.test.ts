@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
 import { cleanUpChildren, killChildren, startChild } from '../helpers/child.js'
-import { exitWithin, followerScript } from '../helpers/keep-alive.js'
+import { exitWithin, expectUpWhileIterating, followerScript, generously, longerThanAPoll } from '../helpers/keep-alive.js'
 import { removeTempDirs, tempDir } from '../helpers/temp-dir.js'
 
 afterAll(async () => {
@@ -18,9 +18,6 @@ afterEach(killChildren)
 
 const imports = `import { initLog } from 'tiny-event-sourcing'`
 const openFollower = 'initLog({ filename: argv[0], readOnly: true })'
-/** Well past the follower's 1 s safety poll, so a poll that kept the process up would show. */
-const longerThanAPoll = 3000
-const generously = 30_000
 
 async function writtenLog(): Promise<{ filename: string; writer: Awaited<ReturnType<typeof initLog<{ type: string }>>> }> {
   const filename = join(await tempDir('keep-alive'), 'log.ndjson')
@@ -42,17 +39,7 @@ describe('a file follower’s process', () => {
   it('stays up while an iterator waits, through appends, and ends by itself once the iterator ends', async () => {
     const { filename, writer } = await writtenLog()
     const child = await startChild(followerScript({ imports, openLog: openFollower, iterate: true }), [filename])
-    expect(await child.nextLine()).toBe('opened')
-    expect(await child.nextLine()).toBe('iterating')
-    expect(await child.nextLine()).toBe('seen 0')
-    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
-    await writer.append({ type: 'second' })
-    expect(await child.nextLine()).toBe('seen 1')
-    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
-    await writer.append({ type: 'stop' })
-    expect(await child.nextLine()).toBe('seen 2')
-    expect(await child.nextLine()).toBe('stopped')
-    expect(await exitWithin(child, generously)).toEqual({ code: 0, signal: null })
+    await expectUpWhileIterating(child, writer)
     await writer.close()
   })
 

@@ -3,6 +3,7 @@
  * (a follower's process is kept alive only while an iterator waits for
  * events) checked the same way for every storage.
  */
+import { expect } from 'vitest'
 import type { Child } from './child.js'
 
 /** How a child ended by itself, or `'running'` if it was still up after `ms` milliseconds (it is left running). */
@@ -44,4 +45,28 @@ console.log('stopped')`
     : ''
 }
 `
+}
+
+/** Longer than any storage's safety poll: a process still up after it is kept up by something. */
+export const longerThanAPoll = 3000
+/** How long a process may take to end by itself on a loaded machine. */
+export const generously = 30_000
+
+/**
+ * Checks, on a child running `followerScript({ iterate: true })`, that it
+ * stays up while its iterator waits, sees each of `writer`'s appends, and ends
+ * by itself once a `'stop'` event ends the iteration.
+ */
+export async function expectUpWhileIterating(child: Child, writer: { append(event: { type: string }): Promise<unknown> }): Promise<void> {
+  expect(await child.nextLine()).toBe('opened')
+  expect(await child.nextLine()).toBe('iterating')
+  expect(await child.nextLine()).toBe('seen 0')
+  expect(await exitWithin(child, longerThanAPoll)).toBe('running')
+  await writer.append({ type: 'second' })
+  expect(await child.nextLine()).toBe('seen 1')
+  expect(await exitWithin(child, longerThanAPoll)).toBe('running')
+  await writer.append({ type: 'stop' })
+  expect(await child.nextLine()).toBe('seen 2')
+  expect(await child.nextLine()).toBe('stopped')
+  expect(await exitWithin(child, generously)).toEqual({ code: 0, signal: null })
 }

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { initLog } from '../../src/index.js'
 import { postgresStorage } from '../../src/postgres/index.js'
 import { killChildren, startChild } from '../helpers/child.js'
-import { exitWithin, followerScript } from '../helpers/keep-alive.js'
+import { exitWithin, expectUpWhileIterating, followerScript, generously } from '../helpers/keep-alive.js'
 import { usePostgres } from './server.js'
 
 const server = usePostgres()
@@ -18,9 +18,6 @@ const imports = `import { initLog } from 'tiny-event-sourcing'
 import { postgresStorage } from 'tiny-event-sourcing/postgres'`
 /** A log of its own pool, as another process has: not read-only, others append to it all the same. */
 const openFollower = 'initLog({ storage: postgresStorage({ connectionString: argv[0], log: argv[1] }) })'
-/** Well past the storage's 1 s safety poll, so a poll that kept the process up would show. */
-const longerThanAPoll = 3000
-const generously = 30_000
 
 async function writtenLog(log: string) {
   const writer = await initLog<{ type: string }>({ storage: postgresStorage({ pool: server.pool(), log }) })
@@ -41,17 +38,7 @@ describe('a PostgreSQL follower’s process', () => {
   it('stays up while an iterator waits, through appends, and ends by itself once the iterator ends', async () => {
     const writer = await writtenLog('keep-alive-waiting')
     const child = await startChild(followerScript({ imports, openLog: openFollower, iterate: true }), [server.url, 'keep-alive-waiting'])
-    expect(await child.nextLine()).toBe('opened')
-    expect(await child.nextLine()).toBe('iterating')
-    expect(await child.nextLine()).toBe('seen 0')
-    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
-    await writer.append({ type: 'second' })
-    expect(await child.nextLine()).toBe('seen 1')
-    expect(await exitWithin(child, longerThanAPoll)).toBe('running')
-    await writer.append({ type: 'stop' })
-    expect(await child.nextLine()).toBe('seen 2')
-    expect(await child.nextLine()).toBe('stopped')
-    expect(await exitWithin(child, generously)).toEqual({ code: 0, signal: null })
+    await expectUpWhileIterating(child, writer)
     await writer.close()
   }, 60_000)
 })
