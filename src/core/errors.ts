@@ -37,30 +37,12 @@ export function prefixed(message: string): string {
  * - `INDEXEDDB_UPGRADED`: a newer copy of the library (in another tab) upgraded the IndexedDB database past what this copy reads; reload the page.
  * - `DEPENDENCY_MISSING`: an optional peer dependency (`pg`) is not installed.
  * - `TARGET_NOT_EMPTY`, `COPY_FAILED`: a log copy (`importLog`, `exportLog`) refused its target, or stopped.
+ * - `INDEXEDDB_UPGRADED`: a newer copy of the library upgraded the page's database; reload the page.
+ * - `POSTGRES_SCHEMA_OUTDATED`: the tables need new columns this role may not add; open a log once as their owner.
+ *
+ * One code per member of `TinyEventSourcingErrors`, which gives each code its error.
  */
-export type TinyEventSourcingErrorCode =
-  | 'USAGE'
-  | 'INVALID_EVENT'
-  | 'LOG_CLOSED'
-  | 'LOG_LOCKED'
-  | 'LOG_CORRUPT'
-  | 'LOG_REPLACED'
-  | 'LOG_CHANGED'
-  | 'LOG_NOT_FOUND'
-  | 'LOG_WRITE_FAILED'
-  | 'APPEND_CONFLICT'
-  | 'UPCAST_FAILED'
-  | 'STALE_VERSION'
-  | 'STATE_CORRUPT'
-  | 'STATE_STORE_CLOSED'
-  | 'STATE_AHEAD_OF_LOG'
-  | 'FILE_ACCESS'
-  | 'INDEXEDDB_UNAVAILABLE'
-  | 'INDEXEDDB_UPGRADED'
-  | 'DEPENDENCY_MISSING'
-  | 'TARGET_NOT_EMPTY'
-  | 'COPY_FAILED'
-  | 'POSTGRES_SCHEMA_OUTDATED'
+export type TinyEventSourcingErrorCode = keyof TinyEventSourcingErrors
 
 /**
  * Marks this library's errors. `Symbol.for` gives every copy of the library
@@ -397,8 +379,3 @@ export type TinyEventSourcingErrorFor<C extends TinyEventSourcingErrorCode> = Ti
 
 /** Any error this library throws on purpose. */
 export type AnyTinyEventSourcingError = TinyEventSourcingErrors[TinyEventSourcingErrorCode]
-
-// Every code has its error, and every error its code: checked when compiling.
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false
-type Holds<T extends true> = T
-export type EveryCodeHasItsError = Holds<Same<keyof TinyEventSourcingErrors, TinyEventSourcingErrorCode>>
